@@ -1,0 +1,5 @@
+"""Allow `python -m cachescope`."""
+
+from cachescope.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""Configuration: the YAML file, validated once, into plain dataclasses.
+
+    targets:
+      - uri: redis://cache-a:6379
+        name: cache-a
+        labels: {team: payments}
+        password_file: /run/secrets/cache-a
+        timeout: 2s
+    scrape:
+      allow:
+        - pattern: "redis://10.0.0.0/8:*"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Any
+
+from cachescope.allow import AllowRule, parse_pattern
+from cachescope.targets import Endpoint, Secret, parse_uri
+from cachescope.yamlmarks import ConfigError, MarkedYAML, Path
+
+DEFAULT_LISTEN_ADDRESS = ":9808"
+DEFAULT_TARGET = "redis://localhost:6379"
+DEFAULT_TIMEOUT = 5.0
+
+_CREDENTIAL_KEYS = {"username", "password", "password_file", "password_env", "tls", "timeout"}
+_TARGET_KEYS = _CREDENTIAL_KEYS | {"uri", "name", "labels", "config_command"}
+_TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RESERVED_LABELS = {"instance", "job", "cmd", "db", "err", "quantile"}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TLSConfig:
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """How to log in to a target; shared by targets and allow rules."""
+
+    username: str | None = None
+    password: Secret | None = None
+    tls: TLSConfig = TLSConfig()
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetConfig:
+    endpoint: Endpoint
+    name: str
+    labels: tuple[tuple[str, str], ...] = ()
+    credentials: Credentials = Credentials()
+    config_command: str = "CONFIG"
+
+    @property
+    def timeout(self) -> float:
+        return self.credentials.timeout
+
+
+@dataclasses.dataclass
+class Config:
+    targets: list[TargetConfig]
+    allow: list[AllowRule] = dataclasses.field(default_factory=list)
+    source: str = ""
+
+
+def parse_duration(value: Any) -> float:
+    """'5s', '250ms', '1m' or a number of seconds -> seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m)")
+        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+        seconds = float(match.group(1)) * unit
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {value!r}")
+    return seconds
+
+
+class _Reader:
+    """Typed access to a MarkedYAML document, raising located ConfigErrors."""
+
+    def __init__(self, doc: MarkedYAML) -> None:
+        self.doc = doc
+
+    def mapping(self, value: Any, path: Path, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.doc.error(path, f"must be a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.doc.error(path + (key,), f"unknown field (known: {known})")
+        return value
+
+    def string(self, value: Any, path: Path) -> str:
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise self.doc.error(path, f"must be a string, got {type(value).__name__}")
+        return str(value)
+
+    def credentials(self, entry: dict[str, Any], path: Path, base: Credentials) -> Credentials:
+        password = base.password
+        if "password" in entry:
+            password = Secret(self.string(entry["password"], path + ("password",)))
+        if "password_file" in entry:
+            password = self._password_file(entry["password_file"], path + ("password_file",))
+        if "password_env" in entry:
+            name = self.string(entry["password_env"], path + ("password_env",))
+            if name not in os.environ:
+                raise self.doc.error(path + ("password_env",), f"environment variable {name} is not set")
+            password = Secret(os.environ[name])
+        timeout = base.timeout
+        if "timeout" in entry:
+            try:
+                timeout = parse_duration(entry["timeout"])
+            except ValueError as exc:
+                raise self.doc.error(path + ("timeout",), str(exc)) from None
+        username = base.username
+        if "username" in entry:
+            username = self.string(entry["username"], path + ("username",))
+        tls = self._tls(entry["tls"], path + ("tls",)) if "tls" in entry else base.tls
+        return Credentials(username, password, tls, timeout)
+
+    def _password_file(self, value: Any, path: Path) -> Secret:
+        filename = self.string(value, path)
+        try:
+            with open(filename, encoding="utf-8") as handle:
+                return Secret(handle.read().strip())
+        except OSError as exc:
+            raise self.doc.error(path, f"cannot read password file {filename}: {exc.strerror}") from None
+
+    def _tls(self, value: Any, path: Path) -> TLSConfig:
+        entry = self.mapping(value, path, _TLS_KEYS)
+        files = {}
+        for key in ("ca_file", "cert_file", "key_file"):
+            if key in entry:
+                files[key] = self.string(entry[key], path + (key,))
+                if not os.path.isfile(files[key]):
+                    raise self.doc.error(path + (key,), f"file {files[key]} does not exist")
+        skip = entry.get("insecure_skip_verify", False)
+        if not isinstance(skip, bool):
+            raise self.doc.error(path + ("insecure_skip_verify",), "must be true or false")
+        name = self.string(entry["server_name"], path + ("server_name",)) if "server_name" in entry else None
+        return TLSConfig(server_name=name, insecure_skip_verify=skip, **files)
+
+    def labels(self, value: Any, path: Path) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            raise self.doc.error(path, "must be a mapping of label names to values")
+        for key in value:
+            if not _LABEL_NAME.match(key) or key.startswith("__") or key in _RESERVED_LABELS:
+                raise self.doc.error(path + (key,), f"{key!r} is not a usable label name")
+        return tuple(sorted((k, self.string(v, path + (k,))) for k, v in value.items()))
+
+
+def load_config(filename: str) -> Config:
+    """Read and validate a config file; raise ConfigError naming file, line and field."""
+    try:
+        with open(filename, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", filename) from None
+    return parse_config(text, filename)
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    doc = MarkedYAML(text, source)
+    reader = _Reader(doc)
+    root = reader.mapping(doc.data, (), {"defaults", "targets", "scrape"})
+    defaults = reader.credentials(
+        reader.mapping(root.get("defaults"), ("defaults",), _CREDENTIAL_KEYS),
+        ("defaults",),
+        Credentials(),
+    )
+    raw_targets = root.get("targets") or []
+    if not isinstance(raw_targets, list):
+        raise doc.error(("targets",), "must be a list of targets")
+    targets = [_target(reader, entry, ("targets", i), defaults) for i, entry in enumerate(raw_targets)]
+    _check_unique_names(doc, targets)
+    scrape = reader.mapping(root.get("scrape"), ("scrape",), {"allow"})
+    allow = []
+    for i, entry in enumerate(scrape.get("allow") or []):
+        path: Path = ("scrape", "allow", i)
+        entry = reader.mapping(entry, path, _CREDENTIAL_KEYS | {"pattern"})
+        if "pattern" not in entry:
+            raise doc.error(path, "missing required field 'pattern'")
+        try:
+            pattern = parse_pattern(reader.string(entry["pattern"], path + ("pattern",)))
+        except ValueError as exc:
+            raise doc.error(path + ("pattern",), str(exc)) from None
+        allow.append(AllowRule(pattern, reader.credentials(entry, path, defaults)))
+    return Config(targets=targets, allow=allow, source=source)
+
+
+def _target(reader: _Reader, entry: Any, path: Path, defaults: Credentials) -> TargetConfig:
+    if isinstance(entry, str):
+        entry = {"uri": entry}
+    entry = reader.mapping(entry, path, _TARGET_KEYS)
+    if "uri" not in entry:
+        raise reader.doc.error(path, "missing required field 'uri'")
+    try:
+        endpoint = parse_uri(reader.string(entry["uri"], path + ("uri",)))
+    except ValueError as exc:
+        raise reader.doc.error(path + ("uri",), str(exc)) from None
+    base = dataclasses.replace(
+        defaults,
+        username=endpoint.username or defaults.username,
+        password=endpoint.password or defaults.password,
+    )
+    credentials = reader.credentials(entry, path, base)
+    name = reader.string(entry.get("name", endpoint.address()), path + ("name",))
+    labels = reader.labels(entry["labels"], path + ("labels",)) if "labels" in entry else ()
+    config_command = reader.string(entry.get("config_command", "CONFIG"), path + ("config_command",))
+    return TargetConfig(endpoint, name, labels, credentials, config_command)
+
+
+def _check_unique_names(doc: MarkedYAML, targets: list[TargetConfig]) -> None:
+    seen: set[str] = set()
+    for i, target in enumerate(targets):
+        if target.name in seen:
+            raise doc.error(("targets", i, "name"), f"duplicate target name {target.name!r}")
+        seen.add(target.name)
+
+
+def target_from_uri(uri: str, credentials: Credentials = Credentials()) -> TargetConfig:
+    """A target given on the command line (`--target URI`)."""
+    endpoint = parse_uri(uri)
+    creds = dataclasses.replace(
+        credentials,
+        username=endpoint.username or credentials.username,
+        password=endpoint.password or credentials.password,
+    )
+    return TargetConfig(endpoint, endpoint.address(), (), creds)

@@ -1,0 +1,134 @@
+"""Metric families built fresh on every scrape, and their text exposition.
+
+A MetricSet is filled by collectors and rendered by `render`. We keep our own
+small model instead of prometheus_client's families because redis_exporter
+names some counters without a `_total` suffix (e.g. `redis_total_error_replies`)
+and prometheus_client would rename them, breaking drop-in compatibility.
+
+    # HELP redis_up Whether the last scrape of the target succeeded.
+    # TYPE redis_up gauge
+    redis_up{instance="cache-a"} 1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+COUNTER = "counter"
+GAUGE = "gauge"
+SUMMARY = "summary"
+UNTYPED = "untyped"
+
+Labels = tuple[tuple[str, str], ...]
+# (name suffix, rendered labels like '{cmd="get"}', value). Labels are rendered
+# once when the sample is added: rendering dominates the cost of a scrape.
+Sample = tuple[str, str, float]
+
+
+class Family:
+    """One metric family: a name, a type, a help text and its samples."""
+
+    __slots__ = ("name", "type", "help", "samples")
+
+    def __init__(self, name: str, type_: str, help_: str) -> None:
+        self.name = name
+        self.type = type_
+        self.help = help_
+        self.samples: list[Sample] = []
+
+
+class MetricSet:
+    """Samples of one scrape, grouped into families by name."""
+
+    def __init__(self, base_labels: Labels = ()) -> None:
+        self.base_labels = base_labels
+        self._base = _join_labels(base_labels)
+        self._families: dict[str, Family] = {}
+
+    def _labels(self, labels: Labels) -> str:
+        if not labels:
+            return "{" + self._base + "}" if self._base else ""
+        own = _join_labels(labels)
+        return "{" + (self._base + "," + own if self._base else own) + "}"
+
+    def _family(self, name: str, type_: str, help_: str) -> Family:
+        family = self._families.get(name)
+        if family is None:
+            family = self._families[name] = Family(name, type_, help_)
+        return family
+
+    def add(
+        self, name: str, type_: str, help_: str, value: float, labels: Labels = ()
+    ) -> None:
+        """Add one sample to the family `name`, creating the family if needed."""
+        self._family(name, type_, help_).samples.append(("", self._labels(labels), value))
+
+    def add_summary(
+        self,
+        name: str,
+        help_: str,
+        quantiles: Mapping[str, float],
+        count: float,
+        total: float,
+        labels: Labels = (),
+    ) -> None:
+        """Add a summary: one sample per quantile, plus `_sum` and `_count`."""
+        family = self._family(name, SUMMARY, help_)
+        for quantile, value in quantiles.items():
+            family.samples.append(("", self._labels(labels + (("quantile", quantile),)), value))
+        rendered = self._labels(labels)
+        family.samples.append(("_sum", rendered, total))
+        family.samples.append(("_count", rendered, count))
+
+    def merge(self, other: MetricSet) -> None:
+        """Append the samples of `other` to the families of this set."""
+        for family in other.families():
+            self._family(family.name, family.type, family.help).samples.extend(family.samples)
+
+    def families(self) -> Iterable[Family]:
+        return self._families.values()
+
+    def get(self, name: str) -> Family | None:
+        return self._families.get(name)
+
+
+def _escape_label(value: str) -> str:
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def format_value(value: float) -> str:
+    """Format a sample value the way Prometheus' text parser reads it."""
+    value = float(value)
+    if value.is_integer() and -1e15 < value < 1e15:
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
+
+
+def _join_labels(labels: Labels) -> str:
+    return ",".join(f'{key}="{_escape_label(value)}"' for key, value in labels)
+
+
+def render(families: Iterable[Family]) -> str:
+    """Render families in the Prometheus text format, version 0.0.4."""
+    lines: list[str] = []
+    append = lines.append
+    for family in families:
+        if not family.samples:
+            continue
+        append(f"# HELP {family.name} {_escape_help(family.help)}")
+        append(f"# TYPE {family.name} {family.type}")
+        for suffix, labels, value in family.samples:
+            append(f"{family.name}{suffix}{labels} {format_value(value)}")
+    lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Scraping targets: one long-lived state per target, many targets at once.
+
+A target's failure is a value: `<namespace>_up 0`, a labelled error counter
+and a log line. Nothing raised while scraping one target reaches another.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol
+
+from cachescope.config import TargetConfig
+from cachescope.errors import ScrapeError
+from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet
+
+log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    namespace: str
+
+    def collect(self, metrics: MetricSet, deadline: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def make_collector(target: TargetConfig) -> Collector:
+    """The collector for a target's kind of server."""
+    if target.endpoint.kind == "memcached":
+        from cachescope.memcached.collect import MemcachedCollector
+
+        return MemcachedCollector(target)
+    from cachescope.redis.collect import RedisCollector
+
+    return RedisCollector(target)
+
+
+class TargetState:
+    """Everything that outlives one scrape of a target: connection, counters."""
+
+    def __init__(self, target: TargetConfig) -> None:
+        self.target = target
+        self.collector = make_collector(target)
+        self.lock = threading.Lock()
+        self.errors: Counter[str] = Counter()
+        self.scrapes = 0
+        self.last_error = ""
+
+    def close(self) -> None:
+        with self.lock:
+            self.collector.close()
+
+    def scrape(self, base_labels: Labels) -> MetricSet:
+        """Scrape the target once; never raises."""
+        metrics = MetricSet(base_labels)
+        start = time.monotonic()
+        deadline = start + self.target.timeout
+        up = 0.0
+        if not self.lock.acquire(timeout=self.target.timeout):
+            self._failed(ScrapeError("busy", "previous scrape still running"))
+        else:
+            try:
+                self.collector.collect(metrics, deadline)
+                up = 1.0
+                self.last_error = ""
+            except ScrapeError as exc:
+                metrics = MetricSet(base_labels)  # drop partial samples of a failed scrape
+                self._failed(exc)
+            except Exception as exc:  # a bug or an odd reply must not cost other targets
+                log.exception("target=%s unexpected error while scraping", self.target.name)
+                metrics = MetricSet(base_labels)
+                self._failed(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
+            finally:
+                self.lock.release()
+        self.scrapes += 1
+        self.add_self_metrics(metrics, up, time.monotonic() - start)
+        return metrics
+
+    def _failed(self, error: ScrapeError) -> None:
+        self.errors[error.kind] += 1
+        self.last_error = error.message
+        log.warning(
+            "target=%s address=%s error=%s msg=%r hint=%r",
+            self.target.name, self.target.endpoint.redacted(), error.kind, error.message,
+            error.hint,
+        )
+
+    def add_self_metrics(self, metrics: MetricSet, up: float, duration: float) -> None:
+        namespace = self.collector.namespace
+        metrics.add(f"{namespace}_up", GAUGE, "Whether the last scrape of the target succeeded.", up)
+        metrics.add("cachescope_scrape_duration_seconds", GAUGE,
+                    "Duration of the last scrape of the target.", duration)
+        metrics.add("cachescope_scrapes_total", COUNTER, "Scrapes of the target.", self.scrapes)
+        for kind in sorted(self.errors):
+            metrics.add("cachescope_scrape_errors_total", COUNTER,
+                        "Failed scrapes of the target, by kind of error.", self.errors[kind],
+                        (("error", kind),))
+        if namespace == "redis":  # names that redis_exporter's dashboards use
+            metrics.add("redis_exporter_last_scrape_duration_seconds", GAUGE,
+                        "Duration of the last scrape of the target.", duration)
+            metrics.add("redis_exporter_last_scrape_error", GAUGE,
+                        "1 if the last scrape failed; the error is in the label.",
+                        0.0 if up else 1.0, (("err", self.last_error),))
+
+
+class Scraper:
+    """Scrapes many targets concurrently, each within its own timeout."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="scrape")
+
+    def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> MetricSet:
+        """Scrape every (target, labels) pair; merge the results into one set."""
+        start = time.monotonic()
+        futures = [(state, labels, self._pool.submit(state.scrape, labels)) for state, labels in jobs]
+        merged = MetricSet()
+        for state, labels, future in futures:
+            # The socket deadline bounds each scrape; the extra second covers DNS
+            # and thread start-up, which the socket timeout does not.
+            limit = state.target.timeout + 1.0
+            try:
+                merged.merge(future.result(timeout=max(start + limit - time.monotonic(), 0)))
+            except FutureTimeout:
+                metrics = MetricSet(labels)
+                state.add_self_metrics(metrics, 0.0, limit)
+                merged.merge(metrics)
+        return merged
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
