@@ -33,32 +33,81 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--web.listen-address", "listen", default=DEFAULT_LISTEN_ADDRESS,
-              envvar="CACHESCOPE_WEB_LISTEN_ADDRESS", help="HOST:PORT to serve on.")
-@click.option("--config.file", "config_file", type=click.Path(dir_okay=False),
-              envvar="CACHESCOPE_CONFIG_FILE", help="YAML file with targets and allow rules.")
-@click.option("--target", "targets", multiple=True, envvar="CACHESCOPE_TARGETS",
-              help="Target URI, repeatable. Without targets and config: " + DEFAULT_TARGET)
-@click.option("--redis.user", "user", envvar="CACHESCOPE_REDIS_USER",
-              help="ACL user for --target targets.")
-@click.option("--redis.password-file", "password_file", type=click.Path(dir_okay=False),
-              envvar="CACHESCOPE_REDIS_PASSWORD_FILE",
-              help="File holding the password for --target targets "
-              "(or set CACHESCOPE_REDIS_PASSWORD).")
-@click.option("--timeout", default="5s", envvar="CACHESCOPE_TIMEOUT",
-              help="Per-target scrape timeout for --target targets.")
-@click.option("--scrape.allow", "allow", multiple=True, envvar="CACHESCOPE_SCRAPE_ALLOW",
-              help="Pattern of unlisted targets that /scrape may reach, e.g. 'redis://10.0.0.0/8:*'.")
-@click.option("--max-concurrency", default=32, envvar="CACHESCOPE_MAX_CONCURRENCY",
-              help="Targets scraped at the same time.")
-@click.option("--log.level", "log_level", default="info", envvar="CACHESCOPE_LOG_LEVEL",
-              type=click.Choice(["debug", "info", "warning", "error"]))
-@click.option("--log.format", "log_format", default="logfmt", envvar="CACHESCOPE_LOG_FORMAT",
-              type=click.Choice(["logfmt", "json"]))
+@click.option(
+    "--web.listen-address",
+    "listen",
+    default=DEFAULT_LISTEN_ADDRESS,
+    envvar="CACHESCOPE_WEB_LISTEN_ADDRESS",
+    help="HOST:PORT to serve on.",
+)
+@click.option(
+    "--config.file",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="CACHESCOPE_CONFIG_FILE",
+    help="YAML file with targets and allow rules.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    envvar="CACHESCOPE_TARGETS",
+    help="Target URI, repeatable. Without targets and config: " + DEFAULT_TARGET,
+)
+@click.option(
+    "--redis.user", "user", envvar="CACHESCOPE_REDIS_USER", help="ACL user for --target targets."
+)
+@click.option(
+    "--redis.password-file",
+    "password_file",
+    type=click.Path(dir_okay=False),
+    envvar="CACHESCOPE_REDIS_PASSWORD_FILE",
+    help="File holding the password for --target targets (or set CACHESCOPE_REDIS_PASSWORD).",
+)
+@click.option(
+    "--timeout",
+    default="5s",
+    envvar="CACHESCOPE_TIMEOUT",
+    help="Per-target scrape timeout for --target targets.",
+)
+@click.option(
+    "--scrape.allow",
+    "allow",
+    multiple=True,
+    envvar="CACHESCOPE_SCRAPE_ALLOW",
+    help="Pattern of unlisted targets that /scrape may reach, e.g. 'redis://10.0.0.0/8:*'.",
+)
+@click.option(
+    "--max-concurrency",
+    default=32,
+    envvar="CACHESCOPE_MAX_CONCURRENCY",
+    help="Targets scraped at the same time.",
+)
+@click.option(
+    "--log.level",
+    "log_level",
+    default="info",
+    envvar="CACHESCOPE_LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log.format",
+    "log_format",
+    default="logfmt",
+    envvar="CACHESCOPE_LOG_FORMAT",
+    type=click.Choice(["logfmt", "json"]),
+)
 def serve(
-    listen: str, config_file: str | None, targets: tuple[str, ...], user: str | None,
-    password_file: str | None, timeout: str, allow: tuple[str, ...], max_concurrency: int,
-    log_level: str, log_format: str,
+    listen: str,
+    config_file: str | None,
+    targets: tuple[str, ...],
+    user: str | None,
+    password_file: str | None,
+    timeout: str,
+    allow: tuple[str, ...],
+    max_concurrency: int,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Serve /metrics and /scrape for the configured targets."""
     from cachescope.fleet import Fleet
@@ -71,8 +120,12 @@ def serve(
         config = _build_config(config_file, targets, user, password_file, timeout, allow)
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
-    log.info("starting cachescope version=%s targets=%d allow_rules=%d",
-             __version__, len(config.targets), len(config.allow))
+    log.info(
+        "starting cachescope version=%s targets=%d allow_rules=%d",
+        __version__,
+        len(config.targets),
+        len(config.allow),
+    )
     fleet = Fleet(config, max_workers=max_concurrency)
     try:
         run_server(fleet, address)
@@ -99,12 +152,17 @@ def check_config(config_file: str) -> None:
 
 
 def _build_config(
-    config_file: str | None, targets: tuple[str, ...], user: str | None,
-    password_file: str | None, timeout: str, allow: tuple[str, ...],
+    config_file: str | None,
+    targets: tuple[str, ...],
+    user: str | None,
+    password_file: str | None,
+    timeout: str,
+    allow: tuple[str, ...],
 ) -> Config:
     config = load_config(config_file) if config_file else Config(targets=[])
-    credentials = Credentials(username=user, password=_flag_password(password_file),
-                              timeout=parse_duration(timeout))
+    credentials = Credentials(
+        username=user, password=_flag_password(password_file), timeout=parse_duration(timeout)
+    )
     uris = [uri for text in targets for uri in text.split()]
     if not uris and not config.targets and not config_file:
         uris = [DEFAULT_TARGET]
@@ -125,6 +183,8 @@ def _flag_password(password_file: str | None) -> Secret | None:
             with open(password_file, encoding="utf-8") as handle:
                 return Secret(handle.read().strip())
         except OSError as exc:
-            raise ValueError(f"cannot read --redis.password-file {password_file}: {exc.strerror}") from None
+            raise ValueError(
+                f"cannot read --redis.password-file {password_file}: {exc.strerror}"
+            ) from None
     password = os.environ.get("CACHESCOPE_REDIS_PASSWORD")
     return Secret(password) if password else None

@@ -1,14 +1,14 @@
 """Configuration: the YAML file, validated once, into plain dataclasses.
 
-    targets:
-      - uri: redis://cache-a:6379
-        name: cache-a
-        labels: {team: payments}
-        password_file: /run/secrets/cache-a
-        timeout: 2s
-    scrape:
-      allow:
-        - pattern: "redis://10.0.0.0/8:*"
+targets:
+  - uri: redis://cache-a:6379
+    name: cache-a
+    labels: {team: payments}
+    password_file: /run/secrets/cache-a
+    timeout: 2s
+scrape:
+  allow:
+    - pattern: "redis://10.0.0.0/8:*"
 """
 
 from __future__ import annotations
@@ -119,7 +119,9 @@ class _Reader:
         if "password_env" in entry:
             name = self.string(entry["password_env"], path + ("password_env",))
             if name not in os.environ:
-                raise self.doc.error(path + ("password_env",), f"environment variable {name} is not set")
+                raise self.doc.error(
+                    path + ("password_env",), f"environment variable {name} is not set"
+                )
             password = Secret(os.environ[name])
         timeout = base.timeout
         if "timeout" in entry:
@@ -139,7 +141,9 @@ class _Reader:
             with open(filename, encoding="utf-8") as handle:
                 return Secret(handle.read().strip())
         except OSError as exc:
-            raise self.doc.error(path, f"cannot read password file {filename}: {exc.strerror}") from None
+            raise self.doc.error(
+                path, f"cannot read password file {filename}: {exc.strerror}"
+            ) from None
 
     def _tls(self, value: Any, path: Path) -> TLSConfig:
         entry = self.mapping(value, path, _TLS_KEYS)
@@ -152,7 +156,11 @@ class _Reader:
         skip = entry.get("insecure_skip_verify", False)
         if not isinstance(skip, bool):
             raise self.doc.error(path + ("insecure_skip_verify",), "must be true or false")
-        name = self.string(entry["server_name"], path + ("server_name",)) if "server_name" in entry else None
+        name = (
+            self.string(entry["server_name"], path + ("server_name",))
+            if "server_name" in entry
+            else None
+        )
         return TLSConfig(server_name=name, insecure_skip_verify=skip, **files)
 
     def labels(self, value: Any, path: Path) -> tuple[tuple[str, str], ...]:
@@ -186,7 +194,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     raw_targets = root.get("targets") or []
     if not isinstance(raw_targets, list):
         raise doc.error(("targets",), "must be a list of targets")
-    targets = [_target(reader, entry, ("targets", i), defaults) for i, entry in enumerate(raw_targets)]
+    targets = [
+        _target(reader, entry, ("targets", i), defaults) for i, entry in enumerate(raw_targets)
+    ]
     _check_unique_names(doc, targets)
     scrape = reader.mapping(root.get("scrape"), ("scrape",), {"allow"})
     allow = []
@@ -221,7 +231,9 @@ def _target(reader: _Reader, entry: Any, path: Path, defaults: Credentials) -> T
     credentials = reader.credentials(entry, path, base)
     name = reader.string(entry.get("name", endpoint.address()), path + ("name",))
     labels = reader.labels(entry["labels"], path + ("labels",)) if "labels" in entry else ()
-    config_command = reader.string(entry.get("config_command", "CONFIG"), path + ("config_command",))
+    config_command = reader.string(
+        entry.get("config_command", "CONFIG"), path + ("config_command",)
+    )
     return TargetConfig(endpoint, name, labels, credentials, config_command)
 
 

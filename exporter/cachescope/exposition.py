@@ -58,9 +58,7 @@ class MetricSet:
             family = self._families[name] = Family(name, type_, help_)
         return family
 
-    def add(
-        self, name: str, type_: str, help_: str, value: float, labels: Labels = ()
-    ) -> None:
+    def add(self, name: str, type_: str, help_: str, value: float, labels: Labels = ()) -> None:
         """Add one sample to the family `name`, creating the family if needed."""
         self._family(name, type_, help_).samples.append(("", self._labels(labels), value))
 

@@ -50,7 +50,9 @@ class Fleet:
         except ValueError as exc:
             raise TargetNotAllowed(str(exc)) from None
         if endpoint.password is not None or endpoint.username is not None:
-            raise TargetNotAllowed("credentials in the target URL are not accepted; put them in the config")
+            raise TargetNotAllowed(
+                "credentials in the target URL are not accepted; put them in the config"
+            )
         key = endpoint.key()
         if key in self._by_endpoint:
             return self._by_endpoint[key]
@@ -62,7 +64,11 @@ class Fleet:
             if rule is not None:
                 target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
                 state = self._dynamic[key] = TargetState(target)
-                evicted = self._dynamic.popitem(last=False)[1] if len(self._dynamic) > MAX_DYNAMIC_TARGETS else None
+                evicted = (
+                    self._dynamic.popitem(last=False)[1]
+                    if len(self._dynamic) > MAX_DYNAMIC_TARGETS
+                    else None
+                )
         if rule is not None:
             if evicted is not None:
                 evicted.close()

@@ -86,26 +86,47 @@ class TargetState:
         self.last_error = error.message
         log.warning(
             "target=%s address=%s error=%s msg=%r hint=%r",
-            self.target.name, self.target.endpoint.redacted(), error.kind, error.message,
+            self.target.name,
+            self.target.endpoint.redacted(),
+            error.kind,
+            error.message,
             error.hint,
         )
 
     def add_self_metrics(self, metrics: MetricSet, up: float, duration: float) -> None:
         namespace = self.collector.namespace
-        metrics.add(f"{namespace}_up", GAUGE, "Whether the last scrape of the target succeeded.", up)
-        metrics.add("cachescope_scrape_duration_seconds", GAUGE,
-                    "Duration of the last scrape of the target.", duration)
+        metrics.add(
+            f"{namespace}_up", GAUGE, "Whether the last scrape of the target succeeded.", up
+        )
+        metrics.add(
+            "cachescope_scrape_duration_seconds",
+            GAUGE,
+            "Duration of the last scrape of the target.",
+            duration,
+        )
         metrics.add("cachescope_scrapes_total", COUNTER, "Scrapes of the target.", self.scrapes)
         for kind in sorted(self.errors):
-            metrics.add("cachescope_scrape_errors_total", COUNTER,
-                        "Failed scrapes of the target, by kind of error.", self.errors[kind],
-                        (("error", kind),))
+            metrics.add(
+                "cachescope_scrape_errors_total",
+                COUNTER,
+                "Failed scrapes of the target, by kind of error.",
+                self.errors[kind],
+                (("error", kind),),
+            )
         if namespace == "redis":  # names that redis_exporter's dashboards use
-            metrics.add("redis_exporter_last_scrape_duration_seconds", GAUGE,
-                        "Duration of the last scrape of the target.", duration)
-            metrics.add("redis_exporter_last_scrape_error", GAUGE,
-                        "1 if the last scrape failed; the error is in the label.",
-                        0.0 if up else 1.0, (("err", self.last_error),))
+            metrics.add(
+                "redis_exporter_last_scrape_duration_seconds",
+                GAUGE,
+                "Duration of the last scrape of the target.",
+                duration,
+            )
+            metrics.add(
+                "redis_exporter_last_scrape_error",
+                GAUGE,
+                "1 if the last scrape failed; the error is in the label.",
+                0.0 if up else 1.0,
+                (("err", self.last_error),),
+            )
 
 
 class Scraper:
@@ -117,7 +138,9 @@ class Scraper:
     def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> MetricSet:
         """Scrape every (target, labels) pair; merge the results into one set."""
         start = time.monotonic()
-        futures = [(state, labels, self._pool.submit(state.scrape, labels)) for state, labels in jobs]
+        futures = [
+            (state, labels, self._pool.submit(state.scrape, labels)) for state, labels in jobs
+        ]
         merged = MetricSet()
         for state, labels, future in futures:
             # The socket deadline bounds each scrape; the extra second covers DNS

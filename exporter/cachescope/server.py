@@ -39,9 +39,16 @@ _LANDING = """<!DOCTYPE html>
 def exporter_metrics(fleet: Fleet) -> MetricSet:
     """Facts about the exporter itself, served on /metrics."""
     metrics = MetricSet()
-    metrics.add("cachescope_build_info", GAUGE, "Version of cachescope, as labels.", 1, (
-        ("version", __version__), ("python_version", platform.python_version()),
-    ))
+    metrics.add(
+        "cachescope_build_info",
+        GAUGE,
+        "Version of cachescope, as labels.",
+        1,
+        (
+            ("version", __version__),
+            ("python_version", platform.python_version()),
+        ),
+    )
     metrics.add("cachescope_targets", GAUGE, "Targets in the configuration.", len(fleet.states))
     return metrics
 
@@ -71,7 +78,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _scrape(self, fleet: Fleet, targets: list[str]) -> None:
         if len(targets) != 1 or not targets[0]:
-            self._send(400, b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n")
+            self._send(
+                400, b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n"
+            )
             return
         try:
             metrics = fleet.scrape_one(targets[0])
@@ -88,7 +97,9 @@ class Handler(BaseHTTPRequestHandler):
         )
         return _LANDING.format(version=__version__, rows=rows)
 
-    def _send(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
+    def _send(
+        self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

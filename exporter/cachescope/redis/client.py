@@ -9,10 +9,12 @@ round trip itself.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import hiredis
 
@@ -21,6 +23,7 @@ from cachescope.errors import ScrapeError, scrub
 
 Command = Sequence[str | bytes | int]
 ReplyError = hiredis.ReplyError
+_pack: Any = hiredis.pack_command  # its stub is narrower than what it accepts
 
 
 def _tls_context(target: TargetConfig) -> ssl.SSLContext:
@@ -51,10 +54,8 @@ class RedisConnection:
 
     def close(self) -> None:
         if self._sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.close()
-            except OSError:
-                pass
         self._sock = None
         self._reader = hiredis.Reader()
         self.unavailable = set()
@@ -72,7 +73,7 @@ class RedisConnection:
         except ScrapeError:
             self.close()
             raise
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             self.close()
             raise ScrapeError("timeout", f"no reply within {self.target.timeout:g}s") from None
         except ssl.SSLError as exc:
@@ -113,11 +114,13 @@ class RedisConnection:
         commands.append(("CLIENT", "SETNAME", "cachescope"))
         replies = self._roundtrip(commands, deadline)
         if creds.password is not None and isinstance(replies[0], ReplyError):
-            raise ScrapeError("auth", f"authentication failed: {scrub(str(replies[0]), self.target)}")
+            raise ScrapeError(
+                "auth", f"authentication failed: {scrub(str(replies[0]), self.target)}"
+            )
 
     def _roundtrip(self, commands: Sequence[Command], deadline: float) -> list[object]:
         assert self._sock is not None
-        payload = b"".join(hiredis.pack_command(tuple(command)) for command in commands)
+        payload = b"".join(_pack(tuple(command)) for command in commands)
         self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
         self._sock.sendall(payload)
         replies: list[object] = []

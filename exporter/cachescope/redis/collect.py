@@ -1,9 +1,9 @@
 """Redis collector: one pipelined round trip per scrape, turned into metric families.
 
-    redis_memory_used_bytes 1.257344e+06
-    redis_commands_total{cmd="get"} 100
-    redis_db_keys{db="db0"} 100
-    redis_instance_info{role="master",redis_version="7.0.15",...} 1
+redis_memory_used_bytes 1.257344e+06
+redis_commands_total{cmd="get"} 100
+redis_db_keys{db="db0"} 100
+redis_instance_info{role="master",redis_version="7.0.15",...} 1
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class RedisCollector:
         commands = self._commands()
         replies = self.connection.execute(commands, deadline)
         by_command: dict[str, list[object]] = {}
-        for command, reply in zip(commands, replies):
+        for command, reply in zip(commands, replies, strict=True):
             if isinstance(reply, ReplyError):
                 self._refused(command, reply)
                 continue
@@ -76,23 +76,40 @@ class RedisCollector:
         sections.add_config(metrics, config, fields, CONFIG_METRICS)
         sections.add_keyspace(metrics, fields, _db_count(config, fields))
         self._add_slowlog(metrics, by_command)
-        for event, when, duration in parse_latency_latest(by_command.get("LATENCY LATEST", [None])[0]):
+        for event, when, duration in parse_latency_latest(
+            by_command.get("LATENCY LATEST", [None])[0]
+        ):
             labels = (("event_name", event),)
-            metrics.add("redis_latency_spike_last", GAUGE,
-                        "Unix time of the latest latency spike.", when, labels)
-            metrics.add("redis_latency_spike_duration_seconds", GAUGE,
-                        "Duration of the latest latency spike.", duration, labels)
+            metrics.add(
+                "redis_latency_spike_last",
+                GAUGE,
+                "Unix time of the latest latency spike.",
+                when,
+                labels,
+            )
+            metrics.add(
+                "redis_latency_spike_duration_seconds",
+                GAUGE,
+                "Duration of the latest latency spike.",
+                duration,
+                labels,
+            )
 
     def _refused(self, command: tuple[str, ...], reply: ReplyError) -> None:
         text = str(reply)
         if command[0] == "INFO":
             kind = "auth" if text.startswith(("NOAUTH", "WRONGPASS")) else "command"
             raise ScrapeError(kind, f"INFO failed: {text}")
-        if any(marker in text for marker in _REFUSED) and command[0] not in self.connection.unavailable:
+        if (
+            any(marker in text for marker in _REFUSED)
+            and command[0] not in self.connection.unavailable
+        ):
             self.connection.unavailable.add(command[0])
             log.warning(
                 "target=%s command %s refused (%s); not sending it again on this connection",
-                self.target.name, command[0], text,
+                self.target.name,
+                command[0],
+                text,
             )
 
     @staticmethod
@@ -104,8 +121,12 @@ class RedisCollector:
         if length is not None:
             last_id, duration = newest if newest else (0.0, 0.0)
             metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", last_id)
-            metrics.add("redis_last_slow_execution_duration_seconds", GAUGE,
-                        "Duration of the newest slow log entry.", duration)
+            metrics.add(
+                "redis_last_slow_execution_duration_seconds",
+                GAUGE,
+                "Duration of the newest slow log entry.",
+                duration,
+            )
 
 
 def _db_count(config: dict[str, str], fields: dict[str, str]) -> int:

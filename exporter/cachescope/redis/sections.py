@@ -10,24 +10,38 @@ from cachescope.redis.parse import parse_kv, to_float
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 _INSTANCE_LABELS = (
-    "role", "redis_version", "redis_build_id", "redis_mode", "os", "maxmemory_policy",
-    "tcp_port", "run_id", "process_id", "master_replid",
+    "role",
+    "redis_version",
+    "redis_build_id",
+    "redis_mode",
+    "os",
+    "maxmemory_policy",
+    "tcp_port",
+    "run_id",
+    "process_id",
+    "master_replid",
 )
 # Present only on Valkey and KeyDB; added to redis_instance_info where they exist.
 _OPTIONAL_INSTANCE_LABELS = ("server_name", "valkey_version", "keydb_version")
 _MASTER_FIELDS = {
-    "master_last_io_seconds_ago": ("redis_master_last_io_seconds_ago",
-                                   "Seconds since the last interaction with the primary."),
-    "master_sync_in_progress": ("redis_master_sync_in_progress",
-                                "Whether the replica is syncing from its primary."),
+    "master_last_io_seconds_ago": (
+        "redis_master_last_io_seconds_ago",
+        "Seconds since the last interaction with the primary.",
+    ),
+    "master_sync_in_progress": (
+        "redis_master_sync_in_progress",
+        "Whether the replica is syncing from its primary.",
+    ),
     "slave_repl_offset": ("redis_slave_repl_offset", "Replication offset of this replica."),
 }
 
 
 def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     """Add every INFO field we understand, and the numeric ones we don't, as untyped."""
-    master = (("master_host", fields.get("master_host", "")),
-              ("master_port", fields.get("master_port", "")))
+    master = (
+        ("master_host", fields.get("master_host", "")),
+        ("master_port", fields.get("master_port", "")),
+    )
     calls: dict[str, tuple[float, float]] = {}
     for key, value in fields.items():
         field = FIELDS.get(key)
@@ -40,29 +54,43 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
         elif key.startswith("errorstat_"):
             count = to_float(parse_kv(value).get("count", ""))
             if count is not None:
-                metrics.add("redis_errors_total", COUNTER, "Error replies by error prefix.",
-                            count, (("err", key[10:]),))
+                metrics.add(
+                    "redis_errors_total",
+                    COUNTER,
+                    "Error replies by error prefix.",
+                    count,
+                    (("err", key[10:]),),
+                )
         elif key.startswith("latency_percentiles_usec_") or _is_indexed(key, "db"):
             continue  # need commandstats / handled by add_keyspace
         elif _is_indexed(key, "slave"):
             _add_replica(metrics, parse_kv(value))
         elif key == "master_link_status":
-            metrics.add("redis_master_link_up", GAUGE, "Whether the link to the primary is up.",
-                        1.0 if value == "up" else 0.0, master)
+            metrics.add(
+                "redis_master_link_up",
+                GAUGE,
+                "Whether the link to the primary is up.",
+                1.0 if value == "up" else 0.0,
+                master,
+            )
         elif key in _MASTER_FIELDS:
             name, help_ = _MASTER_FIELDS[key]
             metrics.add(name, GAUGE, help_, to_float(value) or 0.0, master)
         elif key not in SKIPPED and not key.endswith("_human"):
             number = to_float(value)
             if number is not None:
-                metrics.add("redis_" + _NOT_NAME.sub("_", key), UNTYPED,
-                            f"INFO field {key}, not yet named by cachescope.", number)
+                metrics.add(
+                    "redis_" + _NOT_NAME.sub("_", key),
+                    UNTYPED,
+                    f"INFO field {key}, not yet named by cachescope.",
+                    number,
+                )
     _add_latency_percentiles(metrics, fields, calls)
     _add_identity(metrics, fields, now)
 
 
 def _is_indexed(key: str, prefix: str) -> bool:
-    return key.startswith(prefix) and key[len(prefix):].isdigit()
+    return key.startswith(prefix) and key[len(prefix) :].isdigit()
 
 
 def _add_command_stats(metrics: MetricSet, cmd: str, stats: dict[str, str]) -> tuple[float, float]:
@@ -70,8 +98,13 @@ def _add_command_stats(metrics: MetricSet, cmd: str, stats: dict[str, str]) -> t
     count = to_float(stats.get("calls", "")) or 0.0
     usec = to_float(stats.get("usec", "")) or 0.0
     metrics.add("redis_commands_total", COUNTER, "Calls per command.", count, labels)
-    metrics.add("redis_commands_duration_seconds_total", COUNTER,
-                "Time spent per command.", usec / 1e6, labels)
+    metrics.add(
+        "redis_commands_duration_seconds_total",
+        COUNTER,
+        "Time spent per command.",
+        usec / 1e6,
+        labels,
+    )
     for stat, name, help_ in (
         ("rejected_calls", "redis_commands_rejected_calls_total", "Calls rejected before running."),
         ("failed_calls", "redis_commands_failed_calls_total", "Calls that failed while running."),
@@ -95,39 +128,70 @@ def _add_latency_percentiles(
             if name.startswith("p") and parsed is not None:
                 quantiles[name[1:]] = parsed
         count, usec = calls.get(cmd, (0.0, 0.0))
-        metrics.add_summary("redis_latency_percentiles_usec", "Latency percentiles per command, µs.",
-                            quantiles, count, usec, (("cmd", cmd),))
+        metrics.add_summary(
+            "redis_latency_percentiles_usec",
+            "Latency percentiles per command, µs.",
+            quantiles,
+            count,
+            usec,
+            (("cmd", cmd),),
+        )
 
 
 def _add_replica(metrics: MetricSet, replica: dict[str, str]) -> None:
-    labels = (("slave_ip", replica.get("ip", "")), ("slave_port", replica.get("port", "")),
-              ("slave_state", replica.get("state", "")))
+    labels = (
+        ("slave_ip", replica.get("ip", "")),
+        ("slave_port", replica.get("port", "")),
+        ("slave_state", replica.get("state", "")),
+    )
     offset = to_float(replica.get("offset", ""))
     if offset is not None:
-        metrics.add("redis_connected_slave_offset_bytes", GAUGE,
-                    "Replication offset acknowledged by a replica.", offset, labels)
+        metrics.add(
+            "redis_connected_slave_offset_bytes",
+            GAUGE,
+            "Replication offset acknowledged by a replica.",
+            offset,
+            labels,
+        )
     lag = to_float(replica.get("lag", ""))
     if lag is not None:
-        metrics.add("redis_connected_slave_lag_seconds", GAUGE,
-                    "Seconds since the replica last acknowledged.", lag, labels)
+        metrics.add(
+            "redis_connected_slave_lag_seconds",
+            GAUGE,
+            "Seconds since the replica last acknowledged.",
+            lag,
+            labels,
+        )
 
 
 def _add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     uptime = to_float(fields.get("uptime_in_seconds", ""))
     if uptime is not None:
-        metrics.add("redis_start_time_seconds", GAUGE, "Unix time the server started.",
-                    float(int(now - uptime)))
+        metrics.add(
+            "redis_start_time_seconds",
+            GAUGE,
+            "Unix time the server started.",
+            float(int(now - uptime)),
+        )
     labels = [(name, fields.get(name, "")) for name in _INSTANCE_LABELS]
     if not fields.get("redis_mode"):
         labels[3] = ("redis_mode", fields.get("server_mode", ""))
     labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if name in fields]
-    metrics.add("redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels))
+    metrics.add(
+        "redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels)
+    )
     if fields.get("role") == "slave":
-        metrics.add("redis_slave_info", GAUGE, "Facts about this replica, as labels.", 1, (
-            ("master_host", fields.get("master_host", "")),
-            ("master_port", fields.get("master_port", "")),
-            ("read_only", fields.get("slave_read_only", "")),
-        ))
+        metrics.add(
+            "redis_slave_info",
+            GAUGE,
+            "Facts about this replica, as labels.",
+            1,
+            (
+                ("master_host", fields.get("master_host", "")),
+                ("master_port", fields.get("master_port", "")),
+                ("read_only", fields.get("slave_read_only", "")),
+            ),
+        )
 
 
 def add_config(
@@ -135,9 +199,7 @@ def add_config(
 ) -> None:
     """redis_config_*; where CONFIG is refused, INFO still knows maxmemory and maxclients."""
     for name in names:
-        value = to_float(config.get(name, "")) if name in config else to_float(
-            fields.get(name, "")
-        )
+        value = to_float(config.get(name, "")) if name in config else to_float(fields.get(name, ""))
         if value is not None:
             metric = "redis_config_" + name.replace("-", "_")
             metrics.add(metric, GAUGE, f"The {name} setting.", value)
@@ -157,8 +219,13 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
         _add_db(metrics, key, keys, expires)
         avg_ttl = to_float(stats.get("avg_ttl", ""))
         if avg_ttl is not None:
-            metrics.add("redis_db_avg_ttl_seconds", GAUGE, "Average TTL of expiring keys.",
-                        avg_ttl / 1000.0, (("db", key),))
+            metrics.add(
+                "redis_db_avg_ttl_seconds",
+                GAUGE,
+                "Average TTL of expiring keys.",
+                avg_ttl / 1000.0,
+                (("db", key),),
+            )
     for index in range(db_count):
         if f"db{index}" not in seen:
             _add_db(metrics, f"db{index}", 0.0, 0.0)
@@ -167,5 +234,6 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
 def _add_db(metrics: MetricSet, db: str, keys: float, expires: float) -> None:
     labels = (("db", db),)
     metrics.add("redis_db_keys", GAUGE, "Keys in the database.", keys, labels)
-    metrics.add("redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database.",
-                expires, labels)
+    metrics.add(
+        "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database.", expires, labels
+    )

@@ -1,0 +1,81 @@
+"""Fixtures that start real servers on free loopback ports and stop them afterwards."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from servers import Exporter, MemcachedServer, RedisServer, require_binary
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def memcached_server() -> Iterator[MemcachedServer]:
+    server = MemcachedServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_redis() -> Iterator:  # type: ignore[type-arg]
+    """Factory: start_redis(*args, **kwargs) -> RedisServer, all stopped at the end."""
+    started: list[RedisServer] = []
+
+    def start(*args: str, **kwargs: object) -> RedisServer:
+        server = RedisServer(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_exporter() -> Iterator:  # type: ignore[type-arg]
+    """Factory: start_exporter(*cli_args, env=...) -> Exporter, all stopped at the end."""
+    started: list[Exporter] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Exporter:
+        exporter = Exporter(*args, env=env)
+        started.append(exporter)
+        return exporter
+
+    yield start
+    for exporter in started:
+        exporter.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made now."""
+    openssl = require_binary("openssl")
+    directory: Path = tmp_path_factory.mktemp("tls")
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], cwd=directory, check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=cachescope-test-ca",
+        "-keyout", "ca.key", "-out", "ca.crt")
+    for name in ("server", "client"):
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
+            "-out", f"{name}.csr")
+        (directory / f"{name}.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+    return {
+        "ca": str(directory / "ca.crt"),
+        "cert": str(directory / "server.crt"),
+        "key": str(directory / "server.key"),
+        "client_cert": str(directory / "client.crt"),
+        "client_key": str(directory / "client.key"),
+    }
