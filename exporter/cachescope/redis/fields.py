@@ -351,9 +351,7 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("current_client_thread", "current_client_thread", G, "Current client thread (KeyDB)."),
 ]
 
-FIELDS: dict[str, Field] = {
-    row[0]: Field("redis_" + row[1], *row[2:]) for row in _TABLE
-}
+FIELDS: dict[str, Field] = {row[0]: Field("redis_" + row[1], *row[2:]) for row in _TABLE}
 
 # Fields whose text values mean success (1) or failure (0).
 STATUS_FIELDS = {"rdb_last_bgsave_status", "aof_last_bgrewrite_status", "aof_last_write_status"}
