@@ -30,7 +30,30 @@ _CREDENTIAL_KEYS = {"username", "password", "password_file", "password_env", "tl
 _TARGET_KEYS = _CREDENTIAL_KEYS | {"uri", "name", "labels", "config_command"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_RESERVED_LABELS = {"instance", "job", "cmd", "db", "err", "quantile"}
+# Label names our metrics use themselves; a target label of the same name would
+# make a sample carry one label twice, which Prometheus rejects.
+_RESERVED_LABELS = {
+    "instance",
+    "job",
+    "cmd",
+    "db",
+    "err",
+    "error",
+    "quantile",
+    "event_name",
+    "role",
+    "slave_ip",
+    "slave_port",
+    "slave_state",
+    "master_host",
+    "master_port",
+    "read_only",
+    "command",
+    "status",
+    "slab",
+    "version",
+    "python_version",
+}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
 
 
