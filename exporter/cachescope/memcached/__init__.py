@@ -1,0 +1,1 @@
+"""Memcached: client, pure parsers, field tables and the collector."""

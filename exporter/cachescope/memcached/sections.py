@@ -1,0 +1,153 @@
+"""Turn parsed stats replies into metric families (pure: no I/O)."""
+
+from __future__ import annotations
+
+import re
+
+from cachescope.exposition import COUNTER, GAUGE, UNTYPED, MetricSet
+from cachescope.memcached import fields
+from cachescope.memcached.parse import Stats, to_float, yes_no
+
+_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
+_COMMANDS_HELP = "Requests by command (get, set, ...) and status (hit, miss, badval)."
+_SLAB_COMMANDS_HELP = "Requests per slab class by command and status."
+# Untyped fallbacks must not take the name of a family some table defines.
+_KNOWN_NAMES = {
+    field.name
+    for table in (fields.STATS, fields.LRU_SETTINGS, fields.SLABS, fields.ITEMS)
+    for field in table.values()
+}
+_KNOWN_NAMES |= {
+    "memcached_up",
+    "memcached_version",
+    "memcached_commands_total",
+    fields.MAX_CONNECTIONS[1].name,
+}
+
+
+def add_stats(metrics: MetricSet, stats: Stats) -> None:
+    """`stats` (plus the totals of `stats slabs`): every field we know, and numeric unknowns."""
+    for key, value in stats.items():
+        field = fields.STATS.get(key)
+        if field is not None:
+            number = to_float(value)
+            if number is not None:
+                metrics.add(field.name, field.type, field.help, number * field.scale)
+        elif key not in fields.COMMANDS and key not in fields.SKIPPED:
+            _add_untyped(metrics, key, value)
+    _add_commands(metrics, stats)
+    if "version" in stats:
+        metrics.add(
+            "memcached_version",
+            GAUGE,
+            "The version of this memcached server.",
+            1,
+            (("version", stats["version"]),),
+        )
+
+
+def _add_untyped(metrics: MetricSet, key: str, value: str) -> None:
+    number = to_float(value)
+    name = "memcached_" + _NOT_NAME.sub("_", key)
+    if number is not None and name not in _KNOWN_NAMES:
+        metrics.add(name, UNTYPED, f"stats field {key}, not yet named by cachescope.", number)
+
+
+def _add_commands(metrics: MetricSet, stats: Stats) -> None:
+    for key, (command, status) in fields.COMMANDS.items():
+        number = to_float(stats.get(key))
+        if number is not None:
+            metrics.add(
+                "memcached_commands_total",
+                COUNTER,
+                _COMMANDS_HELP,
+                number,
+                (("command", command), ("status", status)),
+            )
+    sets = _less(stats, "cmd_set", fields.SET_LESS)
+    if sets is not None:
+        metrics.add(
+            "memcached_commands_total",
+            COUNTER,
+            _COMMANDS_HELP,
+            sets,
+            (("command", "set"), ("status", "hit")),
+        )
+
+
+def _less(stats: Stats, key: str, minus: tuple[str, ...]) -> float | None:
+    """stats[key] less the sum of the `minus` fields; None if any is missing."""
+    values = [to_float(stats.get(name)) for name in (key, *minus)]
+    if any(value is None for value in values):
+        return None
+    total, *rest = values
+    return max((total or 0.0) - sum(v or 0.0 for v in rest), 0.0)
+
+
+def add_settings(metrics: MetricSet, settings: Stats, stats: Stats) -> None:
+    """`stats settings`; where they are refused, `stats` still knows max_connections."""
+    key, field = fields.MAX_CONNECTIONS
+    maxconns = to_float(settings.get(key, stats.get("max_connections")))
+    if maxconns is not None:
+        metrics.add(field.name, field.type, field.help, maxconns)
+    if settings.get("lru_crawler") != "yes":
+        return
+    for key, field in fields.LRU_SETTINGS.items():
+        value = settings.get(key)
+        number = yes_no(value) if value in ("yes", "no") else to_float(value)
+        if number is not None:
+            metrics.add(field.name, field.type, field.help, number)
+
+
+def add_slabs(metrics: MetricSet, slabs: dict[str, Stats], items: dict[str, Stats]) -> None:
+    """Per slab class series from `stats slabs` and `stats items`, in class order."""
+    for slab in sorted(set(slabs) | set(items), key=int):
+        labels = (("slab", slab),)
+        per_slab = slabs.get(slab, {})
+        _add_table(metrics, fields.SLABS, per_slab, labels)
+        _add_slab_commands(metrics, slab, per_slab)
+        item_stats = items.get(slab, {})
+        if "mem_requested" in per_slab:  # memcached < 1.6 has it in both replies
+            item_stats = {k: v for k, v in item_stats.items() if k != "mem_requested"}
+        _add_table(metrics, fields.ITEMS, item_stats, labels)
+        for key, lru in fields.LRU_HITS.items():
+            number = to_float(item_stats.get(key))
+            if number is not None:
+                metrics.add(
+                    "memcached_slab_lru_hits_total",
+                    COUNTER,
+                    "Hits per LRU segment.",
+                    number,
+                    (("slab", slab), ("lru", lru)),
+                )
+
+
+def _add_table(
+    metrics: MetricSet, table: dict[str, fields.Field], stats: Stats, labels: tuple[tuple[str, str]]
+) -> None:
+    for key, field in table.items():
+        number = to_float(stats.get(key))
+        if number is not None:
+            metrics.add(field.name, field.type, field.help, number * field.scale, labels)
+
+
+def _add_slab_commands(metrics: MetricSet, slab: str, stats: Stats) -> None:
+    for key, (command, status) in fields.SLAB_COMMANDS.items():
+        number = to_float(stats.get(key))
+        if number is not None:
+            metrics.add(
+                "memcached_slab_commands_total",
+                COUNTER,
+                _SLAB_COMMANDS_HELP,
+                number,
+                (("slab", slab), ("command", command), ("status", status)),
+            )
+    sets = _less(stats, "cmd_set", fields.SLAB_SET_LESS)
+    if sets is not None:
+        metrics.add(
+            "memcached_slab_commands_total",
+            COUNTER,
+            _SLAB_COMMANDS_HELP,
+            sets,
+            (("slab", slab), ("command", "set"), ("status", "hit")),
+        )
