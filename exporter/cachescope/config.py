@@ -27,7 +27,8 @@ DEFAULT_TARGET = "redis://localhost:6379"
 DEFAULT_TIMEOUT = 5.0
 
 _CREDENTIAL_KEYS = {"username", "password", "password_file", "password_env", "tls", "timeout"}
-_TARGET_KEYS = _CREDENTIAL_KEYS | {"uri", "name", "labels", "config_command"}
+_TARGET_KEYS = _CREDENTIAL_KEYS | {"uri", "name", "labels", "config_command", "discover"}
+_DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Label names our metrics use themselves; a target label of the same name would
@@ -35,6 +36,8 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _RESERVED_LABELS = {
     "instance",
     "job",
+    "cluster",
+    "master_set",
     "cmd",
     "db",
     "err",
@@ -77,12 +80,23 @@ class Credentials:
 
 
 @dataclasses.dataclass(frozen=True)
+class DiscoveryConfig:
+    """A target that stands for more: a cluster seed, or a sentinel's master sets."""
+
+    kind: str  # "cluster" or "sentinel"
+    master_sets: tuple[str, ...] = ()  # sentinel: the sets to follow; empty means all
+    node_credentials: Credentials | None = None  # for discovered nodes; default the target's
+    interval: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
 class TargetConfig:
     endpoint: Endpoint
     name: str
     labels: tuple[tuple[str, str], ...] = ()
     credentials: Credentials = Credentials()
     config_command: str = "CONFIG"
+    discovery: DiscoveryConfig | None = None
 
     @property
     def timeout(self) -> float:
@@ -257,7 +271,39 @@ def _target(reader: _Reader, entry: Any, path: Path, defaults: Credentials) -> T
     config_command = reader.string(
         entry.get("config_command", "CONFIG"), path + ("config_command",)
     )
-    return TargetConfig(endpoint, name, labels, credentials, config_command)
+    discovery = None
+    if "discover" in entry:
+        discovery = _discovery(reader, entry["discover"], path + ("discover",), credentials)
+    return TargetConfig(endpoint, name, labels, credentials, config_command, discovery)
+
+
+def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> DiscoveryConfig:
+    """`discover: cluster`, or a mapping with kind, master_sets, interval and nodes."""
+    entry = reader.mapping(
+        {"kind": value} if isinstance(value, str) else value, path, _DISCOVER_KEYS
+    )
+    kind = entry.get("kind")
+    if kind not in ("cluster", "sentinel"):
+        raise reader.doc.error(path, f"discover must be 'cluster' or 'sentinel', got {kind!r}")
+    sets = entry.get("master_sets", [])
+    if not isinstance(sets, list) or kind != "sentinel" and sets:
+        raise reader.doc.error(path + ("master_sets",), "a list of names, for sentinel only")
+    interval = 30.0
+    if "interval" in entry:
+        try:
+            interval = parse_duration(entry["interval"])
+        except ValueError as exc:
+            raise reader.doc.error(path + ("interval",), str(exc)) from None
+    nodes = None
+    if "nodes" in entry:
+        nodes_path = path + ("nodes",)
+        nodes = reader.credentials(
+            reader.mapping(entry["nodes"], nodes_path, _CREDENTIAL_KEYS), nodes_path, base
+        )
+    master_sets = tuple(
+        reader.string(name, path + ("master_sets", i)) for i, name in enumerate(sets)
+    )
+    return DiscoveryConfig(kind, master_sets, nodes, interval)
 
 
 def _check_unique_names(doc: MarkedYAML, targets: list[TargetConfig]) -> None:

@@ -1,18 +1,21 @@
-"""The fleet: configured targets, targets reached through allow rules, and lookups."""
+"""The fleet: configured targets, discovered ones, those reached through allow rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 
 from cachescope.config import Config, TargetConfig
+from cachescope.discovery import Discovery, make_discovery
 from cachescope.exposition import MetricSet
 from cachescope.scrape import Scraper, TargetState
-from cachescope.targets import parse_uri
+from cachescope.targets import Endpoint, parse_uri
 
 # Targets reached through allow rules keep their connection between scrapes;
 # this bounds how many we keep, so a scanner cannot make us hoard sockets.
 MAX_DYNAMIC_TARGETS = 1000
+EndpointKey = tuple[str, str, int, str, int]
 
 
 class TargetNotAllowed(Exception):
@@ -22,17 +25,53 @@ class TargetNotAllowed(Exception):
 class Fleet:
     def __init__(self, config: Config, max_workers: int = 32) -> None:
         self.config = config
-        self.states = {target.name: TargetState(target) for target in config.targets}
-        self._by_endpoint = {state.target.endpoint.key(): state for state in self.states.values()}
-        self._dynamic: OrderedDict[tuple[str, str, int, str, int], TargetState] = OrderedDict()
+        self.discoveries: list[Discovery] = [
+            make_discovery(target) for target in config.targets if target.discovery
+        ]
+        self.states: dict[str, TargetState] = {}
+        self._by_endpoint: dict[EndpointKey, TargetState] = {}
+        self._dynamic: OrderedDict[EndpointKey, TargetState] = OrderedDict()
         self._lock = threading.Lock()
         self.scraper = Scraper(max_workers=max_workers)
+        self.refresh()
+
+    def wanted(self) -> list[TargetConfig]:
+        """Configured targets and what discovery expands them to, by unique name."""
+        wanted: dict[str, TargetConfig] = {}
+        discoveries = iter(self.discoveries)
+        for target in self.config.targets:
+            if target.discovery is None:
+                wanted.setdefault(target.name, target)
+                continue
+            found = next(discoveries).targets()
+            if target.discovery.kind == "sentinel" or not found:
+                # A sentinel is watched itself too; a cluster seed only until nodes are known.
+                wanted.setdefault(target.name, dataclasses.replace(target, discovery=None))
+            for node in found:
+                wanted.setdefault(node.name, node)
+        return list(wanted.values())
+
+    def refresh(self) -> None:
+        """Start watching new targets, stop watching those gone or changed."""
+        wanted = {target.name: target for target in self.wanted()}
+        closing = []
+        with self._lock:
+            for name, state in list(self.states.items()):
+                if wanted.get(name) != state.target:
+                    closing.append(self.states.pop(name))
+            for name, target in wanted.items():
+                if name not in self.states:
+                    self.states[name] = TargetState(target)
+            self._by_endpoint = {s.target.endpoint.key(): s for s in self.states.values()}
+        for state in closing:
+            state.close()
 
     def scrape_all(self) -> MetricSet:
-        """Every configured target, each labelled with instance=<its name>."""
+        """Every target, each labelled with instance=<its name>."""
+        self.refresh()
         jobs = [
             (state, (("instance", state.target.name),) + state.target.labels)
-            for state in self.states.values()
+            for state in list(self.states.values())
         ]
         return self.scraper.scrape_many(jobs)
 
@@ -45,8 +84,9 @@ class Fleet:
 
     def resolve(self, text: str) -> TargetState:
         """Find the state for a /scrape target: by name, by address, or by allow rule."""
-        if text in self.states:
-            return self.states[text]
+        state = self.states.get(text)
+        if state is not None:
+            return state
         try:
             endpoint = parse_uri(text)
         except ValueError as exc:
@@ -56,28 +96,41 @@ class Fleet:
                 "credentials in the target URL are not accepted; put them in the config"
             )
         key = endpoint.key()
-        if key in self._by_endpoint:
-            return self._by_endpoint[key]
+        state = self._by_endpoint.get(key)
+        return state if state is not None else self._allowed(key, endpoint)
+
+    def _allowed(self, key: EndpointKey, endpoint: Endpoint) -> TargetState:
+        evicted = None
         with self._lock:
-            if key in self._dynamic:
+            state = self._dynamic.get(key)
+            if state is not None:
                 self._dynamic.move_to_end(key)
-                return self._dynamic[key]
+                return state
             rule = next((r for r in self.config.allow if r.pattern.matches(endpoint)), None)
-            if rule is not None:
-                target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
-                state = self._dynamic[key] = TargetState(target)
-                evicted = (
-                    self._dynamic.popitem(last=False)[1]
-                    if len(self._dynamic) > MAX_DYNAMIC_TARGETS
-                    else None
+            if rule is None:
+                raise TargetNotAllowed(
+                    f"target {endpoint.redacted()} is not in the config and matches no allow"
+                    " pattern"
                 )
-        if rule is not None:
-            if evicted is not None:
-                evicted.close()
-            return state
-        raise TargetNotAllowed(
-            f"target {endpoint.redacted()} is not in the config and matches no allow pattern"
-        )
+            target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
+            state = self._dynamic[key] = TargetState(target)
+            if len(self._dynamic) > MAX_DYNAMIC_TARGETS:
+                evicted = self._dynamic.popitem(last=False)[1]
+        if evicted is not None:
+            evicted.close()
+        return state
+
+    def service_discovery(self) -> list[dict[str, object]]:
+        """Targets in Prometheus' HTTP SD format, for /scrape?target= setups."""
+        self.refresh()
+        return [
+            {
+                "targets": [state.target.endpoint.redacted()],
+                "labels": dict(state.target.labels)
+                | {"__meta_cachescope_target_name": state.target.name},
+            }
+            for state in list(self.states.values())
+        ]
 
     def close(self) -> None:
         self.scraper.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import platform
 import socket
@@ -27,6 +28,8 @@ _LANDING = """<!DOCTYPE html>
 <ul>
 <li><a href="/metrics">/metrics</a>: every configured target, plus the exporter's own metrics</li>
 <li>/scrape?target=redis://host:6379: one target (the multi-target pattern)</li>
+<li><a href="/discover">/discover</a>: every target, discovered ones included, for Prometheus'
+HTTP service discovery</li>
 <li><a href="/-/healthy">/-/healthy</a> and <a href="/-/ready">/-/ready</a></li>
 </ul>
 <h2>Configured targets</h2>
@@ -67,6 +70,9 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, body, CONTENT_TYPE)
         elif url.path == "/scrape":
             self._scrape(fleet, parse_qs(url.query).get("target", []))
+        elif url.path == "/discover":
+            body = json.dumps(fleet.service_discovery(), indent=1).encode()
+            self._send(200, body, "application/json")
         elif url.path == "/-/healthy":
             self._send(200, b"Healthy\n")
         elif url.path == "/-/ready":

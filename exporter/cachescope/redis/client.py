@@ -47,6 +47,10 @@ class RedisConnection:
         # Commands the server refused as unknown or forbidden on this connection;
         # we stop sending them until we reconnect so we do not inflate its error stats.
         self.unavailable: set[str] = set()
+        # What the server is ('standalone', 'cluster', 'sentinel'), learned from
+        # INFO on this connection, and the master sets a sentinel watches.
+        self.mode: str | None = None
+        self.masters: list[str] = []
 
     @property
     def connected(self) -> bool:
@@ -59,6 +63,8 @@ class RedisConnection:
         self._sock = None
         self._reader = hiredis.Reader()
         self.unavailable = set()
+        self.mode = None
+        self.masters = []
 
     def execute(self, commands: Sequence[Command], deadline: float) -> list[object]:
         """Send the commands in one pipeline and return their replies in order.

@@ -1,9 +1,13 @@
 """Redis collector: one pipelined round trip per scrape, turned into metric families.
 
-redis_memory_used_bytes 1.257344e+06
-redis_commands_total{cmd="get"} 100
-redis_db_keys{db="db0"} 100
-redis_instance_info{role="master",redis_version="7.0.15",...} 1
+    redis_memory_used_bytes 1257344
+    redis_commands_total{cmd="get"} 100
+    redis_db_keys{db="db0"} 100
+    redis_instance_info{role="master",redis_version="7.0.15",...} 1
+
+What a server is (standalone, cluster node or sentinel) decides what else we
+ask it. A fresh connection learns that from a first `INFO ALL`; after that,
+every scrape is a single pipeline.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import time
 from cachescope.config import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition import GAUGE, MetricSet
-from cachescope.redis import sections
+from cachescope.redis import cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     parse_config_get,
@@ -25,12 +29,28 @@ from cachescope.redis.parse import (
 
 log = logging.getLogger(__name__)
 
+Command = tuple[str, ...]
+INFO: Command = ("INFO", "ALL")
+CLUSTER_INFO: Command = ("CLUSTER", "INFO")
+CLUSTER_NODES: Command = ("CLUSTER", "NODES")
+SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
+SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
+SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
+LATENCY_LATEST: Command = ("LATENCY", "LATEST")
 # Settings redis_exporter exports as redis_config_*; `databases` sizes the
 # zero-filled redis_db_keys series. One CONFIG GET per name because Redis
 # before 7.0 accepts only one pattern per call; they share the round trip.
 CONFIG_METRICS = ("maxmemory", "maxclients", "io-threads")
 CONFIG_NAMES = CONFIG_METRICS + ("databases",)
 _REFUSED = ("unknown command", "NOPERM", "unknown subcommand")
+
+
+def server_mode(fields: dict[str, str]) -> str:
+    """'sentinel', 'cluster' or 'standalone'."""
+    mode = fields.get("redis_mode") or fields.get("server_mode") or "standalone"
+    if fields.get("cluster_enabled") == "1":
+        return "cluster"
+    return mode if mode in ("sentinel", "cluster") else "standalone"
 
 
 class RedisCollector:
@@ -45,66 +65,99 @@ class RedisCollector:
     def close(self) -> None:
         self.connection.close()
 
-    def _commands(self) -> list[tuple[str, ...]]:
-        """The scrape pipeline, less the commands this server refused before."""
-        commands: list[tuple[str, ...]] = [("INFO", "ALL")]
+    def _commands(self, mode: str, masters: list[str]) -> list[Command]:
+        """Everything but INFO for a server of this mode, less what it refused before."""
+        refused = self.connection.unavailable
+        if mode == "sentinel":
+            commands = [SENTINEL_MASTERS]
+            for name in masters:
+                commands += [
+                    ("SENTINEL", "CKQUORUM", name),
+                    ("SENTINEL", "REPLICAS", name),
+                    ("SENTINEL", "SENTINELS", name),
+                ]
+            return commands
+        commands = []
         config = self.target.config_command
-        if config and config not in self.connection.unavailable:
+        if config and config not in refused:
             commands += [(config, "GET", name) for name in CONFIG_NAMES]
-        if "SLOWLOG" not in self.connection.unavailable:
-            commands += [("SLOWLOG", "LEN"), ("SLOWLOG", "GET", "1")]
-        if "LATENCY" not in self.connection.unavailable:
-            commands.append(("LATENCY", "LATEST"))
+        if "SLOWLOG" not in refused:
+            commands += [SLOWLOG_LEN, SLOWLOG_GET]
+        if "LATENCY" not in refused:
+            commands.append(LATENCY_LATEST)
+        if mode == "cluster" and "CLUSTER" not in refused:
+            commands += [CLUSTER_INFO, CLUSTER_NODES]
         return commands
 
-    def collect(self, metrics: MetricSet, deadline: float) -> None:
-        """Fetch everything in one round trip and add it to `metrics`."""
-        commands = self._commands()
-        replies = self.connection.execute(commands, deadline)
-        by_command: dict[str, list[object]] = {}
+    def _run(self, commands: list[Command], deadline: float) -> dict[Command, object]:
+        """One round trip; replies by command, refused commands left out."""
+        replies = self.connection.execute(commands, deadline) if commands else []
+        result: dict[Command, object] = {}
         for command, reply in zip(commands, replies, strict=True):
             if isinstance(reply, ReplyError):
                 self._refused(command, reply)
-                continue
-            by_command.setdefault(" ".join(command[:2]), []).append(reply)
-        info = by_command.get("INFO ALL")
-        if not info or not isinstance(info[0], bytes):
-            raise ScrapeError("command", "INFO returned no data")
-        fields = parse_info(info[0])
-        config = parse_config_get(by_command.get(f"{self.target.config_command} GET", []))
+            else:
+                result[command] = reply
+        return result
+
+    def collect(self, metrics: MetricSet, deadline: float) -> None:
+        """Fetch everything (one round trip once the server is known) and add it to `metrics`."""
+        conn = self.connection
+        if conn.mode is None:
+            fields = _info_fields(self._run([INFO], deadline))
+            conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
+            replies = self._run(self._commands(conn.mode, conn.masters), deadline)
+        else:
+            replies = self._run([INFO] + self._commands(conn.mode, conn.masters), deadline)
+            fields = _info_fields(replies)
+            conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
         sections.add_info(metrics, fields, time.time())
+        if conn.mode == "sentinel":
+            self._add_sentinel(metrics, fields, replies)
+            return
+        config = parse_config_get(
+            [
+                reply
+                for command, reply in replies.items()
+                if command[1:2] == ("GET",) and command[0] == self.target.config_command
+            ]
+        )
         sections.add_config(metrics, config, fields, CONFIG_METRICS)
         sections.add_keyspace(metrics, fields, _db_count(config, fields))
-        self._add_slowlog(metrics, by_command)
-        for event, when, duration in parse_latency_latest(
-            by_command.get("LATENCY LATEST", [None])[0]
-        ):
-            labels = (("event_name", event),)
-            metrics.add(
-                "redis_latency_spike_last",
-                GAUGE,
-                "Unix time of the latest latency spike.",
-                when,
-                labels,
-            )
-            metrics.add(
-                "redis_latency_spike_duration_seconds",
-                GAUGE,
-                "Duration of the latest latency spike.",
-                duration,
-                labels,
+        _add_slowlog(metrics, replies)
+        _add_latency(metrics, replies.get(LATENCY_LATEST))
+        if conn.mode == "cluster":
+            info, nodes = replies.get(CLUSTER_INFO), replies.get(CLUSTER_NODES)
+            cluster.add_cluster(
+                metrics,
+                info if isinstance(info, bytes) else None,
+                nodes if isinstance(nodes, bytes) else None,
             )
 
-    def _refused(self, command: tuple[str, ...], reply: ReplyError) -> None:
+    def _add_sentinel(
+        self, metrics: MetricSet, fields: dict[str, str], replies: dict[Command, object]
+    ) -> None:
+        sentinel.add_sentinel_info(metrics, fields)
+        for master in sentinel.entries(replies.get(SENTINEL_MASTERS)):
+            name = master.get("name", "")
+            sentinel.add_master_details(
+                metrics,
+                master,
+                replies.get(("SENTINEL", "CKQUORUM", name), "no reply"),
+                replies.get(("SENTINEL", "REPLICAS", name)),
+                replies.get(("SENTINEL", "SENTINELS", name)),
+            )
+
+    def _refused(self, command: Command, reply: ReplyError) -> None:
         text = str(reply)
-        if command[0] == "INFO":
+        if command == INFO:
             kind = "auth" if text.startswith(("NOAUTH", "WRONGPASS")) else "command"
             raise ScrapeError(kind, f"INFO failed: {text}")
-        if (
-            any(marker in text for marker in _REFUSED)
-            and command[0] not in self.connection.unavailable
-        ):
-            self.connection.unavailable.add(command[0])
+        if command[:2] == ("SENTINEL", "CKQUORUM"):
+            return  # a failed quorum check is an answer, not a refusal
+        refused = self.connection.unavailable
+        if any(marker in text for marker in _REFUSED) and command[0] not in refused:
+            refused.add(command[0])
             log.warning(
                 "target=%s command %s refused (%s); not sending it again on this connection",
                 self.target.name,
@@ -112,21 +165,54 @@ class RedisCollector:
                 text,
             )
 
-    @staticmethod
-    def _add_slowlog(metrics: MetricSet, by_command: dict[str, list[object]]) -> None:
-        length = by_command.get("SLOWLOG LEN")
-        if length and isinstance(length[0], int):
-            metrics.add("redis_slowlog_length", GAUGE, "Entries in the slow log.", length[0])
-        newest = parse_slowlog_entry(by_command.get("SLOWLOG GET", [None])[0])
-        if length is not None:
-            last_id, duration = newest if newest else (0.0, 0.0)
-            metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", last_id)
-            metrics.add(
-                "redis_last_slow_execution_duration_seconds",
-                GAUGE,
-                "Duration of the newest slow log entry.",
-                duration,
-            )
+
+def _info_fields(replies: dict[Command, object]) -> dict[str, str]:
+    info = replies.get(INFO)
+    if not isinstance(info, bytes):
+        raise ScrapeError("command", "INFO returned no data")
+    return parse_info(info)
+
+
+def _sentinel_masters(fields: dict[str, str]) -> list[str]:
+    return [
+        value.split(",", 1)[0][5:]
+        for key, value in fields.items()
+        if key.startswith("master") and key[6:].isdigit() and value.startswith("name=")
+    ]
+
+
+def _add_slowlog(metrics: MetricSet, replies: dict[Command, object]) -> None:
+    length = replies.get(SLOWLOG_LEN)
+    if not isinstance(length, int):
+        return
+    metrics.add("redis_slowlog_length", GAUGE, "Entries in the slow log.", length)
+    last_id, duration = parse_slowlog_entry(replies.get(SLOWLOG_GET)) or (0.0, 0.0)
+    metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", last_id)
+    metrics.add(
+        "redis_last_slow_execution_duration_seconds",
+        GAUGE,
+        "Duration of the newest slow log entry.",
+        duration,
+    )
+
+
+def _add_latency(metrics: MetricSet, reply: object) -> None:
+    for event, when, duration in parse_latency_latest(reply):
+        labels = (("event_name", event),)
+        metrics.add(
+            "redis_latency_spike_last",
+            GAUGE,
+            "Unix time of the latest latency spike.",
+            when,
+            labels,
+        )
+        metrics.add(
+            "redis_latency_spike_duration_seconds",
+            GAUGE,
+            "Duration of the latest latency spike.",
+            duration,
+            labels,
+        )
 
 
 def _db_count(config: dict[str, str], fields: dict[str, str]) -> int:

@@ -18,7 +18,7 @@ class Field(NamedTuple):
     name: str  # the full metric name, e.g. redis_memory_used_bytes
     type: str
     help: str
-    scale: float = 1.0
+    divisor: float = 1.0  # to base units, e.g. 1e6 for microseconds
 
 
 G, C = GAUGE, COUNTER
@@ -241,7 +241,7 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("pubsub_channels", "pubsub_channels", G, "Pub/sub channels with subscribers."),
     ("pubsub_patterns", "pubsub_patterns", G, "Pub/sub patterns with subscribers."),
     ("pubsubshard_channels", "pubsubshard_channels", G, "Shard channels with subscribers."),
-    ("latest_fork_usec", "latest_fork_seconds", G, "Duration of the latest fork.", 1e-6),
+    ("latest_fork_usec", "latest_fork_seconds", G, "Duration of the latest fork.", 1e6),
     ("total_forks", "forks_total", C, "Forks since startup."),
     ("migrate_cached_sockets", "migrate_cached_sockets_total", G, "Sockets open for MIGRATE."),
     (
@@ -345,6 +345,23 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ),
     # Cluster
     ("cluster_enabled", "cluster_enabled", G, "Whether cluster mode is on."),
+    # Sentinel
+    ("sentinel_masters", "sentinel_masters", G, "Masters this sentinel watches."),
+    ("sentinel_tilt", "sentinel_tilt", G, "1 while this sentinel is in TILT mode."),
+    (
+        "sentinel_tilt_since_seconds",
+        "sentinel_tilt_since_seconds",
+        G,
+        "Seconds in TILT mode; -1 when not in TILT.",
+    ),
+    ("sentinel_running_scripts", "sentinel_running_scripts", G, "Scripts running now."),
+    ("sentinel_scripts_queue_length", "sentinel_scripts_queue_length", G, "Scripts queued."),
+    (
+        "sentinel_simulate_failure_flags",
+        "sentinel_simulate_failure_flags",
+        G,
+        "Failure simulation flags.",
+    ),
     # KeyDB
     ("server_threads", "server_threads_total", G, "Server threads (KeyDB)."),
     ("long_lock_waits", "long_lock_waits_total", G, "Long lock waits (KeyDB)."),

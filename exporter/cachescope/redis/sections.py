@@ -46,10 +46,10 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     for key, value in fields.items():
         field = FIELDS.get(key)
         if field is not None:
-            name, type_, help_, scale = field
+            name, type_, help_, divisor = field
             number = (1.0 if value == "ok" else 0.0) if key in STATUS_FIELDS else to_float(value)
             if number is not None:
-                metrics.add(name, type_, help_, number * scale if scale != 1.0 else number)
+                metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
         elif key.startswith("cmdstat_"):
             calls[key[8:]] = _add_command_stats(metrics, key[8:], parse_kv(value))
         elif key.startswith("errorstat_"):
