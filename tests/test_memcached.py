@@ -42,8 +42,12 @@ def test_hits_misses_items_and_per_slab_series_after_real_traffic(start_exporter
     try:
         for key, size in (("small", 50), ("medium", 5_000), ("large", 200_000)):
             store(server.port, key, size)
-        assert command(server.port, b"get small\r\nget medium\r\nget absent\r\n",
-                       b"END\r\n", 3).count(b"VALUE") == 2
+        assert (
+            command(server.port, b"get small\r\nget medium\r\nget absent\r\n", b"END\r\n", 3).count(
+                b"VALUE"
+            )
+            == 2
+        )
         metrics = start_exporter("--target", server.uri).metrics()
     finally:
         server.stop()
@@ -56,8 +60,11 @@ def test_hits_misses_items_and_per_slab_series_after_real_traffic(start_exporter
     assert metrics.value("memcached_limit_bytes", **at) == 64 * 1024 * 1024
     assert metrics.value("memcached_max_connections", **at) == 300
     assert metrics.types["memcached_commands_total"] == "counter"
-    slabs = {labels["slab"] for name, labels, value in metrics.samples
-             if name == "memcached_slab_current_items" and value == 1}
+    slabs = {
+        labels["slab"]
+        for name, labels, value in metrics.samples
+        if name == "memcached_slab_current_items" and value == 1
+    }
     assert len(slabs) == 3, slabs  # three sizes, three slab classes
     for slab in slabs:
         assert metrics.value("memcached_slab_chunk_size_bytes", slab=slab, **at) > 0
@@ -75,8 +82,11 @@ def test_every_memcached_exporter_family_memcached_1_6_can_produce_is_served(
         version = _server_version(server.port)
     finally:
         server.stop()
-    expected = {name: kind for name, kind in MEMCACHED_EXPORTER_FAMILIES.items()
-                if not name.startswith(NEEDS_BUILD_OPTIONS)}
+    expected = {
+        name: kind
+        for name, kind in MEMCACHED_EXPORTER_FAMILIES.items()
+        if not name.startswith(NEEDS_BUILD_OPTIONS)
+    }
     missing = sorted(name for name in expected if name not in metrics.types)
     assert missing == []
     assert {n: metrics.types[n] for n in expected if metrics.types[n] != expected[n]} == {}
@@ -90,8 +100,9 @@ def _server_version(port: int) -> str:
 def test_evictions_after_filling_a_small_memory_limit(start_exporter) -> None:  # type: ignore[no-untyped-def]
     server = MemcachedServer("-m", "2")
     try:
-        payload = b"".join(f"set k{i} 0 0 10000 noreply\r\n".encode() + b"x" * 10_000 + b"\r\n"
-                           for i in range(800))
+        payload = b"".join(
+            f"set k{i} 0 0 10000 noreply\r\n".encode() + b"x" * 10_000 + b"\r\n" for i in range(800)
+        )
         command(server.port, payload + b"version\r\n", b"VERSION ")
         metrics = start_exporter("--target", server.uri).metrics()
     finally:
@@ -132,8 +143,9 @@ def test_listener_disabled_after_exceeding_the_connection_limit(start_exporter) 
 def test_stopped_server_is_down_while_a_healthy_one_stays_up(start_exporter) -> None:  # type: ignore[no-untyped-def]
     healthy, doomed = MemcachedServer(), MemcachedServer()
     try:
-        exporter = start_exporter("--target", healthy.uri, "--target", doomed.uri,
-                                  "--timeout", "1s")
+        exporter = start_exporter(
+            "--target", healthy.uri, "--target", doomed.uri, "--timeout", "1s"
+        )
         assert exporter.metrics().value("memcached_up", instance=instance(doomed)) == 1
         doomed.stop()
         metrics = exporter.metrics()
@@ -141,8 +153,10 @@ def test_stopped_server_is_down_while_a_healthy_one_stays_up(start_exporter) -> 
         healthy.stop()
         doomed.stop()
     assert metrics.value("memcached_up", instance=instance(doomed)) == 0
-    assert metrics.value("cachescope_scrape_errors_total", instance=instance(doomed),
-                         error="connect") >= 1
+    assert (
+        metrics.value("cachescope_scrape_errors_total", instance=instance(doomed), error="connect")
+        >= 1
+    )
     assert metrics.get("memcached_current_items", instance=instance(doomed)) == []
     assert metrics.value("memcached_up", instance=instance(healthy)) == 1
 
@@ -158,8 +172,12 @@ def test_paused_server_times_out_within_the_timeout_and_recovers(start_exporter)
         elapsed = time.monotonic() - started
         assert elapsed < 2.5, elapsed
         assert metrics.value("memcached_up", instance=instance(hung)) == 0
-        assert metrics.value("cachescope_scrape_errors_total", instance=instance(hung),
-                             error="timeout") == 1
+        assert (
+            metrics.value(
+                "cachescope_scrape_errors_total", instance=instance(hung), error="timeout"
+            )
+            == 1
+        )
         assert metrics.value("memcached_up", instance=instance(healthy)) == 1
         hung.resume()
         assert exporter.metrics().value("memcached_up", instance=instance(hung)) == 1
@@ -169,7 +187,8 @@ def test_paused_server_times_out_within_the_timeout_and_recovers(start_exporter)
 
 
 def test_a_redis_server_behind_a_memcached_uri_is_a_protocol_error(
-    redis_server: RedisServer, start_exporter  # type: ignore[no-untyped-def]
+    redis_server: RedisServer,
+    start_exporter,  # type: ignore[no-untyped-def]
 ) -> None:
     uri = f"memcached://127.0.0.1:{redis_server.port}"
     metrics = start_exporter("--target", uri, "--timeout", "1s").metrics()
@@ -179,7 +198,9 @@ def test_a_redis_server_behind_a_memcached_uri_is_a_protocol_error(
 
 
 def test_redis_and_memcached_share_metrics_and_scrape_serves_one(
-    redis_server: RedisServer, memcached_server: MemcachedServer, start_exporter  # type: ignore[no-untyped-def]
+    redis_server: RedisServer,
+    memcached_server: MemcachedServer,
+    start_exporter,  # type: ignore[no-untyped-def]
 ) -> None:
     exporter = start_exporter("--target", redis_server.uri, "--target", memcached_server.uri)
     both = exporter.metrics()
@@ -218,8 +239,20 @@ class TLSMemcached(Process):
     def __init__(self, certs: dict[str, str]) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="cachescope-memcached-tls-"))
         self.port = free_port()
-        args = [require_binary("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
-                "-u", "root", "-Z", "-o", f"ssl_chain_cert={certs['cert']},ssl_key={certs['key']}"]
+        args = [
+            require_binary("memcached"),
+            "-l",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "0",
+            "-u",
+            "root",
+            "-Z",
+            "-o",
+            f"ssl_chain_cert={certs['cert']},ssl_key={certs['key']}",
+        ]
         super().__init__(args, self.workdir, "memcached-tls")
         wait_for(self._listening, what=f"memcached TLS on {self.port}\n{self.log()}")
 
@@ -229,7 +262,9 @@ class TLSMemcached(Process):
 
 
 def test_tls_target_verifies_the_server_certificate(
-    tls_certs: dict[str, str], tmp_path: Path, start_exporter  # type: ignore[no-untyped-def]
+    tls_certs: dict[str, str],
+    tmp_path: Path,
+    start_exporter,  # type: ignore[no-untyped-def]
 ) -> None:
     server = TLSMemcached(tls_certs)
     config = tmp_path / "cachescope.yml"

@@ -186,8 +186,9 @@ MEMCACHED_EXPORTER_FAMILIES = {
 }
 
 
-def build(stats: bytes = STATS, settings: bytes = SETTINGS, slabs: bytes = SLABS,
-          items: bytes = ITEMS) -> MetricSet:
+def build(
+    stats: bytes = STATS, settings: bytes = SETTINGS, slabs: bytes = SLABS, items: bytes = ITEMS
+) -> MetricSet:
     """What the collector builds from four replies, without the network."""
     metrics = MetricSet()
     per_slab, totals = split_slabs(parse_stats(slabs))
@@ -208,8 +209,11 @@ def test_every_memcached_exporter_family_is_built_with_its_type() -> None:
     metrics = build()
     missing = [n for n in MEMCACHED_EXPORTER_FAMILIES if metrics.get(n) is None]
     assert missing == []
-    wrong = {n: f.type for n in MEMCACHED_EXPORTER_FAMILIES
-             if (f := metrics.get(n)) is not None and f.type != MEMCACHED_EXPORTER_FAMILIES[n]}
+    wrong = {
+        n: f.type
+        for n in MEMCACHED_EXPORTER_FAMILIES
+        if (f := metrics.get(n)) is not None and f.type != MEMCACHED_EXPORTER_FAMILIES[n]
+    }
     assert wrong == {}
 
 
@@ -237,8 +241,10 @@ def test_values_are_converted_to_base_units() -> None:
 
 def test_per_slab_series_carry_the_slab_label_in_class_order() -> None:
     metrics = build()
-    assert samples(metrics, "memcached_slab_chunk_size_bytes") == {'{slab="1"}': 96,
-                                                                   '{slab="12"}': 944}
+    assert samples(metrics, "memcached_slab_chunk_size_bytes") == {
+        '{slab="1"}': 96,
+        '{slab="12"}': 944,
+    }
     assert samples(metrics, "memcached_slab_current_items") == {'{slab="1"}': 1}
     hits = samples(metrics, "memcached_slab_lru_hits_total")
     assert hits['{slab="1",lru="hot"}'] == 1
@@ -248,7 +254,8 @@ def test_per_slab_series_carry_the_slab_label_in_class_order() -> None:
 def test_mem_requested_in_both_replies_gives_one_series() -> None:
     old_slabs = SLABS.replace(b"STAT active_slabs", b"STAT 1:mem_requested 70\r\nSTAT active_slabs")
     assert samples(build(slabs=old_slabs), "memcached_slab_mem_requested_bytes") == {
-        '{slab="1"}': 70}
+        '{slab="1"}': 70
+    }
 
 
 def test_unknown_numeric_stats_are_untyped_and_unknown_text_is_skipped() -> None:
@@ -280,7 +287,7 @@ def test_reader_returns_replies_in_order_across_arbitrary_chunks() -> None:
     reader = ReplyReader()
     replies: list[object] = []
     for i in range(0, len(wire), 7):  # cut everywhere, including inside "\r\n"
-        reader.feed(wire[i:i + 7])
+        reader.feed(wire[i : i + 7])
         while (reply := reader.gets()) is not None:
             replies.append(reply)
     assert len(replies) == 4
@@ -308,12 +315,15 @@ def test_empty_stats_reply_and_values_with_spaces() -> None:
     assert parse_stats(b"STAT inter 127.0.0.1 ::1\r\nEND\r\n") == {"inter": "127.0.0.1 ::1"}
 
 
-@pytest.mark.parametrize("wire", [
-    b"-ERR unknown command 'stats'\r\n",  # Redis on the port
-    b"HTTP/1.1 400 Bad Request\r\n",
-    b"STAT a 1\r\nERROR\r\n",  # an error in the middle of a reply
-    b"STAT a 1\r\nVALUE k 0 1\r\n",
-])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"-ERR unknown command 'stats'\r\n",  # Redis on the port
+        b"HTTP/1.1 400 Bad Request\r\n",
+        b"STAT a 1\r\nERROR\r\n",  # an error in the middle of a reply
+        b"STAT a 1\r\nVALUE k 0 1\r\n",
+    ],
+)
 def test_non_memcached_replies_are_protocol_errors(wire: bytes) -> None:
     reader = ReplyReader()
     reader.feed(wire)
@@ -346,4 +356,5 @@ def test_split_slabs_and_items_ignore_malformed_keys() -> None:
     assert per_slab == {"1": {"chunk_size": "96"}}
     assert totals == {"active_slabs": "1"}
     assert split_items({"items:2:number": "3", "items:x:number": "1", "number": "1"}) == {
-        "2": {"number": "3"}}
+        "2": {"number": "3"}
+    }
