@@ -7,8 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from servers import Exporter, MemcachedServer, RedisServer, require_binary
+from servers import (
+    Exporter,
+    Listener,
+    MemcachedServer,
+    RedisServer,
+    require_binary,
+    wait_for_link_up,
+)
 
 
 @pytest.fixture
@@ -79,3 +85,21 @@ def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "client_cert": str(directory / "client.crt"),
         "client_key": str(directory / "client.key"),
     }
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A TCP port that listens and records connections, for 'no connection is made' proofs."""
+    sock = Listener()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def primary_and_replica(start_redis) -> tuple[RedisServer, RedisServer]:  # type: ignore[no-untyped-def]
+    """A primary with one replica attached and synced."""
+    # Redis waits 5 s by default before a diskless full sync, for more replicas to join.
+    primary = start_redis("--repl-diskless-sync-delay", "0")
+    replica = start_redis("--replicaof", "127.0.0.1", str(primary.port))
+    wait_for_link_up(replica)
+    return primary, replica

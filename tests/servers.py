@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import redis
@@ -113,6 +113,13 @@ class RedisServer(Process):
                            ssl_keyfile=self.tls.get("client_key"))
         options.update(kwargs)
         return redis.Redis(**options)  # type: ignore[arg-type]
+
+    def restart(self) -> None:
+        """Stop the server and start a new process with the same arguments on the same port."""
+        args = list(self.proc.args)
+        self.stop()
+        Process.__init__(self, args, self.workdir, f"redis-{self.port}")
+        wait_for(self._ping, what=f"redis-server on port {self.port}\n{self.log()}")
 
     def _ping(self) -> bool:
         with self.client(socket_timeout=1) as client:
@@ -212,3 +219,70 @@ class Exposition:
             if sample.endswith(suffix) and sample[: -len(suffix)] in self.types:
                 return sample[: -len(suffix)]
         return None
+
+
+class Listener:
+    """A plain TCP socket that listens but never answers: proves whether anyone connected."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        self.port = int(self.sock.getsockname()[1])
+        self.connections = 0
+
+    def accepted(self) -> int:
+        """Connections made so far (the kernel completes them even though we never reply)."""
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return self.connections
+            conn.close()
+            self.connections += 1
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class GoRedisExporter(Process):
+    """Debian's prometheus-redis-exporter (oliver006/redis_exporter) on a free port."""
+
+    BINARY = "/usr/bin/prometheus-redis-exporter"
+
+    def __init__(self, redis_uri: str) -> None:
+        if not os.path.exists(self.BINARY):
+            raise RuntimeError(f"{self.BINARY} is missing; .ci/run installs it")
+        self.workdir = Path(tempfile.mkdtemp(prefix="cachescope-redis-exporter-"))
+        self.port = free_port()
+        super().__init__([self.BINARY, "-redis.addr", redis_uri,
+                          "-web.listen-address", f"127.0.0.1:{self.port}"],
+                         self.workdir, "redis_exporter")
+        wait_for(lambda: self.get("/")[0] == 200,
+                 what=f"redis_exporter on port {self.port}: {self.log()}")
+
+    def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
+        url = f"http://127.0.0.1:{self.port}{path}"
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.read().decode()
+
+    def metrics(self) -> Exposition:
+        status, body = self.get("/metrics")
+        assert status == 200, body
+        return Exposition(body)
+
+
+def wait_for_link_up(replica: RedisServer) -> None:
+    """Block until the replica has finished its first sync with its primary."""
+    def up() -> bool:
+        with replica.client(socket_timeout=1) as client:
+            info = client.info("replication")
+            synced = not info.get("master_sync_in_progress")
+            return info.get("master_link_status") == "up" and synced
+    wait_for(up, what=f"replica on port {replica.port} to sync")
+
+
+# Types of the factory fixtures in conftest.py, for annotating tests.
+StartRedis = Callable[..., RedisServer]
+StartExporter = Callable[..., Exporter]
