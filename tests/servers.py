@@ -84,9 +84,9 @@ class RedisServer(Process):
     """redis-server on a free loopback port, with no persistence unless asked."""
 
     def __init__(self, *extra: str, workdir: Path | None = None, tls: dict[str, str] | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, port: int | None = None) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cachescope-redis-"))
-        self.port = free_port()
+        self.port = port or free_port()
         self.password = password
         self.tls = tls
         args = [require_binary("redis-server"), "--bind", "127.0.0.1", "--save", "",
