@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/ruff check exporter tests
+.venv/bin/ruff format --check exporter tests
 .venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -56,8 +56,10 @@ class Process:
 
     def __init__(self, args: Sequence[str], workdir: Path, name: str) -> None:
         self.log_path = workdir / f"{name}.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 (open while the process runs)
+        self.proc = subprocess.Popen(
+            list(args), stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -83,18 +85,46 @@ class Process:
 class RedisServer(Process):
     """redis-server on a free loopback port, with no persistence unless asked."""
 
-    def __init__(self, *extra: str, workdir: Path | None = None, tls: dict[str, str] | None = None,
-                 password: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        *extra: str,
+        workdir: Path | None = None,
+        tls: dict[str, str] | None = None,
+        password: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cachescope-redis-"))
         self.port = port or free_port()
         self.password = password
         self.tls = tls
-        args = [require_binary("redis-server"), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir), "--daemonize", "no"]
+        args = [
+            require_binary("redis-server"),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--daemonize",
+            "no",
+        ]
         if tls:
-            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", tls["cert"],
-                     "--tls-key-file", tls["key"], "--tls-ca-cert-file", tls["ca"],
-                     "--tls-auth-clients", tls.get("auth_clients", "no")]
+            args += [
+                "--port",
+                "0",
+                "--tls-port",
+                str(self.port),
+                "--tls-cert-file",
+                tls["cert"],
+                "--tls-key-file",
+                tls["key"],
+                "--tls-ca-cert-file",
+                tls["ca"],
+                "--tls-auth-clients",
+                tls.get("auth_clients", "no"),
+            ]
         else:
             args += ["--port", str(self.port)]
         if password:
@@ -107,10 +137,18 @@ class RedisServer(Process):
         return f"{'rediss' if self.tls else 'redis'}://127.0.0.1:{self.port}"
 
     def client(self, **kwargs: object) -> redis.Redis:
-        options: dict[str, object] = {"host": "127.0.0.1", "port": self.port, "password": self.password}
+        options: dict[str, object] = {
+            "host": "127.0.0.1",
+            "port": self.port,
+            "password": self.password,
+        }
         if self.tls:
-            options.update(ssl=True, ssl_ca_certs=self.tls["ca"], ssl_certfile=self.tls.get("client_cert"),
-                           ssl_keyfile=self.tls.get("client_key"))
+            options.update(
+                ssl=True,
+                ssl_ca_certs=self.tls["ca"],
+                ssl_certfile=self.tls.get("client_cert"),
+                ssl_keyfile=self.tls.get("client_key"),
+            )
         options.update(kwargs)
         return redis.Redis(**options)  # type: ignore[arg-type]
 
@@ -154,15 +192,25 @@ class Exporter(Process):
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="cachescope-exporter-"))
         self.port = free_port()
-        command = [sys.executable, "-m", "cachescope", "serve",
-                   "--web.listen-address", f"127.0.0.1:{self.port}", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "cachescope",
+            "serve",
+            "--web.listen-address",
+            f"127.0.0.1:{self.port}",
+            *args,
+        ]
         full_env = dict(os.environ, **(env or {}))
-        self._log = open(self.workdir / "exporter.log", "wb")
+        self._log = open(self.workdir / "exporter.log", "wb")  # noqa: SIM115 (open while the process runs)
         self.log_path = self.workdir / "exporter.log"
-        self.proc = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir, env=full_env)
-        wait_for(lambda: self.get("/-/ready")[0] == 200,
-                 what=f"exporter on port {self.port}: {self.log()}")
+        self.proc = subprocess.Popen(
+            command, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir, env=full_env
+        )
+        wait_for(
+            lambda: self.get("/-/ready")[0] == 200,
+            what=f"exporter on port {self.port}: {self.log()}",
+        )
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
         url = f"http://127.0.0.1:{self.port}{path}"
@@ -178,7 +226,7 @@ class Exporter(Process):
         return Exposition(body)
 
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
@@ -200,8 +248,11 @@ class Exposition:
                 self.samples.append((match.group(1), labels, float(match.group(4))))
 
     def get(self, name: str, **labels: str) -> list[float]:
-        return [value for sample, have, value in self.samples
-                if sample == name and all(have.get(k) == v for k, v in labels.items())]
+        return [
+            value
+            for sample, have, value in self.samples
+            if sample == name and all(have.get(k) == v for k, v in labels.items())
+        ]
 
     def value(self, name: str, **labels: str) -> float:
         values = self.get(name, **labels)
@@ -256,11 +307,21 @@ class GoRedisExporter(Process):
             raise RuntimeError(f"{self.BINARY} is missing; .ci/run installs it")
         self.workdir = Path(tempfile.mkdtemp(prefix="cachescope-redis-exporter-"))
         self.port = free_port()
-        super().__init__([self.BINARY, "-redis.addr", redis_uri,
-                          "-web.listen-address", f"127.0.0.1:{self.port}"],
-                         self.workdir, "redis_exporter")
-        wait_for(lambda: self.get("/")[0] == 200,
-                 what=f"redis_exporter on port {self.port}: {self.log()}")
+        super().__init__(
+            [
+                self.BINARY,
+                "-redis.addr",
+                redis_uri,
+                "-web.listen-address",
+                f"127.0.0.1:{self.port}",
+            ],
+            self.workdir,
+            "redis_exporter",
+        )
+        wait_for(
+            lambda: self.get("/")[0] == 200,
+            what=f"redis_exporter on port {self.port}: {self.log()}",
+        )
 
     def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
         url = f"http://127.0.0.1:{self.port}{path}"
@@ -275,11 +336,13 @@ class GoRedisExporter(Process):
 
 def wait_for_link_up(replica: RedisServer) -> None:
     """Block until the replica has finished its first sync with its primary."""
+
     def up() -> bool:
         with replica.client(socket_timeout=1) as client:
             info = client.info("replication")
             synced = not info.get("master_sync_in_progress")
             return info.get("master_link_status") == "up" and synced
+
     wait_for(up, what=f"replica on port {replica.port} to sync")
 
 

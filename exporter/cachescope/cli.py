@@ -169,6 +169,8 @@ def _build_config(
     names = {target.name for target in config.targets}
     for uri in uris:
         target = target_from_uri(uri, credentials)
+        if target.endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
+            target = target_from_uri(uri, Credentials(timeout=credentials.timeout))
         if target.name not in names:
             config.targets.append(target)
             names.add(target.name)

@@ -54,6 +54,7 @@ _RESERVED_LABELS = {
     "command",
     "status",
     "slab",
+    "lru",
     "version",
     "python_version",
 }

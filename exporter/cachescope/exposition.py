@@ -13,6 +13,7 @@ and prometheus_client would rename them, breaking drop-in compatibility.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 
 COUNTER = "counter"
@@ -95,6 +96,14 @@ class MetricSet:
 
     def get(self, name: str) -> Family | None:
         return self._families.get(name)
+
+
+_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def metric_name(prefix: str, field: str) -> str:
+    """`prefix_field`, with characters not allowed in metric names made `_`."""
+    return prefix + _NOT_NAME.sub("_", field)
 
 
 def _escape_label(value: str) -> str:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from cachescope.exposition import COUNTER, GAUGE, UNTYPED, MetricSet
+from cachescope.exposition import COUNTER, GAUGE, UNTYPED, MetricSet, metric_name
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
 
-_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 _COMMANDS_HELP = "Requests by command (get, set, ...) and status (hit, miss, badval)."
 _SLAB_COMMANDS_HELP = "Requests per slab class by command and status."
 # Untyped fallbacks must not take the name of a family some table defines.
@@ -48,7 +45,7 @@ def add_stats(metrics: MetricSet, stats: Stats) -> None:
 
 def _add_untyped(metrics: MetricSet, key: str, value: str) -> None:
     number = to_float(value)
-    name = "memcached_" + _NOT_NAME.sub("_", key)
+    name = metric_name("memcached_", key)
     if number is not None and name not in _KNOWN_NAMES:
         metrics.add(name, UNTYPED, f"stats field {key}, not yet named by cachescope.", number)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cachescope.exposition import COUNTER, GAUGE, MetricSet
+from cachescope.exposition import COUNTER, GAUGE, MetricSet, metric_name
 from cachescope.redis.parse import parse_info, to_float
 
 # CLUSTER INFO field -> (metric name, type, help). The two message totals are
@@ -127,7 +127,7 @@ def add_cluster(metrics: MetricSet, info: bytes | None, nodes: bytes | None) -> 
                 name, type_, help_ = CLUSTER_FIELDS[key]
                 metrics.add(name, type_, help_, number)
             elif number is not None:
-                metrics.add("redis_" + key, GAUGE, f"CLUSTER INFO field {key}.", number)
+                metrics.add(metric_name("redis_", key), GAUGE, f"CLUSTER INFO field {key}.", number)
     if nodes is not None:
         _add_nodes(metrics, parse_cluster_nodes(nodes.decode("utf-8", "replace")))
 

@@ -38,8 +38,8 @@ SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
 # Settings redis_exporter exports as redis_config_*; `databases` sizes the
-# zero-filled redis_db_keys series. One CONFIG GET per name because Redis
-# before 7.0 accepts only one pattern per call; they share the round trip.
+# zero-filled redis_db_keys series. Redis before 7.0 takes one name per
+# CONFIG GET, so there we send one call per name, in the same round trip.
 CONFIG_METRICS = ("maxmemory", "maxclients", "io-threads")
 CONFIG_NAMES = CONFIG_METRICS + ("databases",)
 _REFUSED = ("unknown command", "NOPERM", "unknown subcommand")
@@ -80,7 +80,10 @@ class RedisCollector:
         commands = []
         config = self.target.config_command
         if config and config not in refused:
-            commands += [(config, "GET", name) for name in CONFIG_NAMES]
+            if self.connection.version >= (7,):  # one call, so a refusal costs one error reply
+                commands.append((config, "GET", *CONFIG_NAMES))
+            else:
+                commands += [(config, "GET", name) for name in CONFIG_NAMES]
         if "SLOWLOG" not in refused:
             commands += [SLOWLOG_LEN, SLOWLOG_GET]
         if "LATENCY" not in refused:
@@ -105,12 +108,12 @@ class RedisCollector:
         conn = self.connection
         if conn.mode is None:
             fields = _info_fields(self._run([INFO], deadline))
-            conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
-            replies = self._run(self._commands(conn.mode, conn.masters), deadline)
+            self._learn(fields)
+            replies = self._run(self._commands(conn.mode or "", conn.masters), deadline)
         else:
             replies = self._run([INFO] + self._commands(conn.mode, conn.masters), deadline)
             fields = _info_fields(replies)
-            conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
+            self._learn(fields)
         sections.add_info(metrics, fields, time.time())
         if conn.mode == "sentinel":
             self._add_sentinel(metrics, fields, replies)
@@ -133,6 +136,13 @@ class RedisCollector:
                 info if isinstance(info, bytes) else None,
                 nodes if isinstance(nodes, bytes) else None,
             )
+
+    def _learn(self, fields: dict[str, str]) -> None:
+        """Remember what the server is, to choose next scrape's commands."""
+        conn = self.connection
+        conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
+        version = fields.get("redis_version", "").split(".")
+        conn.version = tuple(int(part) for part in version if part.isdigit())
 
     def _add_sentinel(
         self, metrics: MetricSet, fields: dict[str, str], replies: dict[Command, object]

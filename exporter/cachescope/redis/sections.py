@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
-from cachescope.exposition import COUNTER, GAUGE, UNTYPED, Labels, MetricSet
+from cachescope.exposition import COUNTER, GAUGE, UNTYPED, Labels, MetricSet, metric_name
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
 from cachescope.redis.parse import parse_kv, to_float
 
-_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 _INSTANCE_LABELS = (
     "role",
     "redis_version",
@@ -81,7 +78,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
             number = to_float(value)
             if number is not None:
                 metrics.add(
-                    "redis_" + _NOT_NAME.sub("_", key),
+                    metric_name("redis_", key),
                     UNTYPED,
                     f"INFO field {key}, not yet named by cachescope.",
                     number,

@@ -1,0 +1,158 @@
+"""Connections to targets: TCP or Unix socket, optionally TLS, kept between scrapes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from cachescope.config import TargetConfig
+from cachescope.errors import ScrapeError, scrub
+
+log = logging.getLogger(__name__)
+
+
+def tls_context(target: TargetConfig) -> ssl.SSLContext:
+    """Verification on by default; a client certificate when one is configured."""
+    tls = target.credentials.tls
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    if tls.cert_file:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls.insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def open_socket(target: TargetConfig, deadline: float) -> socket.socket:
+    """Connect to the target before `deadline` (a time.monotonic() value)."""
+    endpoint = target.endpoint
+    timeout = max(deadline - time.monotonic(), 0.001)
+    if endpoint.is_unix:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(endpoint.path)
+        except OSError:
+            sock.close()
+            raise
+    else:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if endpoint.tls:
+        server_name = target.credentials.tls.server_name or endpoint.host
+        try:
+            sock = tls_context(target).wrap_socket(sock, server_hostname=server_name)
+        except (OSError, ValueError):
+            sock.close()
+            raise
+    return sock
+
+
+class Reader(Protocol):
+    def feed(self, data: bytes) -> None: ...
+
+    def gets(self) -> Any: ...
+
+
+class Connection:
+    """A long-lived connection that sends a batch of commands and reads their replies.
+
+    Subclasses say how commands are encoded, how replies are read, and what to
+    do right after connecting. Network trouble closes the connection and raises
+    ScrapeError; a kept-alive connection that the server or a proxy closed while
+    idle is reopened once, so that it does not cost a scrape.
+    """
+
+    # What the reader's gets() returns while a reply is still incomplete.
+    incomplete: object = None
+    protocol_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, target: TargetConfig) -> None:
+        self.target = target
+        self._sock: socket.socket | None = None
+        self._reader = self.new_reader()
+        self.reset()
+
+    def new_reader(self) -> Reader:
+        raise NotImplementedError
+
+    def encode(self, commands: Sequence[Any]) -> bytes:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget what was learned on the connection; called on every (re)connect."""
+
+    def on_connect(self, deadline: float) -> None:
+        """Log in or otherwise prepare a fresh connection."""
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+        self._sock = None
+        self._reader = self.new_reader()
+        self.reset()
+
+    def execute(self, commands: Sequence[Any], deadline: float) -> list[Any]:
+        """Send the commands in one write and return their replies in order."""
+        reused = self._sock is not None
+        try:
+            return self._attempt(commands, deadline)
+        except ScrapeError as exc:
+            if not (reused and exc.kind == "connect" and time.monotonic() < deadline):
+                raise
+            log.debug("target=%s reopening a connection closed while idle", self.target.name)
+            return self._attempt(commands, deadline)
+
+    def _attempt(self, commands: Sequence[Any], deadline: float) -> list[Any]:
+        try:
+            if self._sock is None:
+                self._sock = open_socket(self.target, deadline)
+                self.on_connect(deadline)
+            return self.roundtrip(commands, deadline)
+        except ScrapeError:
+            self.close()
+            raise
+        except TimeoutError:
+            self.close()
+            raise ScrapeError("timeout", f"no reply within {self.target.timeout:g}s") from None
+        except ssl.SSLError as exc:
+            self.close()
+            raise ScrapeError("tls", f"TLS error: {exc.reason or exc}") from None
+        except self.protocol_errors as exc:
+            self.close()
+            raise ScrapeError("protocol", f"unexpected reply: {exc}") from None
+        except OSError as exc:
+            self.close()
+            detail = exc.strerror or str(exc) or type(exc).__name__
+            raise ScrapeError("connect", scrub(detail, self.target)) from None
+
+    def roundtrip(self, commands: Sequence[Any], deadline: float) -> list[Any]:
+        assert self._sock is not None
+        self._sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        self._sock.sendall(self.encode(commands))
+        replies: list[Any] = []
+        reader, incomplete = self._reader, self.incomplete
+        while len(replies) < len(commands):
+            reply = reader.gets()
+            if reply is not incomplete:
+                replies.append(reply)
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._sock.settimeout(remaining)
+            data = self._sock.recv(65536)
+            if not data:
+                raise ScrapeError("connect", "server closed the connection")
+            reader.feed(data)
+        return replies
