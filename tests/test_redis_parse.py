@@ -21,6 +21,7 @@ INFO = (
     b"# Persistence\r\nrdb_last_bgsave_status:err\r\naof_last_write_status:ok\r\n"
     b"# Stats\r\nlatest_fork_usec:2500\r\ntotal_error_replies:3\r\nbrand_new_field:42\r\n"
     b"# Replication\r\nrole:master\r\nslave0:ip=10.0.0.2,port=6380,state=online,offset=99,lag=1\r\n"
+    b"master_repl_offset:100\r\n"
     b"# Modules\r\nmodule:name=search,ver=1\r\nmodule:name=json,ver=2\r\n"
     b"# Commandstats\r\n"
     b"cmdstat_get:calls=10,usec=50,usec_per_call=5.00,rejected_calls=1,failed_calls=2\r\n"
@@ -99,6 +100,7 @@ def test_latency_percentiles_form_a_summary_with_commandstats_count_and_sum() ->
 def test_errorstats_and_replicas_and_identity() -> None:
     exp = build()
     assert exp.value("redis_errors_total", err="OOM") == 4
+    assert exp.value("redis_connected_slave_lag_bytes", slave_ip="10.0.0.2", slave_port="6380") == 1
     assert (
         exp.value(
             "redis_connected_slave_lag_seconds",

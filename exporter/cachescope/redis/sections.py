@@ -62,7 +62,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
         elif key.startswith("latency_percentiles_usec_") or _is_indexed(key, "db"):
             continue  # need commandstats / handled by add_keyspace
         elif _is_indexed(key, "slave"):
-            _add_replica(metrics, parse_kv(value))
+            _add_replica(metrics, parse_kv(value), to_float(fields.get("master_repl_offset", "")))
         elif key == "master_link_status":
             metrics.add(
                 "redis_master_link_up",
@@ -136,7 +136,7 @@ def _add_latency_percentiles(
         )
 
 
-def _add_replica(metrics: MetricSet, replica: dict[str, str]) -> None:
+def _add_replica(metrics: MetricSet, replica: dict[str, str], primary: float | None) -> None:
     labels = (
         ("slave_ip", replica.get("ip", "")),
         ("slave_port", replica.get("port", "")),
@@ -151,6 +151,16 @@ def _add_replica(metrics: MetricSet, replica: dict[str, str]) -> None:
             offset,
             labels,
         )
+        if primary is not None:
+            # How far behind the replica is, in bytes, from one consistent INFO:
+            # comparing offsets scraped from two servers would mix two moments.
+            metrics.add(
+                "redis_connected_slave_lag_bytes",
+                GAUGE,
+                "Bytes of replication stream the replica has not acknowledged.",
+                max(primary - offset, 0.0),
+                labels[:2],
+            )
     lag = to_float(replica.get("lag", ""))
     if lag is not None:
         metrics.add(
