@@ -17,6 +17,8 @@ ERROR_HINTS = {
     "command": "the server refused a required command; check the ACL of the exporter's user",
     "busy": "a previous scrape of this target is still running; raise the scrape interval",
     "parse": "the reply could not be understood; please report it with the server version",
+    "series_limit": "the target gives more series than allowed; raise --limits.max-series",
+    "deadline": "the scrape did not finish in time, not even after its socket timeout",
 }
 
 

@@ -91,6 +91,9 @@ class MetricSet:
         for family in other.families():
             self._family(family.name, family.type, family.help).samples.extend(family.samples)
 
+    def sample_count(self) -> int:
+        return sum(len(family.samples) for family in self._families.values())
+
     def families(self) -> Iterable[Family]:
         return self._families.values()
 

@@ -43,13 +43,23 @@ def make_collector(target: TargetConfig) -> Collector:
 class TargetState:
     """Everything that outlives one scrape of a target: connection, counters."""
 
-    def __init__(self, target: TargetConfig) -> None:
+    def __init__(
+        self, target: TargetConfig, persistent: bool = True, max_series: int = 0
+    ) -> None:
         self.target = target
         self.collector = make_collector(target)
         self.lock = threading.Lock()
         self.errors: Counter[str] = Counter()
         self.scrapes = 0
         self.last_error = ""
+        # For the status page: the outcome, wall-clock time and duration of the last scrape.
+        self.last_up: float | None = None
+        self.last_time = 0.0
+        self.last_duration = 0.0
+        # Past the fleet's connection budget a target reconnects on every scrape
+        # instead of holding a socket; past max_series its scrape fails.
+        self.persistent = persistent
+        self.max_series = max_series
 
     def close(self) -> None:
         with self.lock:
@@ -66,6 +76,7 @@ class TargetState:
         else:
             try:
                 self.collector.collect(metrics, deadline)
+                self._check_series(metrics)
                 up = 1.0
                 self.last_error = ""
             except ScrapeError as exc:
@@ -76,10 +87,21 @@ class TargetState:
                 metrics = MetricSet(base_labels)
                 self._failed(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
             finally:
+                if not self.persistent:
+                    self.collector.close()
                 self.lock.release()
         self.scrapes += 1
-        self.add_self_metrics(metrics, up, time.monotonic() - start)
+        self.last_up, self.last_time = up, time.time()
+        self.last_duration = time.monotonic() - start
+        self.add_self_metrics(metrics, up, self.last_duration)
         return metrics
+
+    def _check_series(self, metrics: MetricSet) -> None:
+        count = metrics.sample_count()
+        if self.max_series and count > self.max_series:
+            raise ScrapeError(
+                "series_limit", f"{count} series, more than the limit of {self.max_series}"
+            )
 
     def _failed(self, error: ScrapeError) -> None:
         self.errors[error.kind] += 1
