@@ -8,6 +8,8 @@ import socket
 import ssl
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
 from cachescope.config import TargetConfig
@@ -28,6 +30,38 @@ def tls_context(target: TargetConfig) -> ssl.SSLContext:
     return context
 
 
+# getaddrinfo() has no timeout of its own, and with a dead resolver it can block
+# for tens of seconds; we wait for it on a small pool, up to the scrape deadline.
+_RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="resolve")
+
+
+def resolve(host: str, port: int, deadline: float) -> list[Any]:
+    """Addresses for host:port, or ScrapeError('connect') if none come before the deadline."""
+    future = _RESOLVER.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        return future.result(timeout=max(deadline - time.monotonic(), 0.001))
+    except FutureTimeout:
+        raise ScrapeError("connect", f"could not resolve {host} in time") from None
+    except socket.gaierror as exc:
+        raise ScrapeError("connect", f"cannot resolve {host}: {exc.strerror}") from None
+
+
+def _connect_tcp(host: str, port: int, deadline: float) -> socket.socket:
+    error: OSError | None = None
+    for family, kind, proto, _, address in resolve(host, port, deadline):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+    raise error or OSError(f"no address for {host}")
+
+
 def open_socket(target: TargetConfig, deadline: float) -> socket.socket:
     """Connect to the target before `deadline` (a time.monotonic() value)."""
     endpoint = target.endpoint
@@ -41,8 +75,7 @@ def open_socket(target: TargetConfig, deadline: float) -> socket.socket:
             sock.close()
             raise
     else:
-        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _connect_tcp(endpoint.host, endpoint.port, deadline)
     if endpoint.tls:
         server_name = target.credentials.tls.server_name or endpoint.host
         try:
