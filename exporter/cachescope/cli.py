@@ -1,29 +1,22 @@
-"""Command line: `cachescope serve` and `cachescope check-config`."""
+"""Command line: `cachescope serve` and `cachescope config check`."""
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from cachescope import __version__
-from cachescope.allow import AllowRule, parse_pattern
-from cachescope.config import (
-    DEFAULT_LISTEN_ADDRESS,
-    DEFAULT_TARGET,
-    Config,
-    Credentials,
-    load_config,
-    parse_duration,
-    target_from_uri,
-)
+from cachescope.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, load_config, parse_duration
+from cachescope.flags import TargetFlags
 from cachescope.logs import setup_logging
-from cachescope.targets import Secret
 from cachescope.yamlmarks import ConfigError
 
 log = logging.getLogger("cachescope")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -32,73 +25,115 @@ def main() -> None:
     """Prometheus exporter for Redis and Memcached fleets."""
 
 
+def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option whose environment variable is CACHESCOPE_<env>."""
+    return click.option(name, dest, envvar=f"CACHESCOPE_{env}", **kwargs)
+
+
 @main.command()
-@click.option(
+@_option(
     "--web.listen-address",
     "listen",
+    "WEB_LISTEN_ADDRESS",
     default=DEFAULT_LISTEN_ADDRESS,
-    envvar="CACHESCOPE_WEB_LISTEN_ADDRESS",
     help="HOST:PORT to serve on.",
 )
-@click.option(
+@_option(
+    "--web.config.file",
+    "web_config_file",
+    "WEB_CONFIG_FILE",
+    type=click.Path(dir_okay=False),
+    help="exporter-toolkit web config: TLS and basic auth for this exporter's endpoints.",
+)
+@_option(
     "--config.file",
     "config_file",
+    "CONFIG_FILE",
     type=click.Path(dir_okay=False),
-    envvar="CACHESCOPE_CONFIG_FILE",
-    help="YAML file with targets and allow rules.",
+    help="YAML file with targets and allow rules; reloaded on SIGHUP and POST /-/reload.",
 )
-@click.option(
+@_option(
     "--target",
     "targets",
+    "TARGETS",
     multiple=True,
-    envvar="CACHESCOPE_TARGETS",
     help="Target URI, repeatable. Without targets and config: " + DEFAULT_TARGET,
 )
-@click.option(
-    "--redis.user", "user", envvar="CACHESCOPE_REDIS_USER", help="ACL user for --target targets."
-)
-@click.option(
+@_option("--redis.user", "user", "REDIS_USER", help="ACL user for --target targets.")
+@_option(
     "--redis.password-file",
     "password_file",
+    "REDIS_PASSWORD_FILE",
     type=click.Path(dir_okay=False),
-    envvar="CACHESCOPE_REDIS_PASSWORD_FILE",
-    help="File holding the password for --target targets (or set CACHESCOPE_REDIS_PASSWORD).",
+    help="File with the password for --target targets (or set CACHESCOPE_REDIS_PASSWORD).",
 )
-@click.option(
+@_option(
     "--timeout",
+    "timeout",
+    "TIMEOUT",
     default="5s",
-    envvar="CACHESCOPE_TIMEOUT",
     help="Per-target scrape timeout for --target targets.",
 )
-@click.option(
+@_option(
     "--scrape.allow",
     "allow",
+    "SCRAPE_ALLOW",
     multiple=True,
-    envvar="CACHESCOPE_SCRAPE_ALLOW",
     help="Pattern of unlisted targets that /scrape may reach, e.g. 'redis://10.0.0.0/8:*'.",
 )
-@click.option(
+@_option(
     "--max-concurrency",
+    "max_concurrency",
+    "MAX_CONCURRENCY",
     default=32,
-    envvar="CACHESCOPE_MAX_CONCURRENCY",
     help="Targets scraped at the same time.",
 )
-@click.option(
+@_option(
+    "--limits.max-series",
+    "max_series",
+    "LIMITS_MAX_SERIES",
+    default=20_000,
+    help="A target giving more series fails its scrape (0: no limit).",
+)
+@_option(
+    "--limits.max-connections",
+    "max_connections",
+    "LIMITS_MAX_CONNECTIONS",
+    default=0,
+    help="Targets that keep a connection between scrapes; the rest reconnect each time "
+    "(0: as many as the open-file limit allows).",
+)
+@_option(
+    "--web.max-connections",
+    "max_requests",
+    "WEB_MAX_CONNECTIONS",
+    default=64,
+    help="HTTP connections served at once; more are closed at once.",
+)
+@_option(
+    "--web.shutdown-timeout",
+    "shutdown_timeout",
+    "WEB_SHUTDOWN_TIMEOUT",
+    default="10s",
+    help="On SIGTERM, how long requests under way may take to finish.",
+)
+@_option(
     "--log.level",
     "log_level",
+    "LOG_LEVEL",
     default="info",
-    envvar="CACHESCOPE_LOG_LEVEL",
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
-@click.option(
+@_option(
     "--log.format",
     "log_format",
+    "LOG_FORMAT",
     default="logfmt",
-    envvar="CACHESCOPE_LOG_FORMAT",
     type=click.Choice(["logfmt", "json"]),
 )
 def serve(
     listen: str,
+    web_config_file: str | None,
     config_file: str | None,
     targets: tuple[str, ...],
     user: str | None,
@@ -106,41 +141,44 @@ def serve(
     timeout: str,
     allow: tuple[str, ...],
     max_concurrency: int,
+    max_series: int,
+    max_connections: int,
+    max_requests: int,
+    shutdown_timeout: str,
     log_level: str,
     log_format: str,
 ) -> None:
     """Serve /metrics and /scrape for the configured targets."""
-    from cachescope.fleet import Fleet
+    from cachescope.fleet import Limits
     from cachescope.server import parse_listen_address
-    from cachescope.server import serve as run_server
+    from cachescope.service import Service, connection_budget
+    from cachescope.webconfig import WebConfig, load_web_config
 
     setup_logging(log_level, log_format)
+    flags = TargetFlags(config_file, targets, user, password_file, timeout, allow)
     try:
         address = parse_listen_address(listen)
-        config = _build_config(config_file, targets, user, password_file, timeout, allow)
+        web = load_web_config(web_config_file) if web_config_file else WebConfig()
+        limits = Limits(max_concurrency, max_series, connection_budget(max_connections))
+        grace = parse_duration(shutdown_timeout)
+        service = Service(flags.load, address, web, limits, max_requests, grace)
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
-    log.info(
-        "starting cachescope version=%s targets=%d allow_rules=%d",
-        __version__,
-        len(config.targets),
-        len(config.allow),
-    )
-    fleet = Fleet(config, max_workers=max_concurrency)
-    try:
-        run_server(fleet, address)
-    except KeyboardInterrupt:
-        pass
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
-    finally:
-        fleet.close()
+    log.info("starting cachescope version=%s targets=%d", __version__, len(service.fleet.states))
+    service.run()
 
 
-@main.command("check-config")
+@main.group("config")
+def config_group() -> None:
+    """Work with configuration files."""
+
+
+@config_group.command("check")
 @click.argument("config_file", type=click.Path(dir_okay=False))
-def check_config(config_file: str) -> None:
-    """Validate a config file and list its targets."""
+def config_check(config_file: str) -> None:
+    """Validate a config file and list its targets (exit 1 on error): for CI."""
     try:
         config = load_config(config_file)
     except ConfigError as exc:
@@ -151,42 +189,4 @@ def check_config(config_file: str) -> None:
     click.echo(f"{config_file}: {len(config.targets)} targets, {len(config.allow)} allow rules: OK")
 
 
-def _build_config(
-    config_file: str | None,
-    targets: tuple[str, ...],
-    user: str | None,
-    password_file: str | None,
-    timeout: str,
-    allow: tuple[str, ...],
-) -> Config:
-    config = load_config(config_file) if config_file else Config(targets=[])
-    credentials = Credentials(
-        username=user, password=_flag_password(password_file), timeout=parse_duration(timeout)
-    )
-    uris = [uri for text in targets for uri in text.split()]
-    if not uris and not config.targets and not config_file:
-        uris = [DEFAULT_TARGET]
-    names = {target.name for target in config.targets}
-    for uri in uris:
-        target = target_from_uri(uri, credentials)
-        if target.endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
-            target = target_from_uri(uri, Credentials(timeout=credentials.timeout))
-        if target.name not in names:
-            config.targets.append(target)
-            names.add(target.name)
-    for text in allow:
-        config.allow.append(AllowRule(parse_pattern(text), credentials))
-    return config
-
-
-def _flag_password(password_file: str | None) -> Secret | None:
-    if password_file:
-        try:
-            with open(password_file, encoding="utf-8") as handle:
-                return Secret(handle.read().strip())
-        except OSError as exc:
-            raise ValueError(
-                f"cannot read --redis.password-file {password_file}: {exc.strerror}"
-            ) from None
-    password = os.environ.get("CACHESCOPE_REDIS_PASSWORD")
-    return Secret(password) if password else None
+main.add_command(config_check, "check-config")  # the older spelling

@@ -22,18 +22,53 @@ class TargetNotAllowed(Exception):
     """A /scrape target that is neither configured nor matched by an allow rule."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Bounds that make a huge configuration degrade predictably."""
+
+    max_workers: int = 32  # targets scraped at the same time
+    max_series: int = 20_000  # per target; a scrape with more fails (0: no limit)
+    max_connections: int = 10_000  # targets that keep a connection between scrapes
+
+
 class Fleet:
-    def __init__(self, config: Config, max_workers: int = 32) -> None:
+    def __init__(self, config: Config, limits: Limits = Limits()) -> None:
+        self.limits = limits
         self.config = config
-        self.discoveries: list[Discovery] = [
-            make_discovery(target) for target in config.targets if target.discovery
-        ]
+        self.discoveries: list[Discovery] = self._discoveries(config)
         self.states: dict[str, TargetState] = {}
         self._by_endpoint: dict[EndpointKey, TargetState] = {}
         self._dynamic: OrderedDict[EndpointKey, TargetState] = OrderedDict()
         self._lock = threading.Lock()
-        self.scraper = Scraper(max_workers=max_workers)
+        self.scraper = Scraper(max_workers=limits.max_workers)
         self.refresh()
+
+    @staticmethod
+    def _discoveries(config: Config) -> list[Discovery]:
+        return [make_discovery(target) for target in config.targets if target.discovery]
+
+    def reload(self, config: Config) -> None:
+        """Swap in a new, already validated configuration.
+
+        Targets whose settings did not change keep their state and connection;
+        a scrape under way on a removed target finishes before it is closed.
+        """
+        with self._lock:
+            self.config = config
+            self.discoveries = self._discoveries(config)
+            dynamic, self._dynamic = list(self._dynamic.values()), OrderedDict()
+        self.refresh()
+        for state in dynamic:
+            state.close()
+
+    def _new_state(self, target: TargetConfig, used: int) -> TargetState:
+        """A state that keeps its connection while `used` is under the connection budget."""
+        persistent = used < self.limits.max_connections
+        return TargetState(target, persistent=persistent, max_series=self.limits.max_series)
+
+    def _connections(self) -> int:
+        states = list(self.states.values()) + list(self._dynamic.values())
+        return sum(1 for state in states if state.persistent)
 
     def wanted(self) -> list[TargetConfig]:
         """Configured targets and what discovery expands them to, by unique name."""
@@ -59,9 +94,11 @@ class Fleet:
             for name, state in list(self.states.items()):
                 if wanted.get(name) != state.target:
                     closing.append(self.states.pop(name))
+            used = self._connections()
             for name, target in wanted.items():
                 if name not in self.states:
-                    self.states[name] = TargetState(target)
+                    state = self.states[name] = self._new_state(target, used)
+                    used += state.persistent
             self._by_endpoint = {s.target.endpoint.key(): s for s in self.states.values()}
         for state in closing:
             state.close()
@@ -113,7 +150,7 @@ class Fleet:
                     " pattern"
                 )
             target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
-            state = self._dynamic[key] = TargetState(target)
+            state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:
                 evicted = self._dynamic.popitem(last=False)[1]
         if evicted is not None:

@@ -1,0 +1,60 @@
+"""Turning the serve command's flags (and the config file they name) into a Config."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from cachescope.allow import AllowRule, parse_pattern
+from cachescope.config import (
+    DEFAULT_TARGET,
+    Config,
+    Credentials,
+    load_config,
+    parse_duration,
+    target_from_uri,
+)
+from cachescope.targets import Secret
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetFlags:
+    config_file: str | None
+    targets: tuple[str, ...]
+    user: str | None
+    password_file: str | None
+    timeout: str
+    allow: tuple[str, ...]
+
+    def load(self) -> Config:
+        """Read the config file (again, on reload) and add the targets given as flags."""
+        config = load_config(self.config_file) if self.config_file else Config(targets=[])
+        credentials = Credentials(
+            username=self.user, password=self._password(), timeout=parse_duration(self.timeout)
+        )
+        uris = [uri for text in self.targets for uri in text.split()]
+        if not uris and not config.targets and not self.config_file:
+            uris = [DEFAULT_TARGET]
+        names = {target.name for target in config.targets}
+        for uri in uris:
+            target = target_from_uri(uri, credentials)
+            if target.endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
+                target = target_from_uri(uri, Credentials(timeout=credentials.timeout))
+            if target.name not in names:
+                config.targets.append(target)
+                names.add(target.name)
+        for text in self.allow:
+            config.allow.append(AllowRule(parse_pattern(text), credentials))
+        return config
+
+    def _password(self) -> Secret | None:
+        if self.password_file:
+            try:
+                with open(self.password_file, encoding="utf-8") as handle:
+                    return Secret(handle.read().strip())
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot read --redis.password-file {self.password_file}: {exc.strerror}"
+                ) from None
+        password = os.environ.get("CACHESCOPE_REDIS_PASSWORD")
+        return Secret(password) if password else None

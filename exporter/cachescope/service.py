@@ -1,0 +1,119 @@
+"""The running exporter: serve, reload on SIGHUP or POST /-/reload, stop gracefully."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from cachescope.config import Config
+from cachescope.fleet import Fleet, Limits
+from cachescope.server import ExporterServer
+from cachescope.webconfig import WebConfig
+from cachescope.yamlmarks import ConfigError
+
+log = logging.getLogger(__name__)
+
+# File descriptors kept for the HTTP side, name resolution and logs when sizing
+# how many targets may hold a connection between scrapes.
+_RESERVED_FDS = 256
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard one; return the result."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_budget(requested: int) -> int:
+    """Targets that may keep a connection: as requested, within the file limit."""
+    available = max(raise_fd_limit() - _RESERVED_FDS, 16)
+    if requested and requested > available:
+        log.warning(
+            "--limits.max-connections %d exceeds the open-file limit; using %d",
+            requested,
+            available,
+        )
+    return min(requested, available) if requested else available
+
+
+class Service:
+    def __init__(
+        self,
+        load: Callable[[], Config],
+        address: tuple[str, int],
+        web: WebConfig,
+        limits: Limits,
+        max_requests: int,
+        shutdown_grace: float,
+    ) -> None:
+        self._load = load
+        self._reload_lock = threading.Lock()
+        self.shutdown_grace = shutdown_grace
+        self.fleet = Fleet(load(), limits)
+        self.server = ExporterServer(address, self.fleet, web, self.reload, max_requests)
+
+    def reload(self) -> None:
+        """Load the configuration again; on error the running one stays, and it raises."""
+        with self._reload_lock:
+            try:
+                config = self._load()
+            except ConfigError as exc:
+                log.error("reload refused, keeping the running configuration: %s", exc)
+                raise
+            self.fleet.reload(config)
+            log.info("configuration reloaded: %d targets", len(config.targets))
+
+    def _on_sighup(self, signum: int, frame: FrameType | None) -> None:
+        def run() -> None:
+            with contextlib.suppress(ConfigError):  # reload() logs why
+                self.reload()
+
+        threading.Thread(target=run, name="reload", daemon=True).start()
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        log.info("SIGTERM: stopping")
+        threading.Thread(target=self.server.shutdown, name="shutdown", daemon=True).start()
+
+    def run(self) -> None:
+        """Serve until SIGTERM or Ctrl-C, then stop within the grace period."""
+        signal.signal(signal.SIGHUP, self._on_sighup)
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        host, port = self.server.server_address[:2]
+        log.info("listening on %s:%d", host, port)
+        try:
+            self.server.serve_forever()
+        except KeyboardInterrupt:
+            log.info("interrupted: stopping")
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop listening, let requests under way finish (up to the grace), close connections."""
+        self.server.server_close()
+        deadline = time.monotonic() + self.shutdown_grace
+        while self.server.active and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.server.active:
+            log.warning(
+                "%d requests still running after %.0fs; closing anyway",
+                self.server.active,
+                self.shutdown_grace,
+            )
+        closer = threading.Thread(target=self.fleet.close, daemon=True)
+        closer.start()
+        closer.join(max(deadline - time.monotonic(), 1.0))
+        log.info("stopped")
