@@ -8,6 +8,7 @@ packages=(
   python3 python3-venv python3-pip openssl ca-certificates
   redis-server redis-tools redis-sentinel memcached
   prometheus prometheus-alertmanager prometheus-redis-exporter
+  chromium fonts-dejavu-core
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -220,6 +220,14 @@ class Exporter(Process):
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read().decode()
 
+    def post(self, path: str, timeout: float = 30) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
     def metrics(self, path: str = "/metrics") -> Exposition:
         status, body = self.get(path)
         assert status == 200, body
