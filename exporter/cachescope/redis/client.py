@@ -35,14 +35,16 @@ class RedisConnection(Connection):
         return b"".join(_pack(tuple(command)) for command in commands)
 
     def reset(self) -> None:
-        # Commands the server refused as unknown or forbidden on this connection;
-        # we stop sending them until we reconnect so we do not inflate its error stats.
-        self.unavailable: set[str] = set()
+        # Commands the server refused as unknown or forbidden on this connection, with
+        # its reply; we stop sending them until we reconnect so we do not inflate its
+        # error stats (a restriction can be lifted, or a failover can change the server).
+        self.unavailable: dict[str, str] = {}
         # What the server is ('standalone', 'cluster', 'sentinel') and its version,
         # learned from INFO on this connection, and the master sets a sentinel watches.
         self.mode: str | None = None
         self.version: tuple[int, ...] = ()
         self.masters: list[str] = []
+        self.commandlog = False  # Valkey 8.1+: COMMANDLOG exists
 
     def on_connect(self, deadline: float) -> None:
         creds = self.target.credentials
@@ -58,3 +60,5 @@ class RedisConnection(Connection):
         if creds.password is not None and isinstance(replies[0], ReplyError):
             message = scrub(str(replies[0]), self.target)
             raise ScrapeError("auth", f"authentication failed: {message}")
+        if isinstance(replies[-1], ReplyError):  # an ACL without client|setname: scrape anyway
+            self.unavailable["CLIENT"] = str(replies[-1])

@@ -16,7 +16,7 @@ import logging
 import time
 
 from cachescope.config import TargetConfig
-from cachescope.errors import ScrapeError
+from cachescope.errors import ScrapeError, scrub
 from cachescope.exposition import GAUGE, MetricSet
 from cachescope.redis import cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
@@ -37,12 +37,37 @@ SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
 SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
+# Valkey 8.1's command log: slow commands (what SLOWLOG shows) and large requests
+# and replies; named as redis_exporter names them.
+COMMANDLOG = {
+    ("COMMANDLOG", "LEN", kind): f"redis_commandlog_{kind.replace('-', '_')}_length"
+    for kind in ("slow", "large-request", "large-reply")
+}
 # Settings redis_exporter exports as redis_config_*; `databases` sizes the
 # zero-filled redis_db_keys series. Redis before 7.0 takes one name per
 # CONFIG GET, so there we send one call per name, in the same round trip.
 CONFIG_METRICS = ("maxmemory", "maxclients", "io-threads")
 CONFIG_NAMES = CONFIG_METRICS + ("databases",)
-_REFUSED = ("unknown command", "NOPERM", "unknown subcommand")
+# Replies that mean "this server will not run that command": renamed or missing
+# (older versions, look-alike servers), or forbidden by the ACL. Any other error
+# (LOADING, BUSY...) is taken as passing, and the command is sent again next time.
+_REFUSED = (
+    "unknown command",
+    "noperm",
+    "unknown subcommand",
+    "wrong number of arguments",
+    "not supported",
+    "unsupported",
+)
+# The optional commands, by the capability cachescope_target_capability names them;
+# CONFIG is looked up under the target's config_command (it may be renamed).
+CAPABILITIES = {
+    "slowlog": "SLOWLOG",
+    "latency": "LATENCY",
+    "client_setname": "CLIENT",
+    "commandlog": "COMMANDLOG",
+    "cluster": "CLUSTER",
+}
 
 
 def server_mode(fields: dict[str, str]) -> str:
@@ -61,6 +86,7 @@ class RedisCollector:
     def __init__(self, target: TargetConfig) -> None:
         self.target = target
         self.connection = RedisConnection(target)
+        self._reported: set[str] = set()  # refusals logged at warning level once
 
     def close(self) -> None:
         self.connection.close()
@@ -88,6 +114,8 @@ class RedisCollector:
             commands += [SLOWLOG_LEN, SLOWLOG_GET]
         if "LATENCY" not in refused:
             commands.append(LATENCY_LATEST)
+        if self.connection.commandlog and "COMMANDLOG" not in refused:
+            commands += list(COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
             commands += [CLUSTER_INFO, CLUSTER_NODES]
         return commands
@@ -103,21 +131,38 @@ class RedisCollector:
                 result[command] = reply
         return result
 
+    def _probe(self, commands: list[Command], deadline: float) -> dict[Command, object]:
+        """First scrape of a connection: one call per command first, the rest if it is there.
+
+        So a command the server lacks costs it one error reply per connection, not
+        one per call (Redis 6 takes four CONFIG GET calls; SLOWLOG two).
+        """
+        firsts: dict[str, Command] = {}
+        for command in commands:
+            firsts.setdefault(command[0], command)
+        replies = self._run(list(firsts.values()), deadline)
+        refused = self.connection.unavailable
+        rest = [c for c in commands if c not in replies and c[0] not in refused]
+        replies.update(self._run([c for c in rest if firsts[c[0]] != c], deadline))
+        return replies
+
     def collect(self, metrics: MetricSet, deadline: float) -> None:
         """Fetch everything (one round trip once the server is known) and add it to `metrics`."""
         conn = self.connection
         if conn.mode is None:
             fields = _info_fields(self._run([INFO], deadline))
             self._learn(fields)
-            replies = self._run(self._commands(conn.mode or "", conn.masters), deadline)
+            replies = self._probe(self._commands(conn.mode or "", conn.masters), deadline)
         else:
             replies = self._run([INFO] + self._commands(conn.mode, conn.masters), deadline)
             fields = _info_fields(replies)
             self._learn(fields)
         sections.add_info(metrics, fields, time.time())
+        self._report_refusals()
         if conn.mode == "sentinel":
             self._add_sentinel(metrics, fields, replies)
             return
+        self._add_capabilities(metrics)
         config = parse_config_get(
             [
                 reply
@@ -129,6 +174,10 @@ class RedisCollector:
         sections.add_keyspace(metrics, fields, _db_count(config, fields))
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
+        for command, name in COMMANDLOG.items():
+            length = replies.get(command)
+            if isinstance(length, int):
+                metrics.add(name, GAUGE, f"Entries in the {command[2]} command log.", length)
         if conn.mode == "cluster":
             info, nodes = replies.get(CLUSTER_INFO), replies.get(CLUSTER_NODES)
             cluster.add_cluster(
@@ -141,8 +190,47 @@ class RedisCollector:
         """Remember what the server is, to choose next scrape's commands."""
         conn = self.connection
         conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
-        version = fields.get("redis_version", "").split(".")
-        conn.version = tuple(int(part) for part in version if part.isdigit())
+        conn.version = _version(fields.get("redis_version", ""))
+        # Valkey says redis_version:7.2.4 for compatibility; its own version is apart.
+        conn.commandlog = fields.get("server_name") == "valkey" and _version(
+            fields.get("valkey_version", "")
+        ) >= (8, 1)
+
+    def _add_capabilities(self, metrics: MetricSet) -> None:
+        """cachescope_target_capability: 1 for each optional command the server runs for us."""
+        conn = self.connection
+        used = {"slowlog", "latency", "client_setname"}
+        if self.target.config_command:  # "" means the operator turned CONFIG off
+            used.add("config")
+        if conn.commandlog:
+            used.add("commandlog")
+        if conn.mode == "cluster":
+            used.add("cluster")
+        for capability in sorted(used):
+            command = (
+                self.target.config_command if capability == "config" else CAPABILITIES[capability]
+            )
+            metrics.add(
+                "cachescope_target_capability",
+                GAUGE,
+                "1 if the target runs this optional command for the exporter, 0 if it refused it.",
+                0.0 if command in conn.unavailable else 1.0,
+                (("capability", capability),),
+            )
+
+    def _report_refusals(self) -> None:
+        """Log each refused command once per target, not on every reconnect."""
+        for command, reply in self.connection.unavailable.items():
+            if command in self._reported:
+                continue
+            self._reported.add(command)
+            log.warning(
+                "target=%s command %s refused (%s); exporting everything else without it, "
+                "and not sending it again on this connection",
+                self.target.name,
+                command,
+                scrub(reply, self.target),
+            )
 
     def _add_sentinel(
         self, metrics: MetricSet, fields: dict[str, str], replies: dict[Command, object]
@@ -166,14 +254,15 @@ class RedisCollector:
         if command[:2] == ("SENTINEL", "CKQUORUM"):
             return  # a failed quorum check is an answer, not a refusal
         refused = self.connection.unavailable
-        if any(marker in text for marker in _REFUSED) and command[0] not in refused:
-            refused.add(command[0])
-            log.warning(
-                "target=%s command %s refused (%s); not sending it again on this connection",
-                self.target.name,
-                command[0],
-                text,
-            )
+        if command[0] not in refused and any(marker in text.lower() for marker in _REFUSED):
+            refused[command[0]] = text
+        elif command[0] not in refused:
+            log.debug("target=%s %s failed this time: %s", self.target.name, command[0], text)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """(7, 2, 4) from '7.2.4'; Dragonfly's 'df-v1.2.3' parts that are not numbers are left out."""
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
 
 
 def _info_fields(replies: dict[Command, object]) -> dict[str, str]:

@@ -6,21 +6,67 @@ from __future__ import annotations
 def parse_info(raw: bytes) -> dict[str, str]:
     """Parse an INFO reply into {field: value}. Section headers are dropped.
 
-    Every field name in INFO is unique across sections (the repeated ones carry
-    an index, like `slave0` or `db3`), except `module`, which we collect as
-    `module`, `module#1`, ...
+    Every field name in Redis' INFO is unique across sections (the repeated
+    ones carry an index, like `slave0` or `db3`), except `module`, which we
+    collect as `module`, `module#1`, ... Look-alike servers differ, and are
+    brought to Redis' shape here so that everything after sees one format:
+
+    - repeated replication blocks, one per primary (KeyDB 5's multi-master,
+      Dragonfly's replica of several shards), become KeyDB 6's numbered
+      `master_1_host`, `master_1_port`, ... for the second primary on;
+    - Dragonfly's `# Errorstats` lines (`<error>:<count>`) become
+      `errorstat_<error>:count=<count>`, and its old `# Commandstats` lines
+      (`cmd_<NAME>:<calls>`) become `cmdstat_<name>:calls=<calls>`; its
+      `unknown_<NAME>` lines, one per command name a client made up, are
+      dropped rather than turned into an unbounded set of series.
     """
     fields: dict[str, str] = {}
+    section = ""
     for line in raw.decode("utf-8", "replace").split("\r\n"):
-        if not line or line[0] == "#":
+        if not line:
+            continue
+        if line[0] == "#":
+            section = line[2:].lower()
             continue
         key, sep, value = line.partition(":")
         if not sep:
             continue
+        if section in _FOREIGN_SECTIONS:
+            key, value = _normalize(section, key, value)
+            if not key:
+                continue
         if key in fields:
-            key = f"{key}#{sum(1 for k in fields if k.startswith(key))}"
+            key = _renumber(fields, key)
         fields[key] = value
     return fields
+
+
+_FOREIGN_SECTIONS = ("errorstats", "commandstats")
+
+
+def _normalize(section: str, key: str, value: str) -> tuple[str, str]:
+    """Dragonfly's errorstats and commandstats lines in Redis' format ('' to drop)."""
+    if section == "errorstats":
+        return (
+            (key, value) if key.startswith("errorstat_") else (f"errorstat_{key}", f"count={value}")
+        )
+    if key.startswith("cmdstat_"):
+        return key, value
+    if key.startswith("cmd_"):
+        return f"cmdstat_{key[4:].lower()}", f"calls={value}"
+    return "", ""
+
+
+def _renumber(fields: dict[str, str], key: str) -> str:
+    """A name for the n-th repeat of `key`: `master_<n>_<rest>` or `<key>#<n>`."""
+    n = 1
+    if key.startswith("master_"):
+        while f"master_{n}_{key[7:]}" in fields:
+            n += 1
+        return f"master_{n}_{key[7:]}"
+    while f"{key}#{n}" in fields:
+        n += 1
+    return f"{key}#{n}"
 
 
 def parse_kv(value: str) -> dict[str, str]:

@@ -18,8 +18,20 @@ _INSTANCE_LABELS = (
     "process_id",
     "master_replid",
 )
-# Present only on Valkey and KeyDB; added to redis_instance_info where they exist.
-_OPTIONAL_INSTANCE_LABELS = ("server_name", "valkey_version", "keydb_version")
+# Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
+# added to redis_instance_info where they exist, so Redis' label set stays as it was.
+_OPTIONAL_INSTANCE_LABELS = (
+    "server_name",
+    "valkey_version",
+    "valkey_release_stage",
+    "keydb_version",
+    "dragonfly_version",
+    "availability_zone",
+)
+# Labels of redis_module_info, as redis_exporter names them.
+_MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
+# Dragonfly writes -1 for statistics it does not keep: absent, not a value.
+_NOT_TRACKED = {"instantaneous_input_kbps", "instantaneous_output_kbps"}
 _MASTER_FIELDS = {
     "master_last_io_seconds_ago": (
         "redis_master_last_io_seconds_ago",
@@ -45,8 +57,9 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
         if field is not None:
             name, type_, help_, divisor = field
             number = (1.0 if value == "ok" else 0.0) if key in STATUS_FIELDS else to_float(value)
-            if number is not None:
-                metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
+            if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
+                continue  # text, or a server's "not tracked" (Dragonfly's -1)
+            metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
         elif key.startswith("cmdstat_"):
             calls[key[8:]] = _add_command_stats(metrics, key[8:], parse_kv(value))
         elif key.startswith("errorstat_"):
@@ -74,6 +87,10 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
         elif key in _MASTER_FIELDS:
             name, help_ = _MASTER_FIELDS[key]
             metrics.add(name, GAUGE, help_, to_float(value) or 0.0, master)
+        elif key == "module" or key.startswith("module#"):
+            _add_module(metrics, parse_kv(value))
+        elif _is_numbered_master(key) or "#" in key:
+            continue  # further primaries: _add_other_masters; other repeats have no name
         elif key not in SKIPPED and not key.endswith("_human"):
             number = to_float(value)
             if number is not None:
@@ -84,11 +101,52 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
                     number,
                 )
     _add_latency_percentiles(metrics, fields, calls)
+    _add_other_masters(metrics, fields)
     _add_identity(metrics, fields, now)
 
 
 def _is_indexed(key: str, prefix: str) -> bool:
     return key.startswith(prefix) and key[len(prefix) :].isdigit()
+
+
+def _is_numbered_master(key: str) -> bool:
+    """KeyDB's `master_<n>_<field>`, one group per primary after the first."""
+    if not key.startswith("master_"):
+        return False
+    index, sep, _ = key[7:].partition("_")
+    return bool(sep) and index.isdigit()
+
+
+def _add_other_masters(metrics: MetricSet, fields: dict[str, str]) -> None:
+    """The link of each further primary of a multi-master replica (KeyDB), as for the first."""
+    n = 1
+    while f"master_{n}_host" in fields:
+        prefix = f"master_{n}_"
+        labels = (
+            ("master_host", fields[prefix + "host"]),
+            ("master_port", fields.get(prefix + "port", "")),
+        )
+        status = fields.get(prefix + "link_status")
+        if status is not None:
+            up = 1.0 if status == "up" else 0.0
+            metrics.add(
+                "redis_master_link_up", GAUGE, "Whether the link to the primary is up.", up, labels
+            )
+        for field, key in (
+            ("master_last_io_seconds_ago", prefix + "last_io_seconds_ago"),
+            ("master_sync_in_progress", prefix + "sync_in_progress"),
+            ("slave_repl_offset", f"slave_repl_offset#{n}"),  # repeated blocks only
+        ):
+            number = to_float(fields.get(key, ""))
+            if number is not None:
+                name, help_ = _MASTER_FIELDS[field]
+                metrics.add(name, GAUGE, help_, number, labels)
+        n += 1
+
+
+def _add_module(metrics: MetricSet, module: dict[str, str]) -> None:
+    labels = tuple((label, module.get(label, "")) for label in _MODULE_LABELS)
+    metrics.add("redis_module_info", GAUGE, "A loaded module, as labels.", 1, labels)
 
 
 def _add_command_stats(metrics: MetricSet, cmd: str, stats: dict[str, str]) -> tuple[float, float]:
@@ -184,11 +242,11 @@ def _add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> Non
     labels = [(name, fields.get(name, "")) for name in _INSTANCE_LABELS]
     if not fields.get("redis_mode"):
         labels[3] = ("redis_mode", fields.get("server_mode", ""))
-    labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if name in fields]
+    labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if fields.get(name)]
     metrics.add(
         "redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels)
     )
-    if fields.get("role") == "slave":
+    if fields.get("role") in ("slave", "replica"):  # Dragonfly says "replica"
         metrics.add(
             "redis_slave_info",
             GAUGE,
@@ -226,7 +284,7 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
         seen.add(key)
         _add_db(metrics, key, keys, expires)
         avg_ttl = to_float(stats.get("avg_ttl", ""))
-        if avg_ttl is not None:
+        if avg_ttl is not None and avg_ttl >= 0:  # Dragonfly's -1: not computed
             metrics.add(
                 "redis_db_avg_ttl_seconds",
                 GAUGE,
