@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from matrix import DEBIAN_REDIS, MEMCACHED, REDIS_SERVERS, ServerBinary
 from servers import (
     Exporter,
     Listener,
@@ -141,3 +142,46 @@ def primary_and_replica(start_redis) -> tuple[RedisServer, RedisServer]:  # type
     replica = start_redis("--replicaof", "127.0.0.1", str(primary.port))
     wait_for_link_up(replica)
     return primary, replica
+
+
+@pytest.fixture(params=REDIS_SERVERS, ids=lambda binary: binary.id)
+def redis_binary(request: pytest.FixtureRequest) -> ServerBinary:
+    """Each Redis-protocol server of the matrix in turn (Redis 7.0, Redis 6.2, Valkey 8.1)."""
+    binary: ServerBinary = request.param
+    binary.require()
+    return binary
+
+
+@pytest.fixture
+def any_redis(redis_binary: ServerBinary) -> Iterator:  # type: ignore[type-arg]
+    """Factory like start_redis, for the server of the matrix this test runs against."""
+    started: list[RedisServer] = []
+
+    def start(*args: str, **kwargs: object) -> RedisServer:
+        server = RedisServer(*args, binary=redis_binary.path, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# Modules whose tests run against one fixed server: their ids name it too, e.g.
+# test_unix_socket_target[memcached-1.6.18], so a report says what was tested.
+_FIXED_SERVER = {
+    "test_memcached": MEMCACHED,
+    "test_redis_": DEBIAN_REDIS,
+    "test_smoke_redis": DEBIAN_REDIS,
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__
+    if module.endswith("_parse") or "redis_binary" in metafunc.fixturenames:
+        return
+    for prefix, binary in _FIXED_SERVER.items():
+        if module.startswith(prefix):
+            metafunc.fixturenames.append("server_under_test")
+            metafunc.parametrize("server_under_test", [binary], ids=[binary.id])
+            return

@@ -92,13 +92,15 @@ class RedisServer(Process):
         tls: dict[str, str] | None = None,
         password: str | None = None,
         port: int | None = None,
+        binary: str | None = None,
     ) -> None:
+        """`binary`: a redis-server (or valkey-server) other than the one on PATH."""
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="cachescope-redis-"))
         self.port = port or free_port()
         self.password = password
         self.tls = tls
         args = [
-            require_binary("redis-server"),
+            binary or require_binary("redis-server"),
             "--bind",
             "127.0.0.1",
             "--save",
