@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from cachescope.allow import AllowRule, parse_pattern
+from cachescope.keyspace.settings import KeyspaceConfig, parse_keyspace
 from cachescope.targets import Endpoint, Secret, parse_uri
 from cachescope.yamlmarks import ConfigError, MarkedYAML, Path
 
@@ -27,7 +28,14 @@ DEFAULT_TARGET = "redis://localhost:6379"
 DEFAULT_TIMEOUT = 5.0
 
 _CREDENTIAL_KEYS = {"username", "password", "password_file", "password_env", "tls", "timeout"}
-_TARGET_KEYS = _CREDENTIAL_KEYS | {"uri", "name", "labels", "config_command", "discover"}
+_TARGET_KEYS = _CREDENTIAL_KEYS | {
+    "uri",
+    "name",
+    "labels",
+    "config_command",
+    "discover",
+    "keyspace",
+}
 _DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -58,7 +66,7 @@ _RESERVED_LABELS = {
     "version",
     "python_version",
 }
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m)?$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +106,7 @@ class TargetConfig:
     credentials: Credentials = Credentials()
     config_command: str = "CONFIG"
     discovery: DiscoveryConfig | None = None
+    keyspace: KeyspaceConfig | None = None  # the background sampler, when turned on
 
     @property
     def timeout(self) -> float:
@@ -118,8 +127,8 @@ def parse_duration(value: Any) -> float:
     else:
         match = _DURATION.match(str(value).strip())
         if not match:
-            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m)")
-        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h)")
+        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
         seconds = float(match.group(1)) * unit
     if seconds <= 0:
         raise ValueError(f"duration must be positive, got {value!r}")
@@ -275,7 +284,14 @@ def _target(reader: _Reader, entry: Any, path: Path, defaults: Credentials) -> T
     discovery = None
     if "discover" in entry:
         discovery = _discovery(reader, entry["discover"], path + ("discover",), credentials)
-    return TargetConfig(endpoint, name, labels, credentials, config_command, discovery)
+    keyspace = None
+    if entry.get("keyspace"):
+        keyspace = parse_keyspace(
+            entry["keyspace"], path + ("keyspace",), reader.doc.error, parse_duration
+        )
+        if endpoint.kind != "redis":
+            raise reader.doc.error(path + ("keyspace",), "keyspace sampling is for Redis targets")
+    return TargetConfig(endpoint, name, labels, credentials, config_command, discovery, keyspace)
 
 
 def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> DiscoveryConfig:

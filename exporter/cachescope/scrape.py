@@ -43,9 +43,7 @@ def make_collector(target: TargetConfig) -> Collector:
 class TargetState:
     """Everything that outlives one scrape of a target: connection, counters."""
 
-    def __init__(
-        self, target: TargetConfig, persistent: bool = True, max_series: int = 0
-    ) -> None:
+    def __init__(self, target: TargetConfig, persistent: bool = True, max_series: int = 0) -> None:
         self.target = target
         self.collector = make_collector(target)
         self.lock = threading.Lock()
@@ -60,8 +58,16 @@ class TargetState:
         # instead of holding a socket; past max_series its scrape fails.
         self.persistent = persistent
         self.max_series = max_series
+        self.sampler = None
+        if target.keyspace is not None and target.endpoint.kind == "redis":
+            from cachescope.keyspace.sampler import Sampler
+
+            self.sampler = Sampler(target)
+            self.sampler.start()
 
     def close(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
         with self.lock:
             self.collector.close()
 
@@ -76,6 +82,8 @@ class TargetState:
         else:
             try:
                 self.collector.collect(metrics, deadline)
+                if self.sampler is not None:
+                    self.sampler.add_metrics(metrics)
                 self._check_series(metrics)
                 up = 1.0
                 self.last_error = ""

@@ -1,0 +1,1 @@
+"""Keyspace insight: a budgeted background sampler of keys, groups, big and hot keys, streams."""
