@@ -190,3 +190,7 @@ def config_check(config_file: str) -> None:
 
 
 main.add_command(config_check, "check-config")  # the older spelling
+
+from cachescope.rules.cli import rules  # noqa: E402
+
+main.add_command(rules)

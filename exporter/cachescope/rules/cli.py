@@ -1,0 +1,74 @@
+"""`cachescope rules render`: write the rule files (or a PrometheusRule) from thresholds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cachescope.rules import render as rendering
+from cachescope.rules import thresholds as thresholds_file
+from cachescope.yamlmarks import ConfigError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def rules() -> None:
+    """Alert and recording rules for Prometheus."""
+
+
+@rules.command()
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(dir_okay=False),
+    envvar="CACHESCOPE_THRESHOLDS",
+    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["prometheus", "prometheus-operator"]),
+    default="prometheus",
+    help="Prometheus rule files, or one PrometheusRule object.",
+)
+@click.option(
+    "--output",
+    default="-",
+    help="Directory to write the files into, or - for standard output (one document).",
+)
+def render(thresholds_path: str | None, output_format: str, output: str) -> None:
+    """Render the rules from the thresholds."""
+    try:
+        if not thresholds_file.DEFAULT_FILE.is_file():
+            raise ConfigError(
+                "default thresholds not found (they ship with the source tree)",
+                str(thresholds_file.DEFAULT_FILE),
+            )
+        values = thresholds_file.load(thresholds_path)
+        documents = render_documents(values, output_format, combined=output == "-")
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if output == "-":
+        for text in documents.values():
+            click.echo(text, nl=False)
+        return
+    directory = Path(output)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in documents.items():
+        (directory / name).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {directory / name}", err=True)
+
+
+def render_documents(
+    values: dict[str, object], output_format: str, combined: bool = False
+) -> dict[str, str]:
+    """File name -> YAML text; `combined` puts every group in one rule file."""
+    if output_format == "prometheus-operator":
+        return {rendering.OPERATOR_FILE: rendering.to_yaml(rendering.prometheus_rule(values))}
+    files = rendering.render(values)
+    if combined:
+        groups = [group for document in files.values() for group in document["groups"]]
+        return {"cachescope.rules.yml": rendering.to_yaml({"groups": groups})}
+    return {name: rendering.to_yaml(document) for name, document in files.items()}

@@ -1,0 +1,89 @@
+"""Rule templates: an alert or a recording rule whose text has `@{param}` placeholders.
+
+`@{name}` is replaced by the parameter's value, `@{name|filter}` by a formatted
+value (see FILTERS). `@` is free in PromQL and Go templates, so templates need
+no escaping of `{}` or `{{ }}`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+PLACEHOLDER = re.compile(r"@\{(\w+)(?:\|(\w+))?\}")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+class Alert(NamedTuple):
+    """One alert; its `for`, severity and parameters come from the thresholds file."""
+
+    name: str
+    expr: str
+    summary: str
+    description: str
+
+
+class Recording(NamedTuple):
+    """One recording rule."""
+
+    record: str
+    expr: str
+
+
+class Group(NamedTuple):
+    """A named list of rules, rendered as one Prometheus rule group."""
+
+    name: str
+    rules: tuple[Alert | Recording, ...]
+
+
+def duration_seconds(text: str) -> int:
+    """'1h30m' -> 5400; raises ValueError for anything else."""
+    match = _DURATION.match(str(text))
+    if not text or match is None:
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def _number(value: Any) -> str:
+    """A number as PromQL and people write it: 0.8, 10, 1073741824."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _binary(value: Any) -> str:
+    """Bytes in binary units, as in the descriptions: 1073741824 -> '1GiB'."""
+    number = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(number) < 1024 or unit == "TiB":
+            return f"{_number(round(number, 1))}{unit}"
+        number /= 1024
+    raise AssertionError("unreachable")
+
+
+FILTERS: dict[str, Callable[[Any], str]] = {
+    "pct": lambda value: f"{_number(round(float(value) * 100, 2))}%",
+    "seconds": lambda value: str(duration_seconds(value)),
+    "bytes": _binary,
+}
+
+
+def fill(template: str, params: Mapping[str, Any]) -> str:
+    """Substitute every placeholder; a missing parameter raises KeyError naming it."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, filter_name = match.group(1), match.group(2)
+        if name not in params:
+            raise KeyError(name)
+        value = params[name]
+        return FILTERS[filter_name](value) if filter_name else _number(value)
+
+    return PLACEHOLDER.sub(replace, template)
+
+
+def placeholders(template: str) -> set[str]:
+    """Names of the parameters a template uses."""
+    return {match.group(1) for match in PLACEHOLDER.finditer(template)}

@@ -1,0 +1,108 @@
+"""Load the thresholds file: defaults from rules/thresholds.yml, optionally overridden.
+
+The defaults are also the schema: an override may only hold keys the defaults have,
+with values of the same kind, and every error names the file, line and field.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from cachescope.rules.model import duration_seconds
+from cachescope.yamlmarks import ConfigError, MarkedYAML
+from cachescope.yamlmarks import Path as FieldPath
+
+# The file sits at the top of a source checkout, next to the rendered rules.
+DEFAULT_FILE = Path(__file__).resolve().parents[3] / "rules" / "thresholds.yml"
+SEVERITIES = ("critical", "warning", "info")
+_FREE_FORM = {("kubernetes", "labels")}  # mappings whose keys the user chooses
+_DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
+
+
+def read(path: Path | str) -> MarkedYAML:
+    """Parse a thresholds file, keeping line numbers for errors."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read thresholds file: {exc.strerror}", str(path)) from None
+    doc = MarkedYAML(text, str(path))
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "a thresholds file must be a mapping")
+    return doc
+
+
+def load(override: Path | str | None = None, defaults: Path | str = DEFAULT_FILE) -> dict[str, Any]:
+    """The defaults, checked, with `override` (if any) checked against them and merged in."""
+    base = read(defaults)
+    _check(base, base.data, base.data, ())
+    data = copy.deepcopy(base.data)
+    if override is not None:
+        doc = read(override)
+        _check(doc, doc.data, base.data, ())
+        _merge(data, doc.data, ())
+    return data
+
+
+def _check(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
+    if path[-1:] == ("enabled",) and len(path) == 3 and path[0] == "alerts":
+        if not isinstance(value, bool):
+            raise doc.error(path, "must be true or false")
+        return
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise doc.error(path, "must be a mapping")
+        if path in _FREE_FORM:
+            for key, item in value.items():
+                if not isinstance(item, str):
+                    raise doc.error(path + (key,), "must be a string")
+            return
+        for key, item in value.items():
+            if key not in default and not (key == "enabled" and path[:1] == ("alerts",)):
+                known = (
+                    ", ".join(sorted(default)) if len(default) < 12 else "see rules/thresholds.yml"
+                )
+                raise doc.error(path + (key,), f"unknown field (known: {known})")
+            _check(doc, item, default.get(key, True), path + (key,))
+        return
+    _check_scalar(doc, value, default, path)
+
+
+def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
+    key = path[-1] if path else ""
+    if key == "severity":
+        if value not in SEVERITIES:
+            raise doc.error(path, f"must be one of {', '.join(SEVERITIES)}, not {value!r}")
+    elif key in _DURATION_KEYS or (isinstance(default, str) and _is_duration(default)):
+        try:
+            duration_seconds(value)
+        except ValueError as exc:
+            raise doc.error(path, str(exc)) from None
+    elif isinstance(default, bool) or isinstance(value, bool):
+        if type(value) is not type(default):
+            raise doc.error(
+                path, f"must be {'true or false' if isinstance(default, bool) else 'a number'}"
+            )
+    elif isinstance(default, int | float):
+        if not isinstance(value, int | float) or value < 0:
+            raise doc.error(path, f"must be a number >= 0, not {value!r}")
+    elif isinstance(default, str) and (not isinstance(value, str) or not value.strip()):
+        raise doc.error(path, "must be a non-empty string")
+
+
+def _is_duration(text: str) -> bool:
+    try:
+        duration_seconds(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: FieldPath) -> None:
+    for key, value in override.items():
+        nested = isinstance(value, dict) and isinstance(base.get(key), dict)
+        if nested and path + (key,) not in _FREE_FORM:  # free-form mappings are replaced
+            _merge(base[key], value, path + (key,))
+        else:
+            base[key] = value

@@ -1,0 +1,313 @@
+"""The rules pack: promtool checks, a promtool unit test per alert, drift, runbooks, thresholds.
+
+Each alert case in tests/rules/cases.yml becomes a `promtool test rules` file run against
+the committed rule files: it fires at its threshold once its `for` has passed, not before,
+stays silent just on the safe side and when an input is missing, and renders its labels and
+annotations (value included) as expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cachescope.cli import main
+from cachescope.rules import render, thresholds
+from cachescope.rules.cli import render_documents
+from cachescope.rules.model import duration_seconds
+from cachescope.yamlmarks import ConfigError
+from click.testing import CliRunner
+from servers import ROOT, require_binary
+
+RULES = ROOT / "rules"
+RULE_FILES = sorted(RULES.glob("*.rules.yml"))
+OPERATOR_FILE = RULES / "kubernetes" / render.OPERATOR_FILE
+CASES: list[dict[str, Any]] = yaml.safe_load((ROOT / "tests/rules/cases.yml").read_text())
+RUNBOOKS_FILE = ROOT / "docs/runbooks.md"
+IDENTITY = {"job": "cachescope", "instance": "cache-a"}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [require_binary("promtool"), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def rendered_alerts() -> dict[tuple[str, str], dict[str, Any]]:
+    """(alert name, severity) -> the rule as committed."""
+    found = {}
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    found[(rule["alert"], rule["labels"]["severity"])] = rule
+    return found
+
+
+ALERTS = rendered_alerts()
+
+
+def test_promtool_checks_every_rule_file(tmp_path: Path) -> None:
+    operator = yaml.safe_load(OPERATOR_FILE.read_text())
+    assert operator["kind"] == "PrometheusRule"
+    spec_file = tmp_path / "operator.rules.yml"
+    spec_file.write_text(yaml.safe_dump({"groups": operator["spec"]["groups"]}))
+    paths = [*map(str, RULE_FILES), str(spec_file)]
+    result = promtool("check", "rules", *paths)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("SUCCESS") == len(paths)
+
+
+@pytest.mark.parametrize(
+    "output_format, name",
+    [("prometheus", name) for name in render.FILES] + [("prometheus-operator", None)],
+)
+def test_committed_rules_match_a_fresh_render(output_format: str, name: str | None) -> None:
+    documents = render_documents(thresholds.load(), output_format)
+    if name is None:
+        assert OPERATOR_FILE.read_text() == documents[render.OPERATOR_FILE], (
+            "rules/kubernetes is stale: run `cachescope rules render --format"
+            " prometheus-operator --output rules/kubernetes`"
+        )
+    else:
+        assert (RULES / name).read_text() == documents[name], (
+            "rules/ is stale: run `cachescope rules render --output rules`"
+        )
+
+
+def test_every_alert_and_level_has_a_case() -> None:
+    covered = {
+        (case["alert"], severity)
+        for case in CASES
+        for severity in case.get("fires") or _levels(case["alert"])
+    }
+    assert set(ALERTS) - covered == set()
+    assert len(ALERTS) >= 55
+
+
+def test_every_alert_is_a_small_document() -> None:
+    for (name, severity), rule in ALERTS.items():
+        assert re.fullmatch(r"(Redis|Memcached|Cachescope)([A-Z][a-z0-9]*)+", name), name
+        assert severity in ("critical", "warning", "info")
+        notes = rule["annotations"]
+        assert notes["summary"].endswith(".") and "\n" not in notes["summary"], name
+        assert "{{ $labels.instance }}" in notes["description"], name
+        assert notes["runbook_url"].endswith("/docs/runbooks.md#" + name.lower()), name
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    runbooks = RUNBOOKS_FILE.read_text()
+    headings = set(re.findall(r"^## (\w+)$", runbooks, re.M))
+    assert {name for name, _ in ALERTS} - headings == set()
+    assert headings - {name for name, _ in ALERTS} == set(), "runbook sections without alert"
+    for section in re.split(r"^## ", runbooks, flags=re.M)[1:]:
+        for part in ("**What it means**", "**Confirm**", "**What to do**"):
+            assert part in section, f"{section.split()[0]} lacks {part}"
+
+
+def _leaves(data: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(data, dict):
+        return [leaf for key, value in data.items() for leaf in _leaves(value, path + (key,))]
+    return [path]
+
+
+def _mutated(value: Any, key: str) -> Any:
+    if key == "severity":
+        return "info" if value != "info" else "warning"
+    if isinstance(value, int | float):
+        return value * 2 + 1
+    if key in ("for", "window", "warmup", "lookback", "within") or re.fullmatch(
+        r"\d+[smhd]", value
+    ):
+        return f"{duration_seconds(value) + 7}s"
+    return value + "x"
+
+
+def test_every_threshold_changes_the_rendered_rules() -> None:
+    defaults = thresholds.load()
+    baseline = render_documents(defaults, "prometheus") | render_documents(
+        defaults, "prometheus-operator"
+    )
+    leaves = _leaves(defaults)
+    assert len(leaves) > 150
+    for leaf in leaves:
+        changed = copy.deepcopy(defaults)
+        parent = changed
+        for key in leaf[:-1]:
+            parent = parent[key]
+        parent[leaf[-1]] = _mutated(parent[leaf[-1]], leaf[-1])
+        output = render_documents(changed, "prometheus") | render_documents(
+            changed, "prometheus-operator"
+        )
+        assert output != baseline, f"{'.'.join(leaf)} in rules/thresholds.yml is not used"
+
+
+def test_every_threshold_has_a_comment() -> None:
+    lines = (RULES / "thresholds.yml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^  [A-Z]\w+:$", line):
+            assert lines[number + 1].strip().startswith("#"), f"{line.strip()} has no comment"
+
+
+@pytest.mark.parametrize(
+    "text, where, message",
+    [
+        (
+            "alerts:\n  RedisHitRatioLow:\n    threshold: high\n",
+            ":3: field 'alerts.RedisHitRatioLow.threshold'",
+            "must be a number",
+        ),
+        (
+            "alerts:\n  RedisDown:\n    for: soon\n",
+            ":3: field 'alerts.RedisDown.for'",
+            "invalid duration 'soon'",
+        ),
+        (
+            "alerts:\n  RedisDown:\n    severity: page\n",
+            ":3: field 'alerts.RedisDown.severity'",
+            "must be one of",
+        ),
+        ("alerts:\n  RedisTypo:\n    for: 1m\n", ":2: field 'alerts.RedisTypo'", "unknown field"),
+        ("selector: ''\n", ":1: field 'selector'", "non-empty string"),
+        ("alerts:\n  RedisDown: [1]\n", ":2: field 'alerts.RedisDown'", "must be a mapping"),
+        ("alerts: {RedisDown: {for: 1m}\n", ":2", "invalid YAML"),
+    ],
+)
+def test_bad_thresholds_name_file_line_and_field(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    path = tmp_path / "mine.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        thresholds.load(path)
+    assert str(caught.value).startswith(str(path) + where), str(caught.value)
+    assert message in str(caught.value)
+    result = CliRunner().invoke(main, ["rules", "render", "--thresholds", str(path)])
+    assert result.exit_code == 1
+    assert f"error: {path}{where}" in result.output
+
+
+def test_override_changes_only_what_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yml"
+    path.write_text(
+        "selector: 'job=\"cache\"'\n"
+        "alerts:\n"
+        "  RedisHitRatioLow: {threshold: 0.95}\n"
+        "  RedisDown: {enabled: false}\n"
+        "  RedisMemoryNearLimit: {critical: {for: 30s}}\n"
+    )
+    result = CliRunner().invoke(main, ["rules", "render", "--thresholds", str(path)])
+    assert result.exit_code == 0, result.output
+    groups = yaml.safe_load(result.output)["groups"]
+    rules = {
+        (rule.get("alert"), rule.get("labels", {}).get("severity")): rule
+        for group in groups
+        for rule in group["rules"]
+    }
+    assert ("RedisDown", "critical") not in rules
+    hit_ratio = rules[("RedisHitRatioLow", "warning")]
+    assert "< 0.95" in hit_ratio["expr"] and 'job="cache"' in hit_ratio["expr"]
+    assert "(threshold 95%)" in hit_ratio["annotations"]["description"]
+    assert rules[("RedisMemoryNearLimit", "critical")]["for"] == "30s"
+    assert rules[("RedisMemoryNearLimit", "warning")]["for"] == "15m"
+
+
+def test_cli_writes_rule_files_that_promtool_accepts(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["rules", "render", "--output", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(render.FILES)
+    check = promtool("check", "rules", *map(str, sorted(tmp_path.iterdir())))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+# --- promtool unit tests, one file per case ------------------------------------------------
+
+
+def _levels(alert: str) -> list[str]:
+    return [severity for name, severity in ALERTS if name == alert]
+
+
+def _series(spec: dict[str, str | None]) -> list[dict[str, str]]:
+    labels = ",".join(f'{k}="{v}"' for k, v in IDENTITY.items())
+    return [
+        {
+            "series": name.replace("{A}", "{" + labels + "}").replace("{A,", "{" + labels + ","),
+            "values": values,
+        }
+        for name, values in spec.items()
+        if values is not None
+    ]
+
+
+def _expected(case: dict[str, Any], severity: str, value: str) -> dict[str, Any]:
+    """The labels and annotations Prometheus must render, Go templates filled in by hand."""
+    labels = {**IDENTITY, **case.get("labels", {}), "severity": severity}
+    notes = dict(ALERTS[(case["alert"], severity)]["annotations"])
+
+    def fill(text: str) -> str:
+        text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m.group(1)], text)
+        return re.sub(r"\{\{ \$value(?: \| [^}]+)? \}\}", value, text)
+
+    return {"exp_labels": labels, "exp_annotations": {k: fill(v) for k, v in notes.items()}}
+
+
+def _minutes(text: str) -> int:
+    return duration_seconds(text) // 60
+
+
+def _test_file(case: dict[str, Any]) -> dict[str, Any]:
+    name = case["alert"]
+    fires = case.get("fires") or _levels(name)
+    fors = [_minutes(ALERTS[(name, s)].get("for", "0s")) for s in fires]
+    start = _minutes(case.get("start", "0m"))
+    at = _minutes(case["at"]) if "at" in case else start + max(fors) + 10
+    value = str(case.get("value", ""))
+
+    def group(
+        series: dict[str, Any], checks: list[tuple[int, list[dict[str, Any]]]]
+    ) -> dict[str, Any]:
+        return {
+            "interval": "1m",
+            "input_series": _series(series),
+            "alert_rule_test": [
+                {"eval_time": f"{t}m", "alertname": name, "exp_alerts": alerts}
+                for t, alerts in checks
+            ],
+        }
+
+    firing = [(at, [_expected(case, s, value) for s in fires])]
+    if min(fors) >= 2:  # still pending a minute before its `for` has passed
+        firing.insert(0, (start + min(fors) - 1, []))
+    quiet_value = str(case.get("quiet_value", ""))
+    quiet = [_expected(case, s, quiet_value) for s in case.get("quiet_fires", [])]
+    missing = case.get("missing") or [next(iter(case["fire"]))]
+    groups = [
+        group(case["fire"], firing),
+        group({**case["fire"], **case["quiet"]}, [(at, quiet)]),
+        group({k: v for k, v in case["fire"].items() if k not in missing}, [(at, [])]),
+    ]
+    groups += [
+        group({**case["fire"], **changes}, [(at, [])])
+        for changes in case.get("also_quiet", {}).values()
+    ]
+    return {
+        "rule_files": [str(path) for path in RULE_FILES],
+        "evaluation_interval": "1m",
+        "tests": groups,
+    }
+
+
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{c['alert']}-{'+'.join(c.get('fires', ['only']))}" for c in CASES]
+)
+def test_alert_fires_at_threshold_and_only_then(case: dict[str, Any], tmp_path: Path) -> None:
+    path = tmp_path / f"{case['alert']}.test.yml"
+    path.write_text(yaml.safe_dump(_test_file(case), sort_keys=False))
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
