@@ -154,9 +154,14 @@ class RedisCollector:
             self._learn(fields)
             replies = self._probe(self._commands(conn.mode or "", conn.masters), deadline)
         else:
-            replies = self._run([INFO] + self._commands(conn.mode, conn.masters), deadline)
+            commands = [INFO] + self._commands(conn.mode, conn.masters)
+            replies = self._run(commands, deadline)
             fields = _info_fields(replies)
+            reopened = conn.mode is None  # closed while idle, reopened for this round trip
             self._learn(fields)
+            if reopened:  # what the old connection found refused is asked again, once
+                fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
+                replies.update(self._probe(fresh, deadline))
         sections.add_info(metrics, fields, time.time())
         self._report_refusals()
         if conn.mode == "sentinel":
