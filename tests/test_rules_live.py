@@ -1,0 +1,193 @@
+"""The rules against real trouble: real servers, cachescope, and a real Prometheus.
+
+Redis filled to maxmemory under noeviction until writes fail with OOM, a replica whose
+primary is stopped, a Memcached filled past its 2 MB so it evicts (and misses), and a
+stopped Memcached. Prometheus scrapes cachescope every second and evaluates the rules
+rendered from the defaults with every `for` set to 0s; the firing alerts it reports must be
+exactly the expected ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+from cachescope.rules import thresholds
+from cachescope.rules.cli import render_documents
+from pymemcache.client.base import Client as MemcacheClient
+from servers import (
+    MemcachedServer,
+    Process,
+    StartExporter,
+    StartRedis,
+    free_port,
+    require_binary,
+    wait_for,
+    wait_for_link_up,
+)
+
+Firing = set[tuple[str, str, str]]  # (alertname, severity, instance)
+
+
+def live_thresholds(path: Path) -> Path:
+    """Defaults with no `for`, and a memory threshold a 2 MB Memcached can reach."""
+    alerts: dict[str, dict[str, object]] = {}
+    for name, entry in thresholds.load()["alerts"].items():
+        levels = [key for key in ("warning", "critical") if key in entry]
+        alerts[name] = {key: {"for": "0s"} for key in levels} if levels else {"for": "0s"}
+    # Slab chunks round item sizes up, so a full 2 MB server stores about 90% of its limit.
+    alerts["MemcachedMemoryNearLimit"]["threshold"] = 0.8
+    # Fresh servers: no warm-up grace, and a few gets per second count as traffic.
+    alerts["MemcachedHitRatioLow"].update(warmup="0s", min_gets=0)
+    path.write_text(yaml.safe_dump({"selector": 'job="cachescope"', "alerts": alerts}))
+    return path
+
+
+class Prometheus(Process):
+    """prometheus on a free loopback port, scraping and evaluating every second."""
+
+    def __init__(self, workdir: Path, exporter_port: int, rule_dir: Path) -> None:
+        self.port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(rule_dir / "*.rules.yml")],
+            "scrape_configs": [
+                {
+                    "job_name": "cachescope",
+                    "honor_labels": True,
+                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+                }
+            ],
+        }
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+        super().__init__(
+            [
+                require_binary("prometheus"),
+                f"--config.file={workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            workdir,
+            "prometheus",
+        )
+        wait_for(lambda: self.api("/-/ready") is not None, 30, f"prometheus: {self.log()}")
+
+    def api(self, path: str) -> object:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as reply:
+            body = reply.read().decode()
+        return json.loads(body) if path.startswith("/api/") else body
+
+    def firing(self) -> Firing:
+        reply = self.api("/api/v1/alerts")
+        assert isinstance(reply, dict) and reply["status"] == "success", reply
+        return {
+            (a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["instance"])
+            for a in reply["data"]["alerts"]
+            if a["state"] == "firing"
+        }
+
+
+def fill_until_oom(client: redis.Redis) -> None:
+    """Write 10 kB values until Redis refuses with OOM."""
+    value = b"x" * 10_000
+    for index in range(10_000):
+        try:
+            client.set(f"fill:{index}", value)
+        except redis.exceptions.OutOfMemoryError:  # "OOM command not allowed ..."
+            return
+    raise AssertionError("Redis never refused a write")
+
+
+@pytest.fixture
+def traffic() -> Iterator[list[Callable[[], object]]]:
+    """Background clients that keep the trouble going, each called five times a second."""
+    jobs: list[Callable[[], object]] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            for job in jobs:
+                with contextlib.suppress(Exception):  # errors are the trouble we want
+                    job()
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield jobs
+    stop.set()
+    thread.join(5)
+
+
+def test_real_trouble_fires_exactly_the_expected_alerts(
+    start_redis: StartRedis,
+    start_exporter: StartExporter,
+    traffic: list[Callable[[], object]],
+    tmp_path: Path,
+) -> None:
+    full = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    primary = start_redis("--repl-diskless-sync-delay", "0")
+    replica = start_redis("--replicaof", "127.0.0.1", str(primary.port))
+    wait_for_link_up(replica)
+    evicting, stopped = MemcachedServer("-m", "2"), MemcachedServer()
+    try:
+        exporter = start_exporter(
+            *(f"--target={s.uri}" for s in (full, primary, replica, evicting, stopped)),
+            "--timeout=1s",
+        )
+        full_client = full.client()
+        fill_until_oom(full_client)
+        cache = MemcacheClient(("127.0.0.1", evicting.port), timeout=2)
+        counter = iter(range(10**9))
+        traffic.append(lambda: full_client.set(f"more:{next(counter)}", b"x" * 100))
+        traffic.append(lambda: [cache.set(f"k{next(counter)}", b"x" * 1000) for _ in range(200)])
+        traffic.append(lambda: [cache.get(f"gone{next(counter)}") for _ in range(20)])
+        primary.stop()
+        stopped.stop()
+
+        rule_dir = tmp_path / "rules"
+        rule_dir.mkdir()
+        values = thresholds.load(live_thresholds(tmp_path / "live-thresholds.yml"))
+        for name, text in render_documents(values, "prometheus").items():
+            (rule_dir / name).write_text(text)
+        prometheus = Prometheus(tmp_path, exporter.port, rule_dir)
+        try:
+            name = {s: f"127.0.0.1:{s.port}" for s in (full, primary, replica, evicting, stopped)}
+            expected = {
+                ("RedisRestarted", "info", name[full]),
+                ("RedisMemoryNearLimit", "warning", name[full]),
+                ("RedisMemoryNearLimit", "critical", name[full]),
+                ("RedisNoevictionNearLimit", "warning", name[full]),
+                ("RedisNoevictionNearLimit", "critical", name[full]),
+                ("RedisOutOfMemoryErrors", "critical", name[full]),
+                ("RedisDown", "critical", name[primary]),
+                ("CachescopeScrapeErrors", "warning", name[primary]),
+                ("RedisRestarted", "info", name[replica]),
+                ("RedisReplicaLinkDown", "critical", name[replica]),
+                ("MemcachedMemoryNearLimit", "warning", name[evicting]),
+                ("MemcachedEvictionsHigh", "warning", name[evicting]),
+                ("MemcachedHitRatioLow", "warning", name[evicting]),
+                ("MemcachedDown", "critical", name[stopped]),
+                ("CachescopeScrapeErrors", "warning", name[stopped]),
+            }
+            deadline = time.monotonic() + 45
+            firing: Firing = set()
+            while time.monotonic() < deadline and not expected <= firing:
+                time.sleep(1)
+                firing = prometheus.firing()
+            time.sleep(2)  # let anything else that would fire show up too
+            firing = prometheus.firing()
+            assert firing - expected == set(), f"unexpected alerts:\n{prometheus.log()[-2000:]}"
+            assert expected - firing == set(), "expected alerts that did not fire"
+        finally:
+            prometheus.stop()
+    finally:
+        evicting.stop()
+        stopped.stop()
