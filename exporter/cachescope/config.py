@@ -256,7 +256,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
             pattern = parse_pattern(reader.string(entry["pattern"], path + ("pattern",)))
         except ValueError as exc:
             raise doc.error(path + ("pattern",), str(exc)) from None
-        allow.append(AllowRule(pattern, reader.credentials(entry, path, defaults)))
+        # An allow rule takes the defaults' timeout and TLS settings, but credentials
+        # only from its own entry: a password goes only where it was configured for.
+        base = dataclasses.replace(defaults, username=None, password=None)
+        allow.append(AllowRule(pattern, reader.credentials(entry, path, base)))
     return Config(targets=targets, allow=allow, source=source)
 
 

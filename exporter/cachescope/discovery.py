@@ -125,7 +125,7 @@ class SentinelDiscovery(Discovery):
             )
             for member in members:
                 port = member.get("port", "")
-                if port.isdigit():
+                if port.isdecimal():
                     found.append(self._node(member.get("ip", ""), int(port), label))
         return found
 

@@ -43,8 +43,11 @@ class TargetFlags:
             if target.name not in names:
                 config.targets.append(target)
                 names.add(target.name)
+        # Targets reached through a pattern get no password: --redis.* credentials
+        # are for the --target targets, never for a host a request names.
+        anonymous = Credentials(timeout=credentials.timeout)
         for text in self.allow:
-            config.allow.append(AllowRule(parse_pattern(text), credentials))
+            config.allow.append(AllowRule(parse_pattern(text), anonymous))
         return config
 
     def _password(self) -> Secret | None:

@@ -194,6 +194,6 @@ class ExporterServer(ThreadingHTTPServer):
 def parse_listen_address(text: str) -> tuple[str, int]:
     """':9808', '127.0.0.1:9808' or '[::1]:9808' -> (host, port)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
+    if not sep or not port.isdecimal():
         raise ValueError(f"listen address {text!r} must look like HOST:PORT or :PORT")
     return host.strip("[]"), int(port)

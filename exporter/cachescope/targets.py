@@ -126,7 +126,7 @@ def parse_uri(text: str) -> Endpoint:
 
 
 def _parse_db(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdecimal():
         raise ValueError(f"database must be a number, got {text!r}")
     return int(text)
 

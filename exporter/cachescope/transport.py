@@ -80,6 +80,12 @@ def open_socket(target: TargetConfig, deadline: float) -> socket.socket:
         server_name = target.credentials.tls.server_name or endpoint.host
         try:
             sock = tls_context(target).wrap_socket(sock, server_hostname=server_name)
+        except TimeoutError:
+            sock.close()
+            # A plain-text server waits for a line that a TLS hello never sends.
+            raise ScrapeError(
+                "tls", "no reply to the TLS handshake in time: does this port speak TLS?"
+            ) from None
         except (OSError, ValueError):
             sock.close()
             raise

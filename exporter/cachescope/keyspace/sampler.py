@@ -135,7 +135,7 @@ class Sampler:
         sizes = {
             int(k[2:]): int(parse_kv(v).get("keys", "0"))
             for k, v in parse_info(_bytes(keyspace)).items()
-            if k[2:].isdigit()
+            if k[2:].isdecimal()
         }
         self.hot_keys_supported = "lfu" in parse_info(_bytes(memory)).get("maxmemory_policy", "")
         findings, extra = Findings(self.config), []

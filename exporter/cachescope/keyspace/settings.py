@@ -143,7 +143,7 @@ def _db_keys(items: Any, path: Path, error: ErrorFactory) -> list[tuple[int, str
     for i, item in enumerate(items):
         text = str(item)
         db, sep, key = text.partition(":")
-        if sep and db.isdigit():
+        if sep and db.isdecimal():
             result.append((int(db), key))
         elif text:
             result.append((0, text))

@@ -7,6 +7,8 @@ that does not know a stats subcommand answers one line instead: `ERROR`,
 
 from __future__ import annotations
 
+import math
+
 # A peer that streams lines without ever ending a reply must not eat our memory;
 # `stats items` of a server with all 63 slab classes in use is about 120 KiB.
 MAX_REPLY_BYTES = 4 << 20
@@ -86,7 +88,7 @@ def split_slabs(stats: Stats) -> tuple[dict[str, Stats], Stats]:
     totals: Stats = {}
     for key, value in stats.items():
         slab, sep, field = key.partition(":")
-        if sep and slab.isdigit():
+        if sep and slab.isdecimal():
             per_slab.setdefault(slab, {})[field] = value
         elif not sep:
             totals[key] = value
@@ -98,19 +100,20 @@ def split_items(stats: Stats) -> dict[str, Stats]:
     per_slab: dict[str, Stats] = {}
     for key, value in stats.items():
         parts = key.split(":")
-        if len(parts) == 3 and parts[0] == "items" and parts[1].isdigit():
+        if len(parts) == 3 and parts[0] == "items" and parts[1].isdecimal():
             per_slab.setdefault(parts[1], {})[parts[2]] = value
     return per_slab
 
 
 def to_float(value: str | None) -> float | None:
-    """A numeric stats value as float; None for text such as 'on' or '(null)'."""
+    """A numeric stats value as float; None for text such as 'on', '(null)' or 'nan'."""
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def yes_no(value: str | None) -> float | None:
