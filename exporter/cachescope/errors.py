@@ -16,6 +16,8 @@ ERROR_HINTS = {
     "protocol": "the peer does not speak the expected protocol; is this the right port?",
     "command": "the server refused a required command; check the ACL of the exporter's user",
     "busy": "a previous scrape of this target is still running; raise the scrape interval",
+    "loading": "the server is loading its dataset and answers once loading is done",
+    "script": "a script or function blocks the server; stop it with SCRIPT KILL or FUNCTION KILL",
     "parse": "the reply could not be understood; please report it with the server version",
     "series_limit": "the target gives more series than allowed; raise --limits.max-series",
     "deadline": "the scrape did not finish in time, not even after its socket timeout",

@@ -16,9 +16,9 @@ import logging
 import time
 
 from cachescope.config import TargetConfig
-from cachescope.errors import ScrapeError, scrub
+from cachescope.errors import ScrapeError
 from cachescope.exposition import GAUGE, MetricSet
-from cachescope.redis import cluster, sections, sentinel
+from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     parse_config_get,
@@ -48,26 +48,6 @@ COMMANDLOG = {
 # CONFIG GET, so there we send one call per name, in the same round trip.
 CONFIG_METRICS = ("maxmemory", "maxclients", "io-threads")
 CONFIG_NAMES = CONFIG_METRICS + ("databases",)
-# Replies that mean "this server will not run that command": renamed or missing
-# (older versions, look-alike servers), or forbidden by the ACL. Any other error
-# (LOADING, BUSY...) is taken as passing, and the command is sent again next time.
-_REFUSED = (
-    "unknown command",
-    "noperm",
-    "unknown subcommand",
-    "wrong number of arguments",
-    "not supported",
-    "unsupported",
-)
-# The optional commands, by the capability cachescope_target_capability names them;
-# CONFIG is looked up under the target's config_command (it may be renamed).
-CAPABILITIES = {
-    "slowlog": "SLOWLOG",
-    "latency": "LATENCY",
-    "client_setname": "CLIENT",
-    "commandlog": "COMMANDLOG",
-    "cluster": "CLUSTER",
-}
 
 
 def server_mode(fields: dict[str, str]) -> str:
@@ -163,11 +143,11 @@ class RedisCollector:
                 fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
                 replies.update(self._probe(fresh, deadline))
         sections.add_info(metrics, fields, time.time())
-        self._report_refusals()
+        capabilities.report_refusals(self.target, conn, self._reported)
         if conn.mode == "sentinel":
             self._add_sentinel(metrics, fields, replies)
             return
-        self._add_capabilities(metrics)
+        capabilities.add_capabilities(metrics, self.target, conn)
         config = parse_config_get(
             [
                 reply
@@ -201,42 +181,6 @@ class RedisCollector:
             fields.get("valkey_version", "")
         ) >= (8, 1)
 
-    def _add_capabilities(self, metrics: MetricSet) -> None:
-        """cachescope_target_capability: 1 for each optional command the server runs for us."""
-        conn = self.connection
-        used = {"slowlog", "latency", "client_setname"}
-        if self.target.config_command:  # "" means the operator turned CONFIG off
-            used.add("config")
-        if conn.commandlog:
-            used.add("commandlog")
-        if conn.mode == "cluster":
-            used.add("cluster")
-        for capability in sorted(used):
-            command = (
-                self.target.config_command if capability == "config" else CAPABILITIES[capability]
-            )
-            metrics.add(
-                "cachescope_target_capability",
-                GAUGE,
-                "1 if the target runs this optional command for the exporter, 0 if it refused it.",
-                0.0 if command in conn.unavailable else 1.0,
-                (("capability", capability),),
-            )
-
-    def _report_refusals(self) -> None:
-        """Log each refused command once per target, not on every reconnect."""
-        for command, reply in self.connection.unavailable.items():
-            if command in self._reported:
-                continue
-            self._reported.add(command)
-            log.warning(
-                "target=%s command %s refused (%s); exporting everything else without it, "
-                "and not sending it again on this connection",
-                self.target.name,
-                command,
-                scrub(reply, self.target),
-            )
-
     def _add_sentinel(
         self, metrics: MetricSet, fields: dict[str, str], replies: dict[Command, object]
     ) -> None:
@@ -254,15 +198,25 @@ class RedisCollector:
     def _refused(self, command: Command, reply: ReplyError) -> None:
         text = str(reply)
         if command == INFO:
-            kind = "auth" if text.startswith(("NOAUTH", "WRONGPASS")) else "command"
-            raise ScrapeError(kind, f"INFO failed: {text}")
+            raise ScrapeError(
+                _INFO_REFUSALS.get(text.split(" ", 1)[0], "command"), f"INFO failed: {text}"
+            )
         if command[:2] == ("SENTINEL", "CKQUORUM"):
             return  # a failed quorum check is an answer, not a refusal
         refused = self.connection.unavailable
-        if command[0] not in refused and any(marker in text.lower() for marker in _REFUSED):
+        if command[0] not in refused and capabilities.is_refusal(text):
             refused[command[0]] = text
         elif command[0] not in refused:
             log.debug("target=%s %s failed this time: %s", self.target.name, command[0], text)
+
+
+# Why INFO itself was refused, by the reply's first word; the kind picks the hint.
+_INFO_REFUSALS = {
+    "NOAUTH": "auth",
+    "WRONGPASS": "auth",
+    "LOADING": "loading",  # proxies and old forks answer LOADING to everything
+    "BUSY": "script",
+}
 
 
 def _version(text: str) -> tuple[int, ...]:
