@@ -55,7 +55,9 @@ def scrape_errors(metrics: Exposition, name: str) -> dict[str, float]:
     return {
         labels["error"]: value
         for sample, labels, value in metrics.samples
-        if sample == "cachescope_scrape_errors_total" and labels.get("instance") == name
+        if sample == "cachescope_scrape_errors_total"
+        and labels.get("instance") == name
+        and value > 0  # every kind is exported from the start, at 0
     }
 
 

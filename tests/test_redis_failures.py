@@ -16,7 +16,9 @@ def scrape_errors(metrics: Exposition, instance: str) -> dict[str, float]:
     return {
         labels["error"]: value
         for sample, labels, value in metrics.samples
-        if sample == "cachescope_scrape_errors_total" and labels.get("instance") == instance
+        if sample == "cachescope_scrape_errors_total"
+        and labels.get("instance") == instance
+        and value > 0  # every kind is exported from the start, at 0
     }
 
 

@@ -20,7 +20,9 @@ def scrape_errors(metrics: Exposition) -> dict[str, float]:
     return {
         labels["error"]: value
         for name, labels, value in metrics.samples
-        if name == "cachescope_scrape_errors_total" and labels.get("instance") == "cache"
+        if name == "cachescope_scrape_errors_total"
+        and labels.get("instance") == "cache"
+        and value > 0  # every kind is exported from the start, at 0
     }
 
 

@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Protocol
 
 from cachescope.config import TargetConfig
-from cachescope.errors import ScrapeError
+from cachescope.errors import ERROR_HINTS, ScrapeError
 from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet
 
 log = logging.getLogger(__name__)
@@ -135,12 +135,13 @@ class TargetState:
             duration,
         )
         metrics.add("cachescope_scrapes_total", COUNTER, "Scrapes of the target.", self.scrapes)
-        for kind in sorted(self.errors):
+        # Every kind from the start, at 0, so that rate() sees a target's first error.
+        for kind in sorted(ERROR_HINTS.keys() | self.errors.keys()):
             metrics.add(
                 "cachescope_scrape_errors_total",
                 COUNTER,
                 "Failed scrapes of the target, by kind of error.",
-                self.errors[kind],
+                self.errors.get(kind, 0),
                 (("error", kind),),
             )
         if namespace == "redis":  # names that redis_exporter's dashboards use

@@ -15,7 +15,9 @@ from cachescope.yamlmarks import ConfigError, MarkedYAML
 from cachescope.yamlmarks import Path as FieldPath
 
 # The file sits at the top of a source checkout, next to the rendered rules.
-DEFAULT_FILE = Path(__file__).resolve().parents[3] / "rules" / "thresholds.yml"
+# Shipped inside the package (so wheels and the image have it); rules/thresholds.yml
+# in the repository is a link to it.
+DEFAULT_FILE = Path(__file__).resolve().parent / "thresholds.yml"
 SEVERITIES = ("critical", "warning", "info")
 _FREE_FORM = {("kubernetes", "labels")}  # mappings whose keys the user chooses
 _DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
