@@ -83,7 +83,7 @@ def parse_cluster_nodes(text: str) -> list[ClusterNode]:
             continue
         address = parts[1].split("@", 1)[0].split(",", 1)[0]
         host, _, port = address.rpartition(":")
-        if not port.isdigit():
+        if not port.isdecimal():
             continue
         primary = "" if parts[3] == "-" else parts[3]
         nodes.append(
@@ -106,8 +106,8 @@ def _count_slots(ranges: list[str]) -> int:
         if item.startswith("["):
             continue  # a slot being imported or migrated, listed besides its range
         low, _, high = item.partition("-")
-        if low.isdigit():
-            count += int(high) - int(low) + 1 if high.isdigit() else 1
+        if low.isdecimal():
+            count += max(int(high) - int(low) + 1, 0) if high.isdecimal() else 1
     return count
 
 

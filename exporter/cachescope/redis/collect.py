@@ -221,7 +221,7 @@ _INFO_REFUSALS = {
 
 def _version(text: str) -> tuple[int, ...]:
     """(7, 2, 4) from '7.2.4'; Dragonfly's 'df-v1.2.3' parts that are not numbers are left out."""
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
+    return tuple(int(part) for part in text.split(".") if part.isdecimal())
 
 
 def _info_fields(replies: dict[Command, object]) -> dict[str, str]:
@@ -235,7 +235,7 @@ def _sentinel_masters(fields: dict[str, str]) -> list[str]:
     return [
         value.split(",", 1)[0][5:]
         for key, value in fields.items()
-        if key.startswith("master") and key[6:].isdigit() and value.startswith("name=")
+        if key.startswith("master") and key[6:].isdecimal() and value.startswith("name=")
     ]
 
 
@@ -277,4 +277,4 @@ def _db_count(config: dict[str, str], fields: dict[str, str]) -> int:
     if fields.get("cluster_enabled") == "1":
         return 1
     databases = config.get("databases", "")
-    return int(databases) if databases.isdigit() else 16
+    return int(databases) if databases.isdecimal() else 16

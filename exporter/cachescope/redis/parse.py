@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def parse_info(raw: bytes) -> dict[str, str]:
     """Parse an INFO reply into {field: value}. Section headers are dropped.
@@ -80,11 +82,12 @@ def parse_kv(value: str) -> dict[str, str]:
 
 
 def to_float(value: str) -> float | None:
-    """A numeric INFO value as float; None for text (including '1.5%' or 'abc')."""
+    """A numeric INFO value as float; None for text (including '1.5%', 'abc' or 'nan')."""
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def parse_config_get(replies: list[object]) -> dict[str, str]:

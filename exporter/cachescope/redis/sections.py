@@ -106,7 +106,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
 
 
 def _is_indexed(key: str, prefix: str) -> bool:
-    return key.startswith(prefix) and key[len(prefix) :].isdigit()
+    return key.startswith(prefix) and key[len(prefix) :].isdecimal()
 
 
 def _is_numbered_master(key: str) -> bool:
@@ -114,7 +114,7 @@ def _is_numbered_master(key: str) -> bool:
     if not key.startswith("master_"):
         return False
     index, sep, _ = key[7:].partition("_")
-    return bool(sep) and index.isdigit()
+    return bool(sep) and index.isdecimal()
 
 
 def _add_other_masters(metrics: MetricSet, fields: dict[str, str]) -> None:

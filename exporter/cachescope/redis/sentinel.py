@@ -76,7 +76,7 @@ def add_sentinel_info(metrics: MetricSet, fields: dict[str, str]) -> list[str]:
     """Per-master lines of a sentinel's INFO (`master0:name=...`); returns the master names."""
     names = []
     for key, value in fields.items():
-        if not (key.startswith("master") and key[6:].isdigit()):
+        if not (key.startswith("master") and key[6:].isdecimal()):
             continue
         master = parse_kv(value)
         name, address, status = (
