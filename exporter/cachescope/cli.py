@@ -194,3 +194,7 @@ main.add_command(config_check, "check-config")  # the older spelling
 from cachescope.rules.cli import rules  # noqa: E402
 
 main.add_command(rules)
+
+from cachescope.analyze.cli import analyze  # noqa: E402
+
+main.add_command(analyze)
