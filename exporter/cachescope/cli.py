@@ -195,6 +195,10 @@ from cachescope.rules.cli import rules  # noqa: E402
 
 main.add_command(rules)
 
+from cachescope.demo.cli import demo  # noqa: E402
+
+main.add_command(demo)
+
 from cachescope.analyze.cli import analyze  # noqa: E402
 
 main.add_command(analyze)
