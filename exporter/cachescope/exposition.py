@@ -121,6 +121,8 @@ def _escape_help(text: str) -> str:
 
 def format_value(value: float) -> str:
     """Format a sample value the way Prometheus' text parser reads it."""
+    if value.__class__ is int:  # most INFO values: no float detour
+        return str(value)
     value = float(value)
     if value.is_integer() and -1e15 < value < 1e15:
         return str(int(value))
@@ -148,6 +150,22 @@ def _join_labels(labels: Labels) -> str:
     return text
 
 
+# The HELP and TYPE lines of a family never change: escape and format them once.
+_HEADERS: dict[tuple[str, str, str], str] = {}
+
+
+def _header(family: Family) -> str:
+    key = (family.name, family.type, family.help)
+    text = _HEADERS.get(key)
+    if text is None:
+        if len(_HEADERS) >= _RENDERED_MAX:
+            _HEADERS.clear()
+        text = _HEADERS[key] = (
+            f"# HELP {family.name} {_escape_help(family.help)}\n# TYPE {family.name} {family.type}"
+        )
+    return text
+
+
 def render(families: Iterable[Family]) -> str:
     """Render families in the Prometheus text format, version 0.0.4."""
     lines: list[str] = []
@@ -155,9 +173,9 @@ def render(families: Iterable[Family]) -> str:
     for family in families:
         if not family.samples:
             continue
-        append(f"# HELP {family.name} {_escape_help(family.help)}")
-        append(f"# TYPE {family.name} {family.type}")
+        append(_header(family))
+        name = family.name
         for suffix, labels, value in family.samples:
-            append(f"{family.name}{suffix}{labels} {format_value(value)}")
+            append(f"{name}{suffix}{labels} {format_value(value)}")
     lines.append("")
     return "\n".join(lines)

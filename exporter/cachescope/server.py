@@ -9,15 +9,16 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from socketserver import StreamRequestHandler
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
 from cachescope.exposition import GAUGE, MetricSet, render
 from cachescope.fleet import Fleet, TargetNotAllowed
+from cachescope.httpwire import BadRequest, Request, read_request, response
 from cachescope.status import render_status
 from cachescope.webconfig import WebConfig
 from cachescope.yamlmarks import ConfigError
@@ -25,6 +26,11 @@ from cachescope.yamlmarks import ConfigError
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+HTML = "text/html; charset=utf-8"
+IDLE_TIMEOUT = 120.0
+Answer = tuple[int, bytes, str, dict[str, str]]
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -39,90 +45,85 @@ def exporter_metrics(fleet: Fleet) -> MetricSet:
     return metrics
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: Prometheus reuses its connection
+class Handler(StreamRequestHandler):
+    """One client connection: requests answered in turn while it stays open."""
+
     server: ExporterServer
+    timeout = IDLE_TIMEOUT  # an idle keep-alive connection gives its slot back
 
     def setup(self) -> None:
         super().setup()
-        # Responses go out in one write, and without Nagle's delay: with keep-alive,
-        # a small write after the headers otherwise waits for a delayed ACK (~40 ms).
+        # Without Nagle's delay: with keep-alive, a response otherwise may wait
+        # for the client's delayed ACK (~40 ms).
         if self.connection.family != socket.AF_UNIX:
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
-        if not self._authorized():
-            return
-        url = urlsplit(self.path)
-        fleet = self.server.fleet
-        if url.path == "/metrics":
+    def handle(self) -> None:
+        while True:
+            try:
+                request = read_request(self.rfile)
+            except BadRequest as exc:
+                self.wfile.write(response(exc.status, f"{exc}\n".encode(), keep_alive=False))
+                return
+            except OSError:  # the client went away or idled out
+                return
+            if request is None:
+                return
+            status, body, content_type, headers = self._answer(request)
+            self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "http %s %s %s %d", self.client_address[0], request.method, request.path, status
+                )
+            if not request.keep_alive:
+                return
+
+    def _answer(self, request: Request) -> Answer:
+        if not self.server.web.authorized(request.headers.get("authorization")):
+            return 401, b"Unauthorized\n", TEXT, {"WWW-Authenticate": 'Basic realm="cachescope"'}
+        if request.method == "POST":
+            return self._post(request)
+        if request.method != "GET":
+            return 405, b"Only GET, and POST to /-/reload.\n", TEXT, {"Allow": "GET, POST"}
+        fleet, path = self.server.fleet, request.path
+        if path == "/metrics":
             merged = fleet.scrape_all()
             merged.merge(exporter_metrics(fleet))
             body = render(merged.families()).encode() + generate_latest(REGISTRY)
-            self._send(200, body, CONTENT_TYPE)
-        elif url.path == "/scrape":
-            self._scrape(fleet, parse_qs(url.query).get("target", []))
-        elif url.path == "/discover":
-            body = json.dumps(fleet.service_discovery(), indent=1).encode()
-            self._send(200, body, "application/json")
-        elif url.path == "/-/healthy":
-            self._send(200, b"Healthy\n")
-        elif url.path == "/-/ready":
-            self._send(200, b"Ready\n")
-        elif url.path == "/":
-            page = render_status(list(fleet.states.values()))
-            self._send(200, page.encode(), "text/html; charset=utf-8")
-        else:
-            self._send(404, b"Not found. See / for the endpoints.\n")
+            return 200, body, CONTENT_TYPE, {}
+        if path == "/scrape":
+            return self._scrape(fleet, request.query().get("target", []))
+        if path == "/discover":
+            return 200, json.dumps(fleet.service_discovery(), indent=1).encode(), JSON, {}
+        if path == "/-/healthy":
+            return 200, b"Healthy\n", TEXT, {}
+        if path == "/-/ready":
+            return 200, b"Ready\n", TEXT, {}
+        if path == "/":
+            return 200, render_status(list(fleet.states.values())).encode(), HTML, {}
+        return 404, b"Not found. See / for the endpoints.\n", TEXT, {}
 
-    def do_POST(self) -> None:  # noqa: N802
-        if not self._authorized():
-            return
-        if urlsplit(self.path).path != "/-/reload":
-            self._send(405, b"Only /-/reload takes POST.\n")
-            return
+    def _post(self, request: Request) -> Answer:
+        if request.path != "/-/reload":
+            return 405, b"Only /-/reload takes POST.\n", TEXT, {"Allow": "GET"}
         try:
             self.server.reload()
         except ConfigError as exc:
-            self._send(400, f"reload refused, the running configuration stays: {exc}\n".encode())
-            return
-        self._send(200, b"Reloaded\n")
+            message = f"reload refused, the running configuration stays: {exc}\n"
+            return 400, message.encode(), TEXT, {}
+        return 200, b"Reloaded\n", TEXT, {}
 
-    def _authorized(self) -> bool:
-        if self.server.web.authorized(self.headers.get("Authorization")):
-            return True
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="cachescope"')
-        self.send_header("Content-Length", "13")
-        self.end_headers()
-        self.wfile.write(b"Unauthorized\n")
-        return False
-
-    def _scrape(self, fleet: Fleet, targets: list[str]) -> None:
+    def _scrape(self, fleet: Fleet, targets: list[str]) -> Answer:
         if len(targets) != 1 or not targets[0]:
-            self._send(
-                400, b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n"
+            message = (
+                b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n"
             )
-            return
+            return 400, message, TEXT, {}
         try:
             metrics = fleet.scrape_one(targets[0])
         except TargetNotAllowed as exc:
-            self._send(400, f"{exc}\n".encode())
-            return
-        self._send(200, render(metrics.families()).encode(), CONTENT_TYPE)
-
-    def _send(
-        self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
-    ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("http %s %s", self.address_string(), format % args)
+            return 400, f"{exc}\n".encode(), TEXT, {}
+        return 200, render(metrics.families()).encode(), CONTENT_TYPE, {}
 
 
 class ExporterServer(ThreadingHTTPServer):

@@ -82,7 +82,12 @@ def parse_kv(value: str) -> dict[str, str]:
 
 
 def to_float(value: str) -> float | None:
-    """A numeric INFO value as float; None for text (including '1.5%', 'abc' or 'nan')."""
+    """A numeric INFO value; None for text (including '1.5%', 'abc' or 'nan').
+
+    Whole numbers come back as int, which renders without a detour through float.
+    """
+    if value.isdecimal() and value.isascii():
+        return int(value)
     try:
         number = float(value)
     except ValueError:

@@ -45,6 +45,35 @@ _MASTER_FIELDS = {
 }
 
 
+def _classify(key: str) -> str:
+    """What kind of INFO field a key is; the answer is cached, as keys repeat every scrape."""
+    if key in FIELDS:
+        return "field"
+    for prefix, kind in (
+        ("cmdstat_", "cmdstat"),
+        ("errorstat_", "errorstat"),
+        ("latency_percentiles_usec_", "latency"),
+    ):
+        if key.startswith(prefix):
+            return kind
+    if _is_indexed(key, "db"):
+        return "skip"  # add_keyspace
+    if _is_indexed(key, "slave"):
+        return "replica"
+    if key == "master_link_status" or key in _MASTER_FIELDS:
+        return key
+    if key == "module" or key.startswith("module#"):
+        return "module"
+    if _is_numbered_master(key) or "#" in key:
+        return "skip"  # further primaries: _add_other_masters; other repeats have no name
+    if key in SKIPPED or key.endswith("_human"):
+        return "skip"
+    return "generic"
+
+
+_KINDS: dict[str, str] = {}
+
+
 def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     """Add every INFO field we understand, and the numeric ones we don't, as untyped."""
     master = (
@@ -52,55 +81,62 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
         ("master_port", fields.get("master_port", "")),
     )
     calls: dict[str, tuple[float, float]] = {}
+    latencies: list[tuple[str, str]] = []  # need the calls of commandstats: done after the loop
+    kinds = _KINDS
+    if len(kinds) > 10_000:  # keys come from servers: keep the cache bounded
+        kinds.clear()
+    add = metrics.add
     for key, value in fields.items():
-        field = FIELDS.get(key)
-        if field is not None:
-            name, type_, help_, divisor = field
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = _classify(key)
+        if kind == "field":
+            name, type_, help_, divisor = FIELDS[key]
             number = (1.0 if value == "ok" else 0.0) if key in STATUS_FIELDS else to_float(value)
             if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
                 continue  # text, or a server's "not tracked" (Dragonfly's -1)
-            metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
-        elif key.startswith("cmdstat_"):
+            add(name, type_, help_, number / divisor if divisor != 1.0 else number)
+        elif kind == "skip":
+            continue
+        elif kind == "cmdstat":
             calls[key[8:]] = _add_command_stats(metrics, key[8:], parse_kv(value))
-        elif key.startswith("errorstat_"):
+        elif kind == "latency":
+            latencies.append((key[25:], value))
+        elif kind == "errorstat":
             count = to_float(parse_kv(value).get("count", ""))
             if count is not None:
-                metrics.add(
+                add(
                     "redis_errors_total",
                     COUNTER,
                     "Error replies by error prefix.",
                     count,
                     (("err", key[10:]),),
                 )
-        elif key.startswith("latency_percentiles_usec_") or _is_indexed(key, "db"):
-            continue  # need commandstats / handled by add_keyspace
-        elif _is_indexed(key, "slave"):
+        elif kind == "generic":
+            number = to_float(value)
+            if number is not None:
+                add(
+                    metric_name("redis_", key),
+                    UNTYPED,
+                    f"INFO field {key}, not yet named by cachescope.",
+                    number,
+                )
+        elif kind == "replica":
             _add_replica(metrics, parse_kv(value), to_float(fields.get("master_repl_offset", "")))
-        elif key == "master_link_status":
-            metrics.add(
+        elif kind == "master_link_status":
+            add(
                 "redis_master_link_up",
                 GAUGE,
                 "Whether the link to the primary is up.",
                 1.0 if value == "up" else 0.0,
                 master,
             )
-        elif key in _MASTER_FIELDS:
-            name, help_ = _MASTER_FIELDS[key]
-            metrics.add(name, GAUGE, help_, to_float(value) or 0.0, master)
-        elif key == "module" or key.startswith("module#"):
+        elif kind in _MASTER_FIELDS:
+            name, help_ = _MASTER_FIELDS[kind]
+            add(name, GAUGE, help_, to_float(value) or 0.0, master)
+        elif kind == "module":
             _add_module(metrics, parse_kv(value))
-        elif _is_numbered_master(key) or "#" in key:
-            continue  # further primaries: _add_other_masters; other repeats have no name
-        elif key not in SKIPPED and not key.endswith("_human"):
-            number = to_float(value)
-            if number is not None:
-                metrics.add(
-                    metric_name("redis_", key),
-                    UNTYPED,
-                    f"INFO field {key}, not yet named by cachescope.",
-                    number,
-                )
-    _add_latency_percentiles(metrics, fields, calls)
+    _add_latency_percentiles(metrics, latencies, calls)
     _add_other_masters(metrics, fields)
     _add_identity(metrics, fields, now)
 
@@ -172,12 +208,9 @@ def _add_command_stats(metrics: MetricSet, cmd: str, stats: dict[str, str]) -> t
 
 
 def _add_latency_percentiles(
-    metrics: MetricSet, fields: dict[str, str], calls: dict[str, tuple[float, float]]
+    metrics: MetricSet, latencies: list[tuple[str, str]], calls: dict[str, tuple[float, float]]
 ) -> None:
-    for key, value in fields.items():
-        if not key.startswith("latency_percentiles_usec_"):
-            continue
-        cmd = key[25:]
+    for cmd, value in latencies:
         quantiles = {}
         for name, number in parse_kv(value).items():
             parsed = to_float(number)
