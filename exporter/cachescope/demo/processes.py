@@ -50,6 +50,8 @@ def find_binaries() -> dict[str, str]:
 def port_free(port: int) -> bool:
     """Whether 127.0.0.1:port can be listened on now."""
     with socket.socket() as sock:
+        # As the servers do: connections of a previous run in TIME_WAIT do not block a port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
