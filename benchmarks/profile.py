@@ -212,9 +212,9 @@ def phases(fleet: Any, uris: list[str], args: argparse.Namespace) -> None:
 
     start = time.process_time()  # every thread: the pool's work counts too
     for _ in range(args.passes):
-        merged = fleet.scrape_all()
-        merged.merge(server_module.exporter_metrics(fleet))
-        server_module.render(merged.families()).encode() + generate_latest(REGISTRY)
+        joined = fleet.scrape_all()
+        joined.add(server_module.render_parts(server_module.exporter_metrics(fleet).families()))
+        joined.text().encode() + generate_latest(REGISTRY)
     total = time.process_time() - start
     breakdown(f"/metrics over {len(uris)} targets, real pool, phases", args.passes, total)
     uninstrument()

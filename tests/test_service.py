@@ -157,6 +157,7 @@ def test_reload_applies_a_valid_config_and_refuses_a_bad_one_without_dropping_a_
         exporter.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in exporter.log(), what="SIGHUP reload to be refused")
         assert exporter.metrics().value("redis_up", instance="second") == 1  # old config runs
+        wait_for(lambda: scrapes > 3, what="the concurrent scrapes to run a few times")
     finally:
         stop.set()
         scraper.join()

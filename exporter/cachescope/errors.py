@@ -20,7 +20,6 @@ ERROR_HINTS = {
     "script": "a script or function blocks the server; stop it with SCRIPT KILL or FUNCTION KILL",
     "parse": "the reply could not be understood; please report it with the server version",
     "series_limit": "the target gives more series than allowed; raise --limits.max-series",
-    "deadline": "the scrape did not finish in time, not even after its socket timeout",
 }
 
 

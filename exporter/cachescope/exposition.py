@@ -166,16 +166,44 @@ def _header(family: Family) -> str:
     return text
 
 
-def render(families: Iterable[Family]) -> str:
-    """Render families in the Prometheus text format, version 0.0.4."""
-    lines: list[str] = []
-    append = lines.append
+Part = tuple[str, str, str]  # (family name, HELP and TYPE lines, sample lines)
+
+
+def render_parts(families: Iterable[Family]) -> list[Part]:
+    """Each family as text, ready to be joined with other targets' parts."""
+    parts: list[Part] = []
     for family in families:
         if not family.samples:
             continue
-        append(_header(family))
         name = family.name
-        for suffix, labels, value in family.samples:
-            append(f"{name}{suffix}{labels} {format_value(value)}")
-    lines.append("")
-    return "\n".join(lines)
+        lines = [
+            f"{name}{suffix}{labels} {format_value(value)}"
+            for suffix, labels, value in family.samples
+        ]
+        parts.append((name, _header(family), "\n".join(lines)))
+    return parts
+
+
+class Joined:
+    """Families rendered by many targets, joined by name: one HELP and TYPE each."""
+
+    def __init__(self) -> None:
+        self._families: dict[str, tuple[str, list[str]]] = {}
+
+    def add(self, parts: list[Part]) -> None:
+        for name, header, body in parts:
+            known = self._families.get(name)
+            if known is None:
+                self._families[name] = (header, [body])
+            else:
+                known[1].append(body)
+
+    def text(self) -> str:
+        return "".join(
+            header + "\n" + "\n".join(bodies) + "\n" for header, bodies in self._families.values()
+        )
+
+
+def render(families: Iterable[Family]) -> str:
+    """Render families in the Prometheus text format, version 0.0.4."""
+    return "".join(f"{header}\n{body}\n" for _, header, body in render_parts(families))

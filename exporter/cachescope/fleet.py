@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 from cachescope.config import Config, TargetConfig
 from cachescope.discovery import Discovery, make_discovery
-from cachescope.exposition import MetricSet
+from cachescope.exposition import Joined, MetricSet
 from cachescope.scrape import Scraper, TargetState
 from cachescope.targets import Endpoint, parse_uri
 
@@ -103,7 +103,7 @@ class Fleet:
         for state in closing:
             state.close()
 
-    def scrape_all(self) -> MetricSet:
+    def scrape_all(self) -> Joined:
         """Every target, each labelled with instance=<its name>."""
         self.refresh()
         jobs = [

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet
+from cachescope.exposition import COUNTER, GAUGE, Joined, Labels, MetricSet, Part, render_parts
 
 log = logging.getLogger(__name__)
 
@@ -160,30 +160,39 @@ class TargetState:
             )
 
 
+def _scrape_rendered(state: TargetState, labels: Labels) -> list[Part]:
+    return render_parts(state.scrape(labels).families())
+
+
 class Scraper:
     """Scrapes many targets concurrently, each within its own timeout."""
 
     def __init__(self, max_workers: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="scrape")
 
-    def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> MetricSet:
-        """Scrape every (target, labels) pair; merge the results into one set."""
+    def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> Joined:
+        """Scrape every (target, labels) pair; their families, rendered and joined by name.
+
+        Each worker renders its own target's text, so the caller holds strings,
+        not hundreds of thousands of sample tuples, when a fleet is large.
+        """
         start = time.monotonic()
         futures = [
-            (state, labels, self._pool.submit(state.scrape, labels)) for state, labels in jobs
+            (state, labels, self._pool.submit(_scrape_rendered, state, labels))
+            for state, labels in jobs
         ]
-        merged = MetricSet()
+        joined = Joined()
         for state, labels, future in futures:
             # The socket deadline bounds each scrape; the extra second covers DNS
             # and thread start-up, which the socket timeout does not.
             limit = state.target.timeout + 1.0
             try:
-                merged.merge(future.result(timeout=max(start + limit - time.monotonic(), 0)))
+                joined.add(future.result(timeout=max(start + limit - time.monotonic(), 0)))
             except FutureTimeout:
                 metrics = MetricSet(labels)
                 state.add_self_metrics(metrics, 0.0, limit)
-                merged.merge(metrics)
-        return merged
+                joined.add(render_parts(metrics.families()))
+        return joined
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

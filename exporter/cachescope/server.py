@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.exposition import GAUGE, MetricSet, render
+from cachescope.exposition import GAUGE, MetricSet, render, render_parts
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpwire import BadRequest, Request, read_request, response
 from cachescope.status import render_status
@@ -87,9 +87,9 @@ class Handler(StreamRequestHandler):
             return 405, b"Only GET, and POST to /-/reload.\n", TEXT, {"Allow": "GET, POST"}
         fleet, path = self.server.fleet, request.path
         if path == "/metrics":
-            merged = fleet.scrape_all()
-            merged.merge(exporter_metrics(fleet))
-            body = render(merged.families()).encode() + generate_latest(REGISTRY)
+            joined = fleet.scrape_all()
+            joined.add(render_parts(exporter_metrics(fleet).families()))
+            body = joined.text().encode() + generate_latest(REGISTRY)
             return 200, body, CONTENT_TYPE, {}
         if path == "/scrape":
             return self._scrape(fleet, request.query().get("target", []))
