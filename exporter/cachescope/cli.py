@@ -104,6 +104,14 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "(0: as many as the open-file limit allows).",
 )
 @_option(
+    "--shard",
+    "shard",
+    "SHARD",
+    default="0/1",
+    help="i/n: watch only the i-th of n slices of the targets, so n replicas split a fleet "
+    "without overlap (slices by a hash of each target's name).",
+)
+@_option(
     "--web.max-connections",
     "max_requests",
     "WEB_MAX_CONNECTIONS",
@@ -143,13 +151,14 @@ def serve(
     max_concurrency: int,
     max_series: int,
     max_connections: int,
+    shard: str,
     max_requests: int,
     shutdown_timeout: str,
     log_level: str,
     log_format: str,
 ) -> None:
     """Serve /metrics and /scrape for the configured targets."""
-    from cachescope.fleet import Limits
+    from cachescope.fleet import Limits, parse_shard
     from cachescope.server import parse_listen_address
     from cachescope.service import Service, connection_budget
     from cachescope.webconfig import WebConfig, load_web_config
@@ -159,7 +168,9 @@ def serve(
     try:
         address = parse_listen_address(listen)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
-        limits = Limits(max_concurrency, max_series, connection_budget(max_connections))
+        limits = Limits(
+            max_concurrency, max_series, connection_budget(max_connections), parse_shard(shard)
+        )
         grace = parse_duration(shutdown_timeout)
         service = Service(flags.load, address, web, limits, max_requests, grace)
     except (ConfigError, ValueError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import threading
 from collections import OrderedDict
 
@@ -29,6 +30,24 @@ class Limits:
     max_workers: int = 32  # targets scraped at the same time
     max_series: int = 20_000  # per target; a scrape with more fails (0: no limit)
     max_connections: int = 10_000  # targets that keep a connection between scrapes
+    shard: tuple[int, int] = (0, 1)  # (i, n): watch only the i-th of n slices of the targets
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' with 0 <= i < n."""
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdecimal() and count.isdecimal() and int(index) < int(count)):
+        raise ValueError(f"--shard must look like i/n with 0 <= i < n, got {text!r}")
+    return int(index), int(count)
+
+
+def in_shard(name: str, shard: tuple[int, int]) -> bool:
+    """Whether a target belongs to this replica's slice; stable across processes and restarts."""
+    index, count = shard
+    if count <= 1:
+        return True
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count == index
 
 
 class Fleet:
@@ -88,7 +107,11 @@ class Fleet:
 
     def refresh(self) -> None:
         """Start watching new targets, stop watching those gone or changed."""
-        wanted = {target.name: target for target in self.wanted()}
+        wanted = {
+            target.name: target
+            for target in self.wanted()
+            if in_shard(target.name, self.limits.shard)
+        }
         closing = []
         with self._lock:
             for name, state in list(self.states.items()):
