@@ -213,3 +213,7 @@ main.add_command(demo)
 from cachescope.analyze.cli import analyze  # noqa: E402
 
 main.add_command(analyze)
+
+from cachescope.dashboards.cli import dashboards  # noqa: E402
+
+main.add_command(dashboards)

@@ -1,0 +1,1 @@
+"""Grafana dashboards as plain Python data, with thresholds from the alerts' thresholds file."""

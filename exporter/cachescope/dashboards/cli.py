@@ -1,0 +1,53 @@
+"""`cachescope dashboards render`: write the Grafana dashboards (and their ConfigMap)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cachescope.dashboards import render as rendering
+from cachescope.rules import thresholds as thresholds_file
+from cachescope.yamlmarks import ConfigError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+def dashboards() -> None:
+    """Grafana dashboards whose thresholds are the alerts'."""
+
+
+@dashboards.command()
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(dir_okay=False),
+    envvar="CACHESCOPE_THRESHOLDS",
+    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
+)
+@click.option(
+    "--output",
+    default="grafana/dashboards",
+    help="Directory for the dashboard JSON files.",
+)
+@click.option(
+    "--configmap",
+    "configmap_dir",
+    default="deploy/kubernetes",
+    help="Directory for dashboards-configmap.yaml, or '' for none.",
+)
+def render(thresholds_path: str | None, output: str, configmap_dir: str) -> None:
+    """Render the dashboards from the thresholds."""
+    try:
+        values = thresholds_file.load(thresholds_path)
+        files, configmap = rendering.render(values)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    written = {Path(output) / name: text for name, text in files.items()}
+    if configmap_dir:
+        written[Path(configmap_dir) / rendering.CONFIGMAP_FILE] = configmap
+    for path, text in written.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}", err=True)

@@ -1,0 +1,355 @@
+"""Redis instance: memory, hit ratio, commands and latency, keyspace, clients, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cachescope.dashboards import grafana, redis_state
+from cachescope.dashboards.bounds import Bound
+from cachescope.dashboards.common import (
+    RATE,
+    UP_MAPPINGS,
+    instance_variable,
+    job_variable,
+    series,
+    single,
+)
+
+UID = "cachescope-redis"
+I = "{{instance}}"  # noqa: E741 (a legend, read as "instance")
+
+
+def overview(t: dict[str, Any]) -> list[grafana.Panel]:
+    """One stat per question: is it up, fresh, full, useful, busy."""
+    info = single(
+        t,
+        "Role and version",
+        "redis_instance_info{SEL}",
+        "Role (master or slave), version and eviction policy from INFO.",
+        legend="{{role}} {{redis_version}} {{maxmemory_policy}}",
+    )
+    info["options"]["textMode"] = "name"
+    return [
+        single(
+            t,
+            "Up",
+            "redis_up{SEL}",
+            "1 if cachescope's last scrape worked.",
+            runbooks=["RedisDown"],
+            mappings=UP_MAPPINGS,
+        ),
+        info,
+        single(
+            t,
+            "Uptime",
+            "redis_uptime_in_seconds{SEL}",
+            "Since the last restart; red while RedisRestarted would fire (cold cache).",
+            "s",
+            [Bound("RedisRestarted", above=False, key="window")],
+        ),
+        single(
+            t,
+            "Memory / maxmemory",
+            "instance:redis_memory_utilization:ratio{SEL}",
+            "used_memory / maxmemory; empty when maxmemory is 0.",
+            "percentunit",
+            [Bound("RedisMemoryNearLimit")],
+        ),
+        single(
+            t,
+            "Hit ratio (5m)",
+            "instance:redis_keyspace_hit_ratio:ratio_rate5m{SEL}",
+            "keyspace_hits / (hits + misses) over 5 minutes; empty without lookups.",
+            "percentunit",
+            [Bound("RedisHitRatioLow", above=False)],
+        ),
+        single(
+            t,
+            "Ops/s (5m)",
+            "instance:redis_commands_processed:rate5m{SEL}",
+            "Commands processed per second.",
+            "ops",
+        ),
+    ]
+
+
+def memory(t: dict[str, Any]) -> list[grafana.Panel]:
+    """Where the memory goes, and how close the limit is."""
+    return [
+        series(
+            t,
+            "Memory breakdown",
+            [
+                ("redis_memory_used_bytes{SEL}", f"{I} used"),
+                ("redis_memory_used_dataset_bytes{SEL}", f"{I} dataset"),
+                ("redis_memory_used_overhead_bytes{SEL}", f"{I} overhead"),
+                ("redis_memory_used_rss_bytes{SEL}", f"{I} RSS"),
+                ("redis_memory_max_bytes{SEL} > 0", f"{I} maxmemory"),
+            ],
+            "Used = dataset + overhead (buffers, replication backlog); RSS is what the OS gave.",
+            "bytes",
+        ),
+        series(
+            t,
+            "Memory / maxmemory",
+            [
+                ("instance:redis_memory_utilization:ratio{SEL}", I),
+            ],
+            "Share of maxmemory in use. Under noeviction, writes fail at 100%.",
+            "percentunit",
+            [Bound("RedisMemoryNearLimit")],
+            ["RedisNoevictionNearLimit"],
+        ),
+        series(
+            t,
+            "Memory / maxmemory under noeviction",
+            [
+                (
+                    "instance:redis_memory_utilization:ratio{SEL}\nand on (job, instance)"
+                    ' redis_instance_info{SEL, maxmemory_policy="noeviction"}',
+                    I,
+                ),
+            ],
+            "Only instances with maxmemory-policy noeviction: at 100% every write fails with OOM.",
+            "percentunit",
+            [Bound("RedisNoevictionNearLimit")],
+            ["RedisOutOfMemoryErrors"],
+        ),
+        series(
+            t,
+            "Fragmentation ratio",
+            [("redis_mem_fragmentation_ratio{SEL}", I)],
+            "RSS / used. Above the high threshold memory is wasted, below 1 it is swapped. The"
+            " alerts apply only above 100 MiB used: small instances show high ratios.",
+            "none",
+            [Bound("RedisFragmentationRatioLow", above=False), Bound("RedisFragmentationHigh")],
+        ),
+        series(
+            t,
+            "RSS above used memory",
+            [
+                ("redis_memory_used_rss_bytes{SEL} - redis_memory_used_bytes{SEL}", I),
+            ],
+            "Memory the process holds beyond its data: waste the host pays for.",
+            "bytes",
+            [Bound("RedisRssFarAboveUsed")],
+        ),
+        series(
+            t,
+            "Evicted and expired keys/s",
+            [
+                ("instance:redis_evicted_keys:rate5m{SEL}", f"{I} evicted"),
+                ("instance:redis_expired_keys:rate5m{SEL}", f"{I} expired"),
+            ],
+            "Evictions with a low hit ratio mean the cache is too small for its working set.",
+            "short",
+            runbooks=["RedisEvictionsHigh"],
+        ),
+    ]
+
+
+def efficiency(t: dict[str, Any]) -> list[grafana.Panel]:
+    """Does the cache serve reads."""
+    return [
+        series(
+            t,
+            "Hit ratio",
+            [("instance:redis_keyspace_hit_ratio:ratio_rate5m{SEL}", I)],
+            "Lookups served from cache over 5 minutes.",
+            "percentunit",
+            [Bound("RedisHitRatioLow", above=False)],
+            width=12,
+        ),
+        series(
+            t,
+            "Hits and misses/s",
+            [
+                ("instance:redis_keyspace_hits:rate5m{SEL}", f"{I} hits"),
+                ("instance:redis_keyspace_misses:rate5m{SEL}", f"{I} misses"),
+            ],
+            "A jump in misses is a stampede onto the database behind the cache.",
+            "short",
+            runbooks=["RedisMissSpike"],
+            width=12,
+        ),
+    ]
+
+
+def commands(t: dict[str, Any]) -> list[grafana.Panel]:
+    """What the server spends its time on, and what fails."""
+    return [
+        series(
+            t,
+            "Calls/s by command (top 10)",
+            [
+                (
+                    f"topk(10, sum by (instance, cmd) (rate(redis_commands_total{{SEL}}[{RATE}])))",
+                    f"{I} {{{{cmd}}}}",
+                ),
+            ],
+            "From INFO commandstats.",
+            "ops",
+        ),
+        series(
+            t,
+            "Average latency by command",
+            [
+                ("instance_cmd:redis_command_latency_seconds:avg_rate5m{SEL}", f"{I} {{{{cmd}}}}"),
+            ],
+            "Time per call over 5 minutes (commandstats usec / calls).",
+            "s",
+            [Bound("RedisCommandLatencyHigh")],
+        ),
+        series(
+            t,
+            "p99 latency by command",
+            [
+                (
+                    'max by (instance, cmd) (redis_latency_percentiles_usec{SEL, quantile="99"})'
+                    " / 1e6",
+                    f"{I} {{{{cmd}}}}",
+                ),
+            ],
+            "99th percentile since the last reset, from INFO latencystats (Redis 7+).",
+            "s",
+        ),
+        series(
+            t,
+            "Errors/s by type",
+            [
+                (
+                    f"sum by (instance, err) (rate(redis_errors_total{{SEL}}[{RATE}]))",
+                    f"{I} {{{{err}}}}",
+                ),
+            ],
+            "Error replies by prefix (INFO errorstats): OOM, BUSY, NOAUTH, WRONGTYPE, ERR ...",
+            "short",
+            runbooks=["RedisOutOfMemoryErrors", "RedisBusyScript"],
+        ),
+        series(
+            t,
+            "Failed and rejected calls/s",
+            [
+                (
+                    f"sum by (instance) (rate(redis_commands_failed_calls_total{{SEL}}[{RATE}]))",
+                    f"{I} failed",
+                ),
+                (
+                    f"sum by (instance) (rate(redis_commands_rejected_calls_total{{SEL}}[{RATE}]))",
+                    f"{I} rejected",
+                ),
+            ],
+            "Calls that failed while running, and calls refused before (bad arity, OOM, ACL).",
+            "short",
+        ),
+    ]
+
+
+def keyspace(t: dict[str, Any]) -> list[grafana.Panel]:
+    """Keys per db and how many of them expire."""
+    db = f"{I} {{{{db}}}}"
+    return [
+        series(
+            t,
+            "Keys per db",
+            [("redis_db_keys{SEL} > 0", db), ("redis_db_keys_expiring{SEL} > 0", f"{db} with TTL")],
+            "From INFO keyspace.",
+            "short",
+        ),
+        series(
+            t,
+            "Keys without TTL per db",
+            [
+                ("1 - redis_db_keys_expiring{SEL} / (redis_db_keys{SEL} > 0)", db),
+            ],
+            "Share of keys that never expire. The alert counts only instances above 1000 keys"
+            " that are used as a cache.",
+            "percentunit",
+            [Bound("RedisKeysWithoutTtl")],
+        ),
+        series(
+            t,
+            "Average TTL per db",
+            [("redis_db_avg_ttl_seconds{SEL} > 0", db)],
+            "Average remaining TTL of the keys that have one.",
+            "s",
+        ),
+    ]
+
+
+def clients(t: dict[str, Any]) -> list[grafana.Panel]:
+    """Connections: how many, blocked, refused, and how fast they come and go."""
+    return [
+        series(
+            t,
+            "Clients / maxclients",
+            [
+                ("redis_connected_clients{SEL} / (redis_config_maxclients{SEL} > 0)", I),
+            ],
+            "At 100% new connections are rejected.",
+            "percentunit",
+            [Bound("RedisConnectionsNearLimit")],
+            width=6,
+        ),
+        series(
+            t,
+            "Blocked clients",
+            [("redis_blocked_clients{SEL}", I)],
+            "Clients in BLPOP, XREAD, WAIT ...",
+            "short",
+            [Bound("RedisBlockedClientsHigh")],
+            width=6,
+        ),
+        series(
+            t,
+            "New connections/s",
+            [
+                (f"rate(redis_connections_received_total{{SEL}}[{RATE}])", I),
+            ],
+            "Connection churn: pooled clients open few.",
+            "short",
+            [Bound("RedisConnectionChurnHigh")],
+            width=6,
+        ),
+        series(
+            t,
+            "Rejected connections/s",
+            [
+                (f"rate(redis_rejected_connections_total{{SEL}}[{RATE}])", I),
+            ],
+            "Refused at maxclients.",
+            "short",
+            runbooks=["RedisRejectedConnections"],
+            width=6,
+        ),
+        series(
+            t,
+            "Connected clients",
+            [("redis_connected_clients{SEL}", I)],
+            "Client connections, the exporter's included.",
+            "short",
+            width=24,
+        ),
+    ]
+
+
+def build(thresholds: dict[str, Any]) -> dict[str, Any]:
+    """The Redis instance dashboard."""
+    t = thresholds
+    panels = [
+        grafana.row("Overview"), *overview(t),
+        grafana.row("Memory"), *memory(t),
+        grafana.row("Hit ratio and misses"), *efficiency(t),
+        grafana.row("Commands, latency and errors"), *commands(t),
+        grafana.row("Keyspace and TTL"), *keyspace(t),
+        grafana.row("Clients"), *clients(t),
+        *redis_state.panels(t),
+    ]  # fmt: skip
+    return grafana.dashboard(
+        UID,
+        "Redis instance",
+        "One Redis (or Valkey, KeyDB) server: is it up, full, useful, slow, replicated and"
+        " saved; what its keyspace holds.",
+        [job_variable("redis_up"), instance_variable("redis_up")],
+        panels,
+    )
