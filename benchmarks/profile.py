@@ -214,7 +214,7 @@ def phases(fleet: Any, uris: list[str], args: argparse.Namespace) -> None:
     for _ in range(args.passes):
         joined = fleet.scrape_all()
         joined.add(server_module.render_parts(server_module.exporter_metrics(fleet).families()))
-        joined.text().encode() + generate_latest(REGISTRY)
+        b"".join(joined.chunks()) + generate_latest(REGISTRY)
     total = time.process_time() - start
     breakdown(f"/metrics over {len(uris)} targets, real pool, phases", args.passes, total)
     uninstrument()

@@ -151,59 +151,66 @@ def _join_labels(labels: Labels) -> str:
 
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
-_HEADERS: dict[tuple[str, str, str], str] = {}
+_HEADERS: dict[tuple[str, str, str], bytes] = {}
 
 
-def _header(family: Family) -> str:
+def _header(family: Family) -> bytes:
     key = (family.name, family.type, family.help)
     text = _HEADERS.get(key)
     if text is None:
         if len(_HEADERS) >= _RENDERED_MAX:
             _HEADERS.clear()
         text = _HEADERS[key] = (
-            f"# HELP {family.name} {_escape_help(family.help)}\n# TYPE {family.name} {family.type}"
-        )
+            f"# HELP {family.name} {_escape_help(family.help)}\n"
+            f"# TYPE {family.name} {family.type}\n"
+        ).encode()
     return text
 
 
-Part = tuple[str, str, str]  # (family name, HELP and TYPE lines, sample lines)
+Part = tuple[str, bytes, bytes]  # (family name, HELP and TYPE lines, sample lines), encoded
 
 
 def render_parts(families: Iterable[Family]) -> list[Part]:
-    """Each family as text, ready to be joined with other targets' parts."""
+    """Each family as encoded text, ready to be joined with other targets' parts."""
     parts: list[Part] = []
     for family in families:
         if not family.samples:
             continue
         name = family.name
         lines = [
-            f"{name}{suffix}{labels} {format_value(value)}"
+            f"{name}{suffix}{labels} {format_value(value)}\n"
             for suffix, labels, value in family.samples
         ]
-        parts.append((name, _header(family), "\n".join(lines)))
+        parts.append((name, _header(family), "".join(lines).encode()))
     return parts
 
 
 class Joined:
-    """Families rendered by many targets, joined by name: one HELP and TYPE each."""
+    """Families rendered by many targets, joined by name: one HELP and TYPE each.
+
+    The pieces stay separate up to the socket: a large fleet's response is
+    never copied into one string, then one bytes object, then a response.
+    """
 
     def __init__(self) -> None:
-        self._families: dict[str, tuple[str, list[str]]] = {}
+        self._families: dict[str, list[bytes]] = {}
 
     def add(self, parts: list[Part]) -> None:
         for name, header, body in parts:
             known = self._families.get(name)
             if known is None:
-                self._families[name] = (header, [body])
+                self._families[name] = [header, body]
             else:
-                known[1].append(body)
+                known.append(body)
 
-    def text(self) -> str:
-        return "".join(
-            header + "\n" + "\n".join(bodies) + "\n" for header, bodies in self._families.values()
-        )
+    def chunks(self) -> list[bytes]:
+        return [chunk for pieces in self._families.values() for chunk in pieces]
+
+
+def render_bytes(families: Iterable[Family]) -> bytes:
+    """Render families in the Prometheus text format, version 0.0.4."""
+    return b"".join(header + body for _, header, body in render_parts(families))
 
 
 def render(families: Iterable[Family]) -> str:
-    """Render families in the Prometheus text format, version 0.0.4."""
-    return "".join(f"{header}\n{body}\n" for _, header, body in render_parts(families))
+    return render_bytes(families).decode()

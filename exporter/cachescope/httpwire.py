@@ -112,6 +112,26 @@ def _http_date() -> str:
     return _date[1]
 
 
+def head(
+    status: int,
+    length: int,
+    content_type: str = "text/plain; charset=utf-8",
+    headers: dict[str, str] | None = None,
+    keep_alive: bool = True,
+) -> bytes:
+    """The status line and headers of a response whose body is `length` bytes."""
+    lines = [
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
+        f"Date: {_http_date()}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {length}",
+    ]
+    if not keep_alive:
+        lines.append("Connection: close")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 def response(
     status: int,
     body: bytes,
@@ -120,13 +140,4 @@ def response(
     keep_alive: bool = True,
 ) -> bytes:
     """A whole response, headers and body, ready for one write."""
-    lines = [
-        f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}",
-        f"Date: {_http_date()}",
-        f"Content-Type: {content_type}",
-        f"Content-Length: {len(body)}",
-    ]
-    if not keep_alive:
-        lines.append("Connection: close")
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return head(status, len(body), content_type, headers, keep_alive) + body

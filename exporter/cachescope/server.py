@@ -16,9 +16,9 @@ from typing import Any
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.exposition import GAUGE, MetricSet, render, render_parts
+from cachescope.exposition import GAUGE, MetricSet, render_bytes, render_parts
 from cachescope.fleet import Fleet, TargetNotAllowed
-from cachescope.httpwire import BadRequest, Request, read_request, response
+from cachescope.httpwire import BadRequest, Request, head, read_request, response
 from cachescope.status import render_status
 from cachescope.webconfig import WebConfig
 from cachescope.yamlmarks import ConfigError
@@ -30,7 +30,7 @@ TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 IDLE_TIMEOUT = 120.0
-Answer = tuple[int, bytes, str, dict[str, str]]
+Answer = tuple[int, bytes | list[bytes], str, dict[str, str]]
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -70,7 +70,12 @@ class Handler(StreamRequestHandler):
             if request is None:
                 return
             status, body, content_type, headers = self._answer(request)
-            self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
+            if isinstance(body, bytes):  # small: one write
+                self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
+            else:  # a fleet's /metrics: its pieces as they are, no joined copy
+                length = sum(len(chunk) for chunk in body)
+                self.wfile.write(head(status, length, content_type, headers, request.keep_alive))
+                self.wfile.writelines(body)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "http %s %s %s %d", self.client_address[0], request.method, request.path, status
@@ -89,8 +94,7 @@ class Handler(StreamRequestHandler):
         if path == "/metrics":
             joined = fleet.scrape_all()
             joined.add(render_parts(exporter_metrics(fleet).families()))
-            body = joined.text().encode() + generate_latest(REGISTRY)
-            return 200, body, CONTENT_TYPE, {}
+            return 200, joined.chunks() + [generate_latest(REGISTRY)], CONTENT_TYPE, {}
         if path == "/scrape":
             return self._scrape(fleet, request.query().get("target", []))
         if path == "/discover":
@@ -123,7 +127,7 @@ class Handler(StreamRequestHandler):
             metrics = fleet.scrape_one(targets[0])
         except TargetNotAllowed as exc:
             return 400, f"{exc}\n".encode(), TEXT, {}
-        return 200, render(metrics.families()).encode(), CONTENT_TYPE, {}
+        return 200, render_bytes(metrics.families()), CONTENT_TYPE, {}
 
 
 class ExporterServer(ThreadingHTTPServer):
