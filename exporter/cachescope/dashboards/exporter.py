@@ -8,6 +8,7 @@ from cachescope.dashboards import grafana
 from cachescope.dashboards.bounds import Bound
 from cachescope.dashboards.common import (
     RATE,
+    UP_MAPPINGS,
     instance_variable,
     job_variable,
     panel_kw,
@@ -113,7 +114,10 @@ def target_panels(t: dict[str, Any]) -> list[grafana.Panel]:
         "Every target: up, last scrape duration, failed scrapes and scrapes/s.",
         [
             grafana.column(
-                "Value #A", "up", **panel_kw(t, runbooks=["RedisDown", "MemcachedDown"])
+                "Value #A",
+                "up",
+                mappings=UP_MAPPINGS,
+                **panel_kw(t, runbooks=["RedisDown", "MemcachedDown"]),
             ),
             grafana.column(
                 "Value #B", "last scrape", "s", **panel_kw(t, [Bound("CachescopeScrapeSlow")])

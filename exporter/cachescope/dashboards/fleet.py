@@ -94,7 +94,12 @@ def fleet_table(thresholds: dict[str, Any]) -> grafana.Panel:
     t = thresholds
     columns = [
         grafana.column(value["score"], "worst-first score"),
-        grafana.column(value["up"], "up", **panel_kw(t, runbooks=("RedisDown", "MemcachedDown"))),
+        grafana.column(
+            value["up"],
+            "up",
+            mappings=UP_MAPPINGS,
+            **panel_kw(t, runbooks=("RedisDown", "MemcachedDown")),
+        ),
         grafana.column(value["used"], "memory used", "bytes"),
         grafana.column(value["max"], "memory max", "bytes"),
         grafana.column(
@@ -135,10 +140,6 @@ def fleet_table(thresholds: dict[str, Any]) -> grafana.Panel:
             "properties": [{"id": "links", "value": _target_links()}],
         },
     ]
-    columns[1]["properties"].append({"id": "mappings", "value": UP_MAPPINGS})
-    columns[1]["properties"].append(
-        {"id": "custom.cellOptions", "value": {"type": "color-background"}}
-    )
     panel = grafana.table(
         "Every target, worst first",
         targets,

@@ -146,6 +146,7 @@ def column(
     steps: dict[str, Any] | None = None,
     links: Sequence[dict[str, Any]] = (),
     note: str = "",
+    mappings: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """A table column override: rename `name` (e.g. 'Value #B'), unit, alert colouring."""
     props: list[dict[str, Any]] = [
@@ -158,6 +159,11 @@ def column(
         props += [
             {"id": "thresholds", "value": steps},
             {"id": "color", "value": {"mode": "thresholds"}},
+            {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+        ]
+    if mappings:
+        props += [
+            {"id": "mappings", "value": list(mappings)},
             {"id": "custom.cellOptions", "value": {"type": "color-background"}},
         ]
     if links:
@@ -239,7 +245,7 @@ def query_variable(name: str, label: str, query: str, multi: bool = True) -> dic
         "type": "query",
         "datasource": DATASOURCE,
         "definition": query,
-        "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+        "query": query,  # the classic string form, which every Grafana version reads
         "current": {},
         "hide": 0,
         "refresh": 2,  # on time range change: targets come and go

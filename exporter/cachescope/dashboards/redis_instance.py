@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachescope.dashboards import grafana, redis_state
+from cachescope.dashboards import grafana, redis_keys, redis_ops, redis_state
 from cachescope.dashboards.bounds import Bound
 from cachescope.dashboards.common import (
     RATE,
@@ -175,108 +175,6 @@ def efficiency(t: dict[str, Any]) -> list[grafana.Panel]:
     ]
 
 
-def commands(t: dict[str, Any]) -> list[grafana.Panel]:
-    """What the server spends its time on, and what fails."""
-    return [
-        series(
-            t,
-            "Calls/s by command (top 10)",
-            [
-                (
-                    f"topk(10, sum by (instance, cmd) (rate(redis_commands_total{{SEL}}[{RATE}])))",
-                    f"{I} {{{{cmd}}}}",
-                ),
-            ],
-            "From INFO commandstats.",
-            "ops",
-        ),
-        series(
-            t,
-            "Average latency by command",
-            [
-                ("instance_cmd:redis_command_latency_seconds:avg_rate5m{SEL}", f"{I} {{{{cmd}}}}"),
-            ],
-            "Time per call over 5 minutes (commandstats usec / calls).",
-            "s",
-            [Bound("RedisCommandLatencyHigh")],
-        ),
-        series(
-            t,
-            "p99 latency by command",
-            [
-                (
-                    'max by (instance, cmd) (redis_latency_percentiles_usec{SEL, quantile="99"})'
-                    " / 1e6",
-                    f"{I} {{{{cmd}}}}",
-                ),
-            ],
-            "99th percentile since the last reset, from INFO latencystats (Redis 7+).",
-            "s",
-        ),
-        series(
-            t,
-            "Errors/s by type",
-            [
-                (
-                    f"sum by (instance, err) (rate(redis_errors_total{{SEL}}[{RATE}]))",
-                    f"{I} {{{{err}}}}",
-                ),
-            ],
-            "Error replies by prefix (INFO errorstats): OOM, BUSY, NOAUTH, WRONGTYPE, ERR ...",
-            "short",
-            runbooks=["RedisOutOfMemoryErrors", "RedisBusyScript"],
-        ),
-        series(
-            t,
-            "Failed and rejected calls/s",
-            [
-                (
-                    f"sum by (instance) (rate(redis_commands_failed_calls_total{{SEL}}[{RATE}]))",
-                    f"{I} failed",
-                ),
-                (
-                    f"sum by (instance) (rate(redis_commands_rejected_calls_total{{SEL}}[{RATE}]))",
-                    f"{I} rejected",
-                ),
-            ],
-            "Calls that failed while running, and calls refused before (bad arity, OOM, ACL).",
-            "short",
-        ),
-    ]
-
-
-def keyspace(t: dict[str, Any]) -> list[grafana.Panel]:
-    """Keys per db and how many of them expire."""
-    db = f"{I} {{{{db}}}}"
-    return [
-        series(
-            t,
-            "Keys per db",
-            [("redis_db_keys{SEL} > 0", db), ("redis_db_keys_expiring{SEL} > 0", f"{db} with TTL")],
-            "From INFO keyspace.",
-            "short",
-        ),
-        series(
-            t,
-            "Keys without TTL per db",
-            [
-                ("1 - redis_db_keys_expiring{SEL} / (redis_db_keys{SEL} > 0)", db),
-            ],
-            "Share of keys that never expire. The alert counts only instances above 1000 keys"
-            " that are used as a cache.",
-            "percentunit",
-            [Bound("RedisKeysWithoutTtl")],
-        ),
-        series(
-            t,
-            "Average TTL per db",
-            [("redis_db_avg_ttl_seconds{SEL} > 0", db)],
-            "Average remaining TTL of the keys that have one.",
-            "s",
-        ),
-    ]
-
-
 def clients(t: dict[str, Any]) -> list[grafana.Panel]:
     """Connections: how many, blocked, refused, and how fast they come and go."""
     return [
@@ -340,10 +238,13 @@ def build(thresholds: dict[str, Any]) -> dict[str, Any]:
         grafana.row("Overview"), *overview(t),
         grafana.row("Memory"), *memory(t),
         grafana.row("Hit ratio and misses"), *efficiency(t),
-        grafana.row("Commands, latency and errors"), *commands(t),
-        grafana.row("Keyspace and TTL"), *keyspace(t),
+        grafana.row("Commands, latency and errors"), *redis_ops.commands(t),
+        grafana.row("Keyspace and TTL"), *redis_keys.keyspace(t),
         grafana.row("Clients"), *clients(t),
-        *redis_state.panels(t),
+        grafana.row("Replication"), *redis_state.replication(t),
+        grafana.row("Persistence"), *redis_state.persistence(t),
+        grafana.row("Slowlog and latency events"), *redis_ops.slow(t),
+        grafana.row("Keyspace sampler"), *redis_keys.sampler(t),
     ]  # fmt: skip
     return grafana.dashboard(
         UID,
