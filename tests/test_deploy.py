@@ -317,12 +317,14 @@ def test_compose_prometheus_loads_the_rules_and_talks_to_the_compose_services() 
 
 
 def test_compose_grafana_provisions_prometheus_and_the_dashboards() -> None:
-    provisioning = DEPLOY / "compose/grafana"
-    assert mounts(compose()["grafana"])["/etc/grafana/provisioning"] == "deploy/compose/grafana"
-    (source,) = load_yaml(provisioning / "datasources/prometheus.yml")["datasources"]
-    assert (source["type"], source["url"]) == ("prometheus", "http://prometheus:9090")
+    grafana = mounts(compose()["grafana"])
+    provisioning = ROOT / grafana["/etc/grafana/provisioning"]
+    assert provisioning == ROOT / "grafana/provisioning"
+    sources = load_yaml(provisioning / "datasources/prometheus.yml")["datasources"]
+    assert ("prometheus", "http://prometheus:9090") in {(s["type"], s["url"]) for s in sources}
     (provider,) = load_yaml(provisioning / "dashboards/cachescope.yml")["providers"]
-    assert provider["options"]["path"] == "/var/lib/grafana/dashboards"
+    assert provider["options"]["path"] in grafana  # where compose mounts grafana/dashboards
+    assert list((ROOT / grafana[provider["options"]["path"]]).glob("*.json"))
 
 
 # --- Prometheus and Alertmanager configs, checked by their own tools ---------------------
