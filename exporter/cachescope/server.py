@@ -8,7 +8,7 @@ import platform
 import socket
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import ThreadingHTTPServer
 from socketserver import StreamRequestHandler
 from typing import Any
@@ -75,7 +75,8 @@ class Handler(StreamRequestHandler):
             else:  # a fleet's /metrics: its pieces as they are, no joined copy
                 length = sum(len(chunk) for chunk in body)
                 self.wfile.write(head(status, length, content_type, headers, request.keep_alive))
-                self.wfile.writelines(body)
+                for block in _blocks(body):
+                    self.wfile.write(block)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "http %s %s %s %d", self.client_address[0], request.method, request.path, status
@@ -128,6 +129,20 @@ class Handler(StreamRequestHandler):
         except TargetNotAllowed as exc:
             return 400, f"{exc}\n".encode(), TEXT, {}
         return 200, render_bytes(metrics.families()), CONTENT_TYPE, {}
+
+
+def _blocks(chunks: list[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+    """Small chunks gathered into writes of about `size` bytes: one syscall each."""
+    batch: list[bytes] = []
+    pending = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        pending += len(chunk)
+        if pending >= size:
+            yield b"".join(batch)
+            batch, pending = [], 0
+    if batch:
+        yield b"".join(batch)
 
 
 class ExporterServer(ThreadingHTTPServer):
