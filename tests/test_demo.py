@@ -180,3 +180,18 @@ def test_demo_rules_are_the_render_of_the_thresholds(tmp_path: Path) -> None:
     rendered = render.render(thresholds.load())
     for path in written:
         assert yaml.safe_load(path.read_text()) == rendered[path.name]
+
+
+def test_demo_thresholds_override_reaches_the_rules(tmp_path: Path) -> None:
+    override = tmp_path / "mine.yml"
+    override.write_text("alerts:\n  RedisRestarted: {enabled: false}\n  RedisDown: {for: 10s}\n")
+    (tmp_path / "rules").mkdir()
+    configs.write_rules(tmp_path / "rules", str(override))
+    rules = [
+        rule
+        for group in yaml.safe_load((tmp_path / "rules/redis.rules.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    assert "RedisRestarted" not in {rule.get("alert") for rule in rules}
+    (down,) = [rule for rule in rules if rule.get("alert") == "RedisDown"]
+    assert down["for"] == "10s"
