@@ -195,3 +195,19 @@ def test_demo_thresholds_override_reaches_the_rules(tmp_path: Path) -> None:
     assert "RedisRestarted" not in {rule.get("alert") for rule in rules}
     (down,) = [rule for rule in rules if rule.get("alert") == "RedisDown"]
     assert down["for"] == "10s"
+
+
+def test_demo_with_a_wrong_thresholds_file_says_where_and_starts_nothing(tmp_path: Path) -> None:
+    override = tmp_path / "mine.yml"
+    override.write_text("alerts:\n  RedisDown: {for: soon}\n")
+    ports = [f"--{name}-port=0" for name in PORT_FLAGS]
+    result = subprocess.run(
+        [sys.executable, "-m", "cachescope", "demo", *ports, f"--thresholds={override}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"demo: thresholds: {override}:2" in result.stderr, result.stderr
+    workdir = result.stdout.split()[3]  # "demo: starting in DIR (removed on exit)"
+    assert not Path(workdir).exists()

@@ -10,7 +10,15 @@ import yaml
 
 from cachescope.demo import configs
 from cachescope.demo.configs import Ports
-from cachescope.demo.processes import Child, answers, http_ok, is_root, wait_ready
+from cachescope.demo.processes import (
+    Child,
+    DemoError,
+    answers,
+    http_ok,
+    is_root,
+    wait_ready,
+)
+from cachescope.yamlmarks import ConfigError
 
 
 class Stack:
@@ -26,7 +34,10 @@ class Stack:
         """Start everything, each ready before the next; a DemoError names what failed."""
         rule_dir = self.workdir / "rules"
         rule_dir.mkdir()
-        configs.write_rules(rule_dir, thresholds)
+        try:
+            configs.write_rules(rule_dir, thresholds)
+        except ConfigError as exc:
+            raise DemoError(f"thresholds: {exc}") from None
         self._redis("redis-primary", self.ports.redis)
         self._redis(
             "redis-replica", self.ports.replica, "--replicaof", "127.0.0.1", str(self.ports.redis)
