@@ -37,6 +37,8 @@ NOT_EVALUATED = {
     "RedisSentinelFailover",
     "CachescopeExporterDown",
     "CachescopeScrapeErrors",
+    "RedisBigKeys",  # the keyspace sampler's findings, not sampled by analyze
+    "RedisKeyGroupWithoutTtl",
 }
 
 

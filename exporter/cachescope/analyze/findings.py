@@ -9,7 +9,8 @@
   the interval's misses/s with the average since the server started (not the hour before);
 - RedisSlowlogGrowing scales the interval's new entries to 10 minutes, as increase() does;
 - alerts that need history or a view from outside (RedisReplicaMissing, RedisSentinelFailover,
-  CachescopeExporterDown, CachescopeScrapeErrors) are not evaluated; RedisDown, MemcachedDown
+  CachescopeExporterDown, CachescopeScrapeErrors), and those on the keyspace sampler's findings
+  (RedisBigKeys, RedisKeyGroupWithoutTtl), are not evaluated; RedisDown, MemcachedDown
   and RedisLoading come from a target that cannot be read (`unreachable`).
 
 Priorities: critical -> critical; info -> low; warning -> high for the warning level of an

@@ -80,10 +80,24 @@ def sampler(t: dict[str, Any]) -> list[grafana.Panel]:
             t,
             "Keys without TTL by key group",
             [
-                ("redis_key_group_no_ttl_keys_estimated{SEL}", group),
+                (
+                    "redis_key_group_no_ttl_keys_estimated{SEL}"
+                    " / (redis_key_group_keys_estimated{SEL} > 0)",
+                    group,
+                ),
             ],
-            "Families that never expire: leaked tag sets, versioned keys.",
-            "short",
+            "Share of each family's keys that never expire: leaked tag sets, versioned keys."
+            " The alert wants the family above 1000 keys and still growing.",
+            "percentunit",
+            [Bound("RedisKeyGroupWithoutTtl")],
+        ),
+        series(
+            t,
+            "Biggest sampled key per db",
+            [("max by (instance, db) (redis_big_key_memory_bytes{SEL})", f"{I} {{{{db}}}}")],
+            "MEMORY USAGE of the biggest key of the latest sample; the Big keys table names it.",
+            "bytes",
+            [Bound("RedisBigKeys")],
         ),
         _top_table(
             "Big keys",

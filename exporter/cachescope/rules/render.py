@@ -7,14 +7,14 @@ from typing import Any
 
 import yaml
 
-from cachescope.rules import exporter, memcached, redis_health, redis_topology
+from cachescope.rules import exporter, memcached, redis_health, redis_keyspace, redis_topology
 from cachescope.rules.model import Alert, Group, Recording, duration_seconds, fill, placeholders
 from cachescope.rules.thresholds import SEVERITIES
 from cachescope.yamlmarks import ConfigError
 
 # Rule file name -> the groups in it.
 FILES: dict[str, tuple[Group, ...]] = {
-    "redis.rules.yml": redis_health.GROUPS + redis_topology.GROUPS,
+    "redis.rules.yml": redis_health.GROUPS + redis_topology.GROUPS + redis_keyspace.GROUPS,
     "memcached.rules.yml": memcached.GROUPS,
     "cachescope.rules.yml": exporter.GROUPS,
 }
