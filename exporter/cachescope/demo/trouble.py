@@ -10,7 +10,7 @@ from collections.abc import Callable
 from cachescope.demo.configs import Ports
 
 BREAKS = {
-    "down": "stop the primary Redis: RedisDown (critical) after its `for` of 1m, and"
+    "down": "stop the primary Redis: RedisDown (critical) after its `for` (1m by default), and"
     " RedisReplicaLinkDown on the replica",
     "memory": "cap the primary Redis at 8 MB under noeviction and fill it: writes fail with"
     " OOM and RedisOutOfMemoryErrors (critical) fires within seconds",
