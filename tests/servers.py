@@ -269,6 +269,16 @@ class Exposition:
         assert len(values) == 1, f"expected one {name}{labels}, found {values}"
         return values[0]
 
+    def scrape_errors(self, instance: str) -> dict[str, float]:
+        """The error kinds a target has hit so far (every kind is exported from the start, at 0)."""
+        return {
+            labels["error"]: value
+            for name, labels, value in self.samples
+            if name == "cachescope_scrape_errors_total"
+            and labels.get("instance") == instance
+            and value > 0
+        }
+
     def names(self) -> set[str]:
         return {name for name, _, _ in self.samples}
 

@@ -52,13 +52,7 @@ def instance(server: RedisServer | HostileServer) -> str:
 
 
 def scrape_errors(metrics: Exposition, name: str) -> dict[str, float]:
-    return {
-        labels["error"]: value
-        for sample, labels, value in metrics.samples
-        if sample == "cachescope_scrape_errors_total"
-        and labels.get("instance") == name
-        and value > 0  # every kind is exported from the start, at 0
-    }
+    return metrics.scrape_errors(name)
 
 
 def beside_healthy(

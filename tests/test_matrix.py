@@ -42,13 +42,7 @@ def capabilities(metrics: Exposition, instance: str) -> dict[str, float]:
 
 
 def scrape_errors(metrics: Exposition, instance: str) -> dict[str, float]:
-    return {
-        labels["error"]: value
-        for sample, labels, value in metrics.samples
-        if sample == "cachescope_scrape_errors_total"
-        and labels.get("instance") == instance
-        and value > 0  # every kind is exported from the start, at 0
-    }
+    return metrics.scrape_errors(instance)
 
 
 def test_full_info_set_with_the_fields_this_version_has(

@@ -13,13 +13,7 @@ def name(server: RedisServer) -> str:
 
 
 def scrape_errors(metrics: Exposition, instance: str) -> dict[str, float]:
-    return {
-        labels["error"]: value
-        for sample, labels, value in metrics.samples
-        if sample == "cachescope_scrape_errors_total"
-        and labels.get("instance") == instance
-        and value > 0  # every kind is exported from the start, at 0
-    }
+    return metrics.scrape_errors(instance)
 
 
 def test_down_target_is_up_zero_and_the_others_are_still_served(

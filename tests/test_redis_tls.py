@@ -17,13 +17,7 @@ def tls_exporter(
 
 
 def scrape_errors(metrics: Exposition) -> dict[str, float]:
-    return {
-        labels["error"]: value
-        for name, labels, value in metrics.samples
-        if name == "cachescope_scrape_errors_total"
-        and labels.get("instance") == "cache"
-        and value > 0  # every kind is exported from the start, at 0
-    }
+    return metrics.scrape_errors("cache")
 
 
 def test_rediss_target_with_ca_file_is_up(

@@ -22,6 +22,7 @@ from cachescope.config import (
 )
 from cachescope.errors import ScrapeError
 from cachescope.rules import thresholds as thresholds_file
+from cachescope.rules.cli import thresholds_option
 from cachescope.yamlmarks import ConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -49,12 +50,7 @@ class _Command(click.Command):
     type=click.Path(dir_okay=False),
     help="Config file; TARGET may then be a target's name from it (its credentials and TLS apply).",
 )
-@click.option(
-    "--thresholds",
-    "thresholds_path",
-    type=click.Path(dir_okay=False),
-    help="Thresholds override file, as for `cachescope rules render`.",
-)
+@thresholds_option
 @click.option(
     "--interval",
     default="10s",

@@ -9,6 +9,7 @@ import click
 
 from cachescope.dashboards import render as rendering
 from cachescope.rules import thresholds as thresholds_file
+from cachescope.rules.cli import thresholds_option
 from cachescope.yamlmarks import ConfigError
 
 
@@ -18,13 +19,7 @@ def dashboards() -> None:
 
 
 @dashboards.command()
-@click.option(
-    "--thresholds",
-    "thresholds_path",
-    type=click.Path(dir_okay=False),
-    envvar="CACHESCOPE_THRESHOLDS",
-    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
-)
+@thresholds_option
 @click.option(
     "--output",
     default="grafana/dashboards",

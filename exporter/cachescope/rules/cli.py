@@ -11,6 +11,15 @@ from cachescope.rules import render as rendering
 from cachescope.rules import thresholds as thresholds_file
 from cachescope.yamlmarks import ConfigError
 
+# The one --thresholds option of every command that reads the thresholds file.
+thresholds_option = click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(dir_okay=False),
+    envvar="CACHESCOPE_THRESHOLDS",
+    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 def rules() -> None:
@@ -18,13 +27,7 @@ def rules() -> None:
 
 
 @rules.command()
-@click.option(
-    "--thresholds",
-    "thresholds_path",
-    type=click.Path(dir_okay=False),
-    envvar="CACHESCOPE_THRESHOLDS",
-    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
-)
+@thresholds_option
 @click.option(
     "--format",
     "output_format",
