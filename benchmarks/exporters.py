@@ -73,17 +73,23 @@ class Exporter:
         return b"".join(self.client.get(self.scrape_path(uri)) for uri in uris)
 
 
-def cachescope_config(path: Path, uris: list[str]) -> Path:
-    """A config file listing every target; the timeout is the default, 5 s."""
-    path.write_text("targets:\n" + "".join(f"  - {uri}\n" for uri in uris), encoding="utf-8")
+def cachescope_config(path: Path, uris: list[str], timeout: float | None = None) -> Path:
+    """A config file listing every target; the timeout is the default, 5 s, unless given."""
+    defaults = f"defaults:\n  timeout: {timeout}s\n" if timeout else ""
+    targets = "targets:\n" + "".join(f"  - {uri}\n" for uri in uris)
+    path.write_text(defaults + targets, encoding="utf-8")
     return path
 
 
 def start_cachescope(
-    processes: Processes, uris: list[str], tag: str, source: Path | None = None
+    processes: Processes,
+    uris: list[str],
+    tag: str,
+    source: Path | None = None,
+    timeout: float | None = None,
 ) -> Exporter:
     """`cachescope serve` on a free port; from `source` (a package directory) if given."""
-    config = cachescope_config(processes.workdir / f"targets-{tag}.yml", uris)
+    config = cachescope_config(processes.workdir / f"targets-{tag}.yml", uris, timeout)
     (port,) = free_ports(1)
     args = [
         sys.executable, "-m", "benchmarks.serve", "serve",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ from benchmarks.exporters import (
     start_cachescope,
     start_redis_exporter,
 )
-from benchmarks.measure import Results, all_targets_batch, check, finish, scrape_batch
+from benchmarks.measure import Results, all_targets_batch, check, count_up, finish, scrape_batch
 from benchmarks.processes import Processes
 from benchmarks.servers import Fleet, grow_fleet
 
@@ -36,10 +38,22 @@ class Settings:
 
 
 @dataclass
+class Hung:
+    """/metrics over `targets` targets of which `hung` are paused (SIGSTOP)."""
+
+    targets: int
+    hung: int
+    timeout: float
+    wall: float
+    up: int
+
+
+@dataclass
 class Report:
     settings: Settings
     fleet: Fleet
     sizes: dict[int, dict[str, Results]] = field(default_factory=dict)
+    hung: Hung | None = None
     memcached: Results | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -124,6 +138,25 @@ def run_memcached(processes: Processes, fleet: Fleet, settings: Settings) -> Res
         processes.stop(exporter.proc)
 
 
+def run_hung(processes: Processes, fleet: Fleet, timeout: float = 2.0) -> Hung:
+    """One /metrics over 100 targets while 10 of their servers are stopped with SIGSTOP."""
+    uris = redis_uris(fleet, 100)
+    exporter = start_cachescope(processes, uris, "hung", timeout=timeout)
+    exporter.all_targets(uris)  # connect everything first
+    paused = [fleet.redis_pids[port] for port in fleet.redis_ports[:100:10]]  # every tenth
+    for pid in paused:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        body = exporter.all_targets(uris)
+        wall = time.monotonic() - started
+    finally:
+        for pid in paused:
+            os.kill(pid, signal.SIGCONT)
+    processes.stop(exporter.proc)
+    return Hung(len(uris), len(paused), timeout, wall, count_up(body))
+
+
 def run(processes: Processes, fleet: Fleet, settings: Settings, report: Report) -> None:
     """Every size in turn while the time limit allows; memcached last."""
     start = time.monotonic()
@@ -148,6 +181,9 @@ def run(processes: Processes, fleet: Fleet, settings: Settings, report: Report) 
         for name in (CACHESCOPE, PEER):
             for note in report.sizes[n][name].capped:
                 report.notes.append(f"N={n} {name}: {note} (time cap)")
+    if len(fleet.redis_ports) >= 100 and time.monotonic() - start < settings.time_limit:
+        log.info("measuring 100 targets of which 10 hang")
+        report.hung = run_hung(processes, fleet)
     if fleet.memcached_ports and time.monotonic() - start < settings.time_limit:
         log.info("measuring %d memcached targets", len(fleet.memcached_ports))
         report.memcached = run_memcached(processes, fleet, settings)

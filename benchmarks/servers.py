@@ -13,7 +13,7 @@ import resource
 import socket
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import hiredis
 
@@ -33,6 +33,7 @@ class Fleet:
     redis_ports: list[int]
     memcached_ports: list[int]
     replicas: int
+    redis_pids: dict[int, int] = field(default_factory=dict)  # port -> pid, to pause servers
 
 
 def capacity(wanted: int) -> tuple[int, str]:
@@ -105,6 +106,7 @@ def grow_fleet(processes: Processes, fleet: Fleet, redis_count: int) -> None:
             args += ["--replicaof", "127.0.0.1", str(fleet.redis_ports[i - 1])]
             fleet.replicas += 1
         procs[port] = processes.start(args, f"redis-{port}")
+        fleet.redis_pids[port] = procs[port].pid
     with ThreadPoolExecutor(max_workers=32) as pool:
         list(pool.map(lambda item: _wait_redis(processes, procs[item[1]], item[1]), new))
         list(pool.map(_populate_redis, new))
