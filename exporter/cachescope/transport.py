@@ -129,10 +129,6 @@ class Connection:
     def on_connect(self, deadline: float) -> None:
         """Log in or otherwise prepare a fresh connection."""
 
-    @property
-    def connected(self) -> bool:
-        return self._sock is not None
-
     def close(self) -> None:
         if self._sock is not None:
             with contextlib.suppress(OSError):

@@ -22,7 +22,7 @@ from cachescope.keyspace import streams
 from cachescope.keyspace.sample import Findings, Sample
 from cachescope.keyspace.streams import LENGTH, Run
 from cachescope.redis.client import RedisConnection, ReplyError
-from cachescope.redis.parse import parse_info, parse_kv
+from cachescope.redis.parse import as_text, parse_info, parse_kv
 from cachescope.targets import Endpoint
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ class Sampler:
             if lfu:
                 commands.append(("OBJECT", "FREQ", key))
         replies = run(commands)
-        kinds = [_text(replies[i * per_key]) for i in range(len(keys))]
+        kinds = [as_text(replies[i * per_key]) for i in range(len(keys))]
         lengths = run(
             [(LENGTH[kind], key) for key, kind in zip(keys, kinds, strict=True) if kind in LENGTH]
         )
@@ -191,7 +191,7 @@ class Sampler:
                 continue  # expired or deleted since SCAN returned it
             findings.add(
                 db,
-                _text(key),
+                as_text(key),
                 kinds[i],
                 ttl if isinstance(ttl, int) else -1,
                 _number(memory),
@@ -264,10 +264,6 @@ def _bytes(reply: object) -> bytes:
     if isinstance(reply, ReplyError) or not isinstance(reply, bytes):
         raise ScrapeError("command", f"sampler command refused: {reply}")
     return reply
-
-
-def _text(value: object) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _number(value: object) -> float | None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from cachescope.exposition import GAUGE
 from cachescope.keyspace.sample import Sample
 from cachescope.keyspace.settings import KeyspaceConfig
+from cachescope.redis.parse import as_text
 
 Run = Callable[[list[tuple[str | int | bytes, ...]]], list[object]]
 # The O(1) length command of each type; for strings, the length in bytes.
@@ -26,15 +27,11 @@ LENGTH = {
 }
 
 
-def _text(value: object) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def _pairs(reply: object) -> dict[str, object]:
     """A flat [field, value, ...] reply as a dict keyed by text."""
     if not isinstance(reply, list):
         return {}
-    return {_text(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+    return {as_text(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
 
 
 def check_keys(
@@ -44,7 +41,7 @@ def check_keys(
     keys = [key for key_db, key in config.check_keys if key_db == db]
     if not keys:
         return []
-    kinds = [_text(kind) for kind in run([("TYPE", key) for key in keys])]
+    kinds = [as_text(kind) for kind in run([("TYPE", key) for key in keys])]
     present = [(key, kind) for key, kind in zip(keys, kinds, strict=True) if kind in LENGTH]
     sizes = run([(LENGTH[kind], key) for key, kind in present]) if present else []
     return [
@@ -90,7 +87,7 @@ def stream_metrics(
 
 
 def _group(labels: tuple[tuple[str, str], ...], group: dict[str, object]) -> list[Sample]:
-    labels = labels + (("group", _text(group.get("name", b""))),)
+    labels = labels + (("group", as_text(group.get("name", b""))),)
     out: list[Sample] = []
     for field, metric, help_ in (
         ("consumers", "redis_stream_group_consumers", "Consumers in the group."),

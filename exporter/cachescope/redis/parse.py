@@ -101,7 +101,7 @@ def parse_config_get(replies: list[object]) -> dict[str, str]:
     for reply in replies:
         if isinstance(reply, list):
             for i in range(0, len(reply) - 1, 2):
-                result[_text(reply[i])] = _text(reply[i + 1])
+                result[as_text(reply[i])] = as_text(reply[i + 1])
     return result
 
 
@@ -124,11 +124,12 @@ def parse_latency_latest(reply: object) -> list[tuple[str, float, float]]:
         if isinstance(entry, list) and len(entry) >= 3:
             name, when, latest_ms = entry[0], entry[1], entry[2]
             if isinstance(when, int) and isinstance(latest_ms, int):
-                events.append((_text(name), float(when), latest_ms / 1000.0))
+                events.append((as_text(name), float(when), latest_ms / 1000.0))
     return events
 
 
-def _text(value: object) -> str:
+def as_text(value: object) -> str:
+    """A reply element as text: bytes decoded as UTF-8 (bad bytes replaced), others by str()."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)

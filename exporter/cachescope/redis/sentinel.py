@@ -9,7 +9,7 @@ redis_sentinel_master_ok_sentinels{master_name="mymaster",master_address="10.0.0
 from __future__ import annotations
 
 from cachescope.exposition import GAUGE, MetricSet
-from cachescope.redis.parse import parse_kv, to_float
+from cachescope.redis.parse import as_text, parse_kv, to_float
 
 # SENTINEL MASTERS field -> (metric, help, divisor to base units); names as redis_exporter's.
 _MASTER_FIELDS = {
@@ -62,7 +62,7 @@ def entries(reply: object) -> list[dict[str, str]]:
         return result
     for item in reply:
         if isinstance(item, list):
-            texts = [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in item]
+            texts = [as_text(x) for x in item]
             result.append(dict(zip(texts[0::2], texts[1::2], strict=False)))
     return result
 
