@@ -97,6 +97,9 @@ class MetricSet:
     def families(self) -> Iterable[Family]:
         return self._families.values()
 
+    def get(self, name: str) -> Family | None:
+        return self._families.get(name)
+
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
