@@ -59,7 +59,7 @@ def uninstrument() -> None:
 
 def instrument() -> None:
     """Time the stages of a scrape: request, scrape, collect, round trip, INFO parse, render."""
-    from cachescope import fleet, scrape, server, transport
+    from cachescope import exposition, fleet, scrape, transport
     from cachescope.redis import collect
 
     timed(fleet.Fleet, "scrape_one", "scrape_one")
@@ -68,7 +68,7 @@ def instrument() -> None:
     timed(collect.RedisCollector, "collect", "collect")
     timed(transport.Connection, "execute", "round trip (socket, RESP decode)")
     timed(collect, "parse_info", "INFO parse")
-    timed(server, "render_bytes", "render text")
+    timed(exposition.MetricSet, "parts", "render text")
 
 
 def breakdown(title: str, calls: int, total: float) -> None:
@@ -130,7 +130,7 @@ def metrics_serially(fleet: Any) -> bytes:
     for state in list(fleet.states.values()):
         merged.merge(state.scrape((("instance", state.target.name),) + state.target.labels))
     merged.merge(exporter_metrics(fleet))
-    return render(merged.families()).encode() + generate_latest(REGISTRY)
+    return render(merged).encode() + generate_latest(REGISTRY)
 
 
 def show(title: str, profile: cProfile.Profile, calls: int, top: int) -> None:
@@ -215,7 +215,7 @@ def phases(fleet: Any, uris: list[str], args: argparse.Namespace) -> None:
     start = time.process_time()  # every thread: the pool's work counts too
     for _ in range(args.passes):
         joined = fleet.scrape_all()
-        joined.add(server_module.render_parts(server_module.exporter_metrics(fleet).families()))
+        joined.add(server_module.exporter_metrics(fleet).parts())
         b"".join(joined.chunks()) + generate_latest(REGISTRY)
     total = time.process_time() - start
     breakdown(f"/metrics over {len(uris)} targets, real pool, phases", args.passes, total)

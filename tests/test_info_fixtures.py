@@ -30,7 +30,7 @@ def build(name: str) -> Exposition:
     sections.add_info(metrics, fields, now=10_000.0)
     sections.add_config(metrics, {}, fields, ("maxmemory", "maxclients", "io-threads"))
     sections.add_keyspace(metrics, fields, 16)
-    return Exposition(render(metrics.families()))
+    return Exposition(render(metrics))
 
 
 def instance_info(exp: Exposition) -> dict[str, str]:

@@ -147,7 +147,7 @@ _TYPES = {"counter", "gauge", "summary", "histogram", "untyped"}
 
 def check_exposition(metrics: MetricSet) -> None:
     """Render `metrics` and check every line as Prometheus' text parser would."""
-    text = render(metrics.families())
+    text = render(metrics)
     assert text == "" or text.endswith("\n")
     typed: dict[str, str] = {}
     family = ""

@@ -38,7 +38,7 @@ def build(info: bytes = INFO, db_count: int = 16) -> Exposition:
     sections.add_info(metrics, fields, now=1000.0)
     sections.add_config(metrics, {"maxmemory": "2048"}, fields, ("maxmemory", "maxclients"))
     sections.add_keyspace(metrics, fields, db_count)
-    return Exposition(render(metrics.families()))
+    return Exposition(render(metrics))
 
 
 def test_info_parser_keeps_every_field_and_numbers_repeated_module_lines() -> None:
@@ -145,6 +145,6 @@ def test_small_reply_parsers() -> None:
 def test_label_values_are_escaped() -> None:
     metrics = MetricSet()
     metrics.add("x", "gauge", "help\nwith newline", 1, (("v", 'a"b\\c\nd'),))
-    text = render(metrics.families())
+    text = render(metrics)
     assert 'x{v="a\\"b\\\\c\\nd"} 1' in text
     assert "# HELP x help\\nwith newline" in text

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
 
 COUNTER = "counter"
 GAUGE = "gauge"
@@ -22,83 +21,131 @@ SUMMARY = "summary"
 UNTYPED = "untyped"
 
 Labels = tuple[tuple[str, str], ...]
-# (name suffix, rendered labels like '{cmd="get"}', value). Labels are rendered
-# once when the sample is added: rendering dominates the cost of a scrape.
-Sample = tuple[str, str, float]
+Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
 
 
 class Family:
-    """One metric family: a name, a type, a help text and its samples."""
+    """One metric family of a MetricSet: a name, a type, a help text and its sample lines."""
 
-    __slots__ = ("name", "type", "help", "samples")
+    __slots__ = ("name", "type", "help", "lines")
 
-    def __init__(self, name: str, type_: str, help_: str) -> None:
+    def __init__(self, name: str, type_: str, help_: str, lines: list[str]) -> None:
         self.name = name
         self.type = type_
         self.help = help_
-        self.samples: list[Sample] = []
+        self.lines = lines
+
+    @property
+    def samples(self) -> list[Sample]:
+        """The samples read back from their lines, for readers that want numbers."""
+        return [_read_line(self.name, line) for line in self.lines]
+
+
+def _read_line(name: str, line: str) -> Sample:
+    head, _, value = line.rstrip("\n").rpartition(" ")
+    brace = head.find("{")
+    if brace < 0:
+        return head[len(name) :], "", float(value)
+    return head[len(name) : brace], head[brace:], float(value)
 
 
 class MetricSet:
-    """Samples of one scrape, grouped into families by name."""
+    """Samples of one scrape, grouped into families by name.
+
+    A sample is rendered to its exposition line when it is added: a scrape
+    adds hundreds of samples and renders each exactly once, so keeping their
+    numbers and labels for a second pass would only cost time. `families()`
+    reads them back for the few callers that want numbers.
+    """
 
     def __init__(self, base_labels: Labels = ()) -> None:
         self.base_labels = base_labels
-        self._base = _join_labels(base_labels)
-        self._plain = "{" + self._base + "}" if self._base else ""
-        self._prefix = "{" + self._base + "," if self._base else "{"
-        self._families: dict[str, Family] = {}
+        base = _join_labels(base_labels)
+        self._plain = "{" + base + "}" if base else ""  # the labels of an unlabelled sample
+        self._prefix = "{" + base + "," if base else "{"
+        self._lines: dict[str, list[str]] = {}
+        self._about: dict[str, tuple[str, str, str]] = {}  # name -> (name, type, help)
 
-    def _labels(self, labels: Labels) -> str:
+    def labels(self, labels: Labels) -> str:
+        """Rendered labels of a sample, base labels included: '{instance="a",cmd="get"}'."""
         if not labels:
             return self._plain
         return self._prefix + _join_labels(labels) + "}"
 
-    def _family(self, name: str, type_: str, help_: str) -> Family:
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = Family(name, type_, help_)
-        return family
+    def _family(self, name: str, type_: str, help_: str) -> list[str]:
+        lines = self._lines.get(name)
+        if lines is None:
+            lines = self._lines[name] = []
+            self._about[name] = (name, type_, help_)
+        return lines
 
     def add(self, name: str, type_: str, help_: str, value: float, labels: Labels = ()) -> None:
         """Add one sample to the family `name`, creating the family if needed."""
-        # This is the hottest line of a scrape: one call per sample, so no helpers.
-        family = self._families.get(name)
-        if family is None:
-            family = self._families[name] = Family(name, type_, help_)
+        # The hottest lines of a scrape, once per sample: _family is written out here.
+        lines = self._lines.get(name)
+        if lines is None:
+            lines = self._lines[name] = []
+            self._about[name] = (name, type_, help_)
         rendered = self._prefix + _join_labels(labels) + "}" if labels else self._plain
-        family.samples.append(("", rendered, value))
+        text = str(value) if value.__class__ is int else format_value(value)
+        lines.append(f"{name}{rendered} {text}\n")
+
+    def add_text(
+        self, name: str, type_: str, help_: str, text: str, rendered: str | None = None
+    ) -> None:
+        """Add a sample whose value is already text Prometheus reads ('1024'), and whose
+        labels, if any, come from `labels()`."""
+        lines = self._lines.get(name)
+        if lines is None:
+            lines = self._lines[name] = []
+            self._about[name] = (name, type_, help_)
+        lines.append(f"{name}{self._plain if rendered is None else rendered} {text}\n")
 
     def add_summary(
         self,
         name: str,
         help_: str,
-        quantiles: Mapping[str, float],
-        count: float,
-        total: float,
-        labels: Labels = (),
+        quantiles: list[tuple[str, str]],
+        count: str,
+        total: str,
+        rendered: str = "",
     ) -> None:
-        """Add a summary: one sample per quantile, plus `_sum` and `_count`."""
-        family = self._family(name, SUMMARY, help_)
-        for quantile, value in quantiles.items():
-            family.samples.append(("", self._labels(labels + (("quantile", quantile),)), value))
-        rendered = self._labels(labels)
-        family.samples.append(("_sum", rendered, total))
-        family.samples.append(("_count", rendered, count))
+        """Add a summary from text values: one sample per (quantile, value), `_sum`, `_count`.
+
+        `rendered` is the summary's labels from `labels()`, without the quantile.
+        """
+        lines = self._family(name, SUMMARY, help_)
+        rendered = rendered or self._plain
+        opened = rendered[:-1] + "," if rendered else "{"  # '{cmd="get",' + 'quantile="50"}'
+        for quantile, value in quantiles:
+            quantile_label = _join_labels((("quantile", quantile),))
+            lines.append(f"{name}{opened}{quantile_label}}} {value}\n")
+        lines.append(f"{name}_sum{rendered} {total}\n")
+        lines.append(f"{name}_count{rendered} {count}\n")
 
     def merge(self, other: MetricSet) -> None:
         """Append the samples of `other` to the families of this set."""
-        for family in other.families():
-            self._family(family.name, family.type, family.help).samples.extend(family.samples)
+        for name, lines in other._lines.items():
+            self._family(*other._about[name]).extend(lines)
 
     def sample_count(self) -> int:
-        return sum(len(family.samples) for family in self._families.values())
+        return sum(len(lines) for lines in self._lines.values())
 
-    def families(self) -> Iterable[Family]:
-        return self._families.values()
+    def families(self) -> list[Family]:
+        return [Family(*self._about[name], lines) for name, lines in self._lines.items()]
 
     def get(self, name: str) -> Family | None:
-        return self._families.get(name)
+        lines = self._lines.get(name)
+        return None if lines is None else Family(*self._about[name], lines)
+
+    def parts(self) -> list[Part]:
+        """Each family as encoded text, ready to be joined with other targets' parts."""
+        about = self._about
+        return [
+            (name, _header(about[name]), "".join(lines).encode())
+            for name, lines in self._lines.items()
+            if lines
+        ]
 
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -133,6 +180,17 @@ def format_value(value: float) -> str:
     return repr(value)
 
 
+def number_text(value: str) -> str | None:
+    """A server's number as exposition text ('42', '1.003' as they are); None if not a number."""
+    if value.isascii() and value.replace(".", "", 1).isdecimal():
+        return value  # the common case, and text Prometheus reads as it is
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return format_value(number) if math.isfinite(number) else None
+
+
 # Label sets repeat from scrape to scrape (cmd="get", db="db0", ...): rendering
 # each once and looking it up afterwards halves the cost of building a scrape.
 _RENDERED: dict[Labels, str] = {}
@@ -152,37 +210,19 @@ def _join_labels(labels: Labels) -> str:
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
 _HEADERS: dict[tuple[str, str, str], bytes] = {}
-
-
-def _header(family: Family) -> bytes:
-    key = (family.name, family.type, family.help)
-    text = _HEADERS.get(key)
-    if text is None:
-        if len(_HEADERS) >= _RENDERED_MAX:
-            _HEADERS.clear()
-        text = _HEADERS[key] = (
-            f"# HELP {family.name} {_escape_help(family.help)}\n"
-            f"# TYPE {family.name} {family.type}\n"
-        ).encode()
-    return text
-
-
 Part = tuple[str, bytes, bytes]  # (family name, HELP and TYPE lines, sample lines), encoded
 
 
-def render_parts(families: Iterable[Family]) -> list[Part]:
-    """Each family as encoded text, ready to be joined with other targets' parts."""
-    parts: list[Part] = []
-    for family in families:
-        if not family.samples:
-            continue
-        name = family.name
-        lines = [
-            f"{name}{suffix}{labels} {format_value(value)}\n"
-            for suffix, labels, value in family.samples
-        ]
-        parts.append((name, _header(family), "".join(lines).encode()))
-    return parts
+def _header(about: tuple[str, str, str]) -> bytes:
+    text = _HEADERS.get(about)
+    if text is None:
+        if len(_HEADERS) >= _RENDERED_MAX:
+            _HEADERS.clear()
+        name, type_, help_ = about
+        text = _HEADERS[about] = (
+            f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n"
+        ).encode()
+    return text
 
 
 class Joined:
@@ -207,10 +247,10 @@ class Joined:
         return [chunk for pieces in self._families.values() for chunk in pieces]
 
 
-def render_bytes(families: Iterable[Family]) -> bytes:
-    """Render families in the Prometheus text format, version 0.0.4."""
-    return b"".join(header + body for _, header, body in render_parts(families))
+def render_bytes(metrics: MetricSet) -> bytes:
+    """Render a metric set in the Prometheus text format, version 0.0.4."""
+    return b"".join(header + body for _, header, body in metrics.parts())
 
 
-def render(families: Iterable[Family]) -> str:
-    return render_bytes(families).decode()
+def render(metrics: MetricSet) -> str:
+    return render_bytes(metrics).decode()

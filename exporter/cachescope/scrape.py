@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, Joined, Labels, MetricSet, Part, render_parts
+from cachescope.exposition import COUNTER, GAUGE, Joined, Labels, MetricSet, Part
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class TargetState:
 
 
 def _scrape_rendered(state: TargetState, labels: Labels) -> list[Part]:
-    return render_parts(state.scrape(labels).families())
+    return state.scrape(labels).parts()
 
 
 class Scraper:
@@ -191,7 +191,7 @@ class Scraper:
             except FutureTimeout:
                 metrics = MetricSet(labels)
                 state.add_self_metrics(metrics, 0.0, limit)
-                joined.add(render_parts(metrics.families()))
+                joined.add(metrics.parts())
         return joined
 
     def close(self) -> None:

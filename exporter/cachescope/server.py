@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.exposition import GAUGE, MetricSet, render_bytes, render_parts
+from cachescope.exposition import GAUGE, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpwire import BadRequest, Request, head, read_request, response
 from cachescope.status import render_status
@@ -94,7 +94,7 @@ class Handler(StreamRequestHandler):
         fleet, path = self.server.fleet, request.path
         if path == "/metrics":
             joined = fleet.scrape_all()
-            joined.add(render_parts(exporter_metrics(fleet).families()))
+            joined.add(exporter_metrics(fleet).parts())
             return 200, joined.chunks() + [generate_latest(REGISTRY)], CONTENT_TYPE, {}
         if path == "/scrape":
             return self._scrape(fleet, request.query().get("target", []))
@@ -128,7 +128,7 @@ class Handler(StreamRequestHandler):
             metrics = fleet.scrape_one(targets[0])
         except TargetNotAllowed as exc:
             return 400, f"{exc}\n".encode(), TEXT, {}
-        return 200, render_bytes(metrics.families()), CONTENT_TYPE, {}
+        return 200, render_bytes(metrics), CONTENT_TYPE, {}
 
 
 def _blocks(chunks: list[bytes], size: int = 1 << 18) -> Iterator[bytes]:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import COUNTER, GAUGE, UNTYPED, Labels, MetricSet, metric_name
+from cachescope.exposition import (
+    COUNTER,
+    GAUGE,
+    UNTYPED,
+    MetricSet,
+    format_value,
+    metric_name,
+    number_text,
+)
+from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
 from cachescope.redis.parse import parse_kv, to_float
 
@@ -57,7 +66,7 @@ def _classify(key: str) -> str:
         if key.startswith(prefix):
             return kind
     if _is_indexed(key, "db"):
-        return "skip"  # add_keyspace
+        return "keyspace"  # add_keyspace
     if _is_indexed(key, "slave"):
         return "replica"
     if key == "master_link_status" or key in _MASTER_FIELDS:
@@ -74,32 +83,44 @@ def _classify(key: str) -> str:
 _KINDS: dict[str, str] = {}
 
 
+def _kind(key: str) -> str:
+    kind = _KINDS.get(key)
+    if kind is None:
+        if len(_KINDS) > 10_000:  # keys come from servers: keep the cache bounded
+            _KINDS.clear()
+        kind = _KINDS[key] = _classify(key)
+    return kind
+
+
 def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     """Add every INFO field we understand, and the numeric ones we don't, as untyped."""
     master = (
         ("master_host", fields.get("master_host", "")),
         ("master_port", fields.get("master_port", "")),
     )
-    calls: dict[str, tuple[float, float]] = {}
-    latencies: list[tuple[str, str]] = []  # need the calls of commandstats: done after the loop
+    commands: list[tuple[str, str]] = []
+    latencies: list[tuple[str, str]] = []
     kinds = _KINDS
     if len(kinds) > 10_000:  # keys come from servers: keep the cache bounded
         kinds.clear()
-    add = metrics.add
+    add, add_text = metrics.add, metrics.add_text
     for key, value in fields.items():
         kind = kinds.get(key)
         if kind is None:
             kind = kinds[key] = _classify(key)
         if kind == "field":
             name, type_, help_, divisor = FIELDS[key]
+            if divisor == 1.0 and value.isdecimal() and value.isascii():
+                add_text(name, type_, help_, value)  # most fields: a count, already in text
+                continue
             number = (1.0 if value == "ok" else 0.0) if key in STATUS_FIELDS else to_float(value)
             if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
                 continue  # text, or a server's "not tracked" (Dragonfly's -1)
             add(name, type_, help_, number / divisor if divisor != 1.0 else number)
-        elif kind == "skip":
+        elif kind == "skip" or kind == "keyspace":
             continue
         elif kind == "cmdstat":
-            calls[key[8:]] = _add_command_stats(metrics, key[8:], parse_kv(value))
+            commands.append((key[8:], value))
         elif kind == "latency":
             latencies.append((key[25:], value))
         elif kind == "errorstat":
@@ -113,7 +134,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
                     (("err", key[10:]),),
                 )
         elif kind == "generic":
-            number = to_float(value)
+            number = int(value) if value.isdecimal() and value.isascii() else to_float(value)
             if number is not None:
                 add(
                     metric_name("redis_", key),
@@ -136,7 +157,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
             add(name, GAUGE, help_, to_float(value) or 0.0, master)
         elif kind == "module":
             _add_module(metrics, parse_kv(value))
-    _add_latency_percentiles(metrics, latencies, calls)
+    add_command_stats(metrics, commands, latencies)
     _add_other_masters(metrics, fields)
     _add_identity(metrics, fields, now)
 
@@ -183,48 +204,6 @@ def _add_other_masters(metrics: MetricSet, fields: dict[str, str]) -> None:
 def _add_module(metrics: MetricSet, module: dict[str, str]) -> None:
     labels = tuple((label, module.get(label, "")) for label in _MODULE_LABELS)
     metrics.add("redis_module_info", GAUGE, "A loaded module, as labels.", 1, labels)
-
-
-def _add_command_stats(metrics: MetricSet, cmd: str, stats: dict[str, str]) -> tuple[float, float]:
-    labels: Labels = (("cmd", cmd),)
-    count = to_float(stats.get("calls", "")) or 0.0
-    usec = to_float(stats.get("usec", "")) or 0.0
-    metrics.add("redis_commands_total", COUNTER, "Calls per command.", count, labels)
-    metrics.add(
-        "redis_commands_duration_seconds_total",
-        COUNTER,
-        "Time spent per command.",
-        usec / 1e6,
-        labels,
-    )
-    for stat, name, help_ in (
-        ("rejected_calls", "redis_commands_rejected_calls_total", "Calls rejected before running."),
-        ("failed_calls", "redis_commands_failed_calls_total", "Calls that failed while running."),
-    ):
-        number = to_float(stats.get(stat, ""))
-        if number is not None:
-            metrics.add(name, COUNTER, help_, number, labels)
-    return count, usec
-
-
-def _add_latency_percentiles(
-    metrics: MetricSet, latencies: list[tuple[str, str]], calls: dict[str, tuple[float, float]]
-) -> None:
-    for cmd, value in latencies:
-        quantiles = {}
-        for name, number in parse_kv(value).items():
-            parsed = to_float(number)
-            if name.startswith("p") and parsed is not None:
-                quantiles[name[1:]] = parsed
-        count, usec = calls.get(cmd, (0.0, 0.0))
-        metrics.add_summary(
-            "redis_latency_percentiles_usec",
-            "Latency percentiles per command, µs.",
-            quantiles,
-            count,
-            usec,
-            (("cmd", cmd),),
-        )
 
 
 def _add_replica(metrics: MetricSet, replica: dict[str, str], primary: float | None) -> None:
@@ -308,31 +287,32 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
     """Keys, keys with an expiry and average TTL per database (empty databases as 0)."""
     seen = set()
     for key, value in fields.items():
-        if not _is_indexed(key, "db"):
+        if _kind(key) != "keyspace":
             continue
         stats = parse_kv(value)
-        keys, expires = to_float(stats.get("keys", "")), to_float(stats.get("expires", ""))
+        keys, expires = number_text(stats.get("keys", "")), number_text(stats.get("expires", ""))
         if keys is None or expires is None:
             continue
         seen.add(key)
-        _add_db(metrics, key, keys, expires)
+        rendered = metrics.labels((("db", key),))
+        _add_db(metrics, rendered, keys, expires)
         avg_ttl = to_float(stats.get("avg_ttl", ""))
         if avg_ttl is not None and avg_ttl >= 0:  # Dragonfly's -1: not computed
-            metrics.add(
+            metrics.add_text(
                 "redis_db_avg_ttl_seconds",
                 GAUGE,
                 "Average TTL of expiring keys.",
-                avg_ttl / 1000.0,
-                (("db", key),),
+                format_value(avg_ttl / 1000.0),
+                rendered,
             )
     for index in range(db_count):
-        if f"db{index}" not in seen:
-            _add_db(metrics, f"db{index}", 0.0, 0.0)
+        db = f"db{index}"
+        if db not in seen:
+            _add_db(metrics, metrics.labels((("db", db),)), "0", "0")
 
 
-def _add_db(metrics: MetricSet, db: str, keys: float, expires: float) -> None:
-    labels = (("db", db),)
-    metrics.add("redis_db_keys", GAUGE, "Keys in the database.", keys, labels)
-    metrics.add(
-        "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database.", expires, labels
+def _add_db(metrics: MetricSet, rendered: str, keys: str, expires: str) -> None:
+    metrics.add_text("redis_db_keys", GAUGE, "Keys in the database.", keys, rendered)
+    metrics.add_text(
+        "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database.", expires, rendered
     )
