@@ -78,20 +78,56 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} ({last})")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (an exporter's scrape workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdecimal():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, all its threads, dead ones included."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # fields 14 and 15 of stat(5)
+    """CPU of a process and everything below it: utime + stime of all threads, and of
+    children, live or exited (a process' own stat counts only the children it waited for)."""
+    total = 0.0
+    for each in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{each}/stat", encoding="ascii", errors="replace") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited between the listing and now
+        # utime, stime, cutime, cstime: fields 14 to 17 of stat(5)
+        total += sum(int(field) for field in fields[11:15]) / CLOCK_TICKS
+    return total
 
 
 def peak_rss_bytes(pid: int) -> int:
-    """VmHWM: the highest resident set size the process has had."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmHWM for pid {pid}")
+    """VmHWM, the highest resident set size, of a process plus each process below it.
+
+    A sum of peaks: at least the peak of the sum, so never flattering.
+    """
+    total = 0
+    for each in [pid, *descendants(pid)]:
+        try:
+            with open(f"/proc/{each}/status", encoding="ascii") as handle:
+                total += next(
+                    int(line.split()[1]) * 1024 for line in handle if line.startswith("VmHWM:")
+                )
+        except (OSError, StopIteration):
+            continue
+    return total
 
 
 def rss_bytes(pid: int) -> int:

@@ -112,6 +112,14 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "without overlap (slices by a hash of each target's name).",
 )
 @_option(
+    "--scrape.processes",
+    "processes",
+    "SCRAPE_PROCESSES",
+    default=0,
+    help="Worker processes that scrape the targets of /metrics (1: none, scrape in this "
+    "process; 0: one per CPU once the fleet has 200 targets or more).",
+)
+@_option(
     "--web.max-connections",
     "max_requests",
     "WEB_MAX_CONNECTIONS",
@@ -152,6 +160,7 @@ def serve(
     max_series: int,
     max_connections: int,
     shard: str,
+    processes: int,
     max_requests: int,
     shutdown_timeout: str,
     log_level: str,
@@ -168,8 +177,14 @@ def serve(
     try:
         address = parse_listen_address(listen)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
+        if processes < 0:
+            raise ValueError(f"--scrape.processes must be 0 or more, got {processes}")
         limits = Limits(
-            max_concurrency, max_series, connection_budget(max_connections), parse_shard(shard)
+            max_concurrency,
+            max_series,
+            connection_budget(max_connections),
+            parse_shard(shard),
+            processes,
         )
         grace = parse_duration(shutdown_timeout)
         service = Service(flags.load, address, web, limits, max_requests, grace)

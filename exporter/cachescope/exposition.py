@@ -243,6 +243,10 @@ class Joined:
             else:
                 known.append(body)
 
+    def parts(self) -> list[Part]:
+        """One part per family, the samples of all targets in one piece."""
+        return [(name, pieces[0], b"".join(pieces[1:])) for name, pieces in self._families.items()]
+
     def chunks(self) -> list[bytes]:
         return [chunk for pieces in self._families.values() for chunk in pieces]
 

@@ -12,6 +12,7 @@ from cachescope.discovery import Discovery, make_discovery
 from cachescope.exposition import Joined, MetricSet
 from cachescope.scrape import Scraper, TargetState
 from cachescope.targets import Endpoint, parse_uri
+from cachescope.workers import ProcessScraper, process_count
 
 # Targets reached through allow rules keep their connection between scrapes;
 # this bounds how many we keep, so a scanner cannot make us hoard sockets.
@@ -31,6 +32,7 @@ class Limits:
     max_series: int = 20_000  # per target; a scrape with more fails (0: no limit)
     max_connections: int = 10_000  # targets that keep a connection between scrapes
     shard: tuple[int, int] = (0, 1)  # (i, n): watch only the i-th of n slices of the targets
+    processes: int = 0  # scrape worker processes for /metrics (0: one per CPU for big fleets)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -60,6 +62,7 @@ class Fleet:
         self._dynamic: OrderedDict[EndpointKey, TargetState] = OrderedDict()
         self._lock = threading.Lock()
         self.scraper = Scraper(max_workers=limits.max_workers)
+        self.workers: ProcessScraper | None = None  # started by the first large scrape_all
         self.refresh()
 
     @staticmethod
@@ -133,7 +136,16 @@ class Fleet:
             (state, (("instance", state.target.name),) + state.target.labels)
             for state in list(self.states.values())
         ]
-        return self.scraper.scrape_many(jobs)
+        processes = process_count(self.limits.processes, len(jobs))
+        if not processes:
+            return self.scraper.scrape_many(jobs)
+        with self._lock:
+            if self.workers is None or self.workers.processes != processes:
+                if self.workers is not None:
+                    self.workers.close()
+                self.workers = ProcessScraper(processes, self.limits.max_workers, self.scraper)
+            workers = self.workers
+        return workers.scrape_many(jobs)
 
     def scrape_one(self, target: str) -> MetricSet:
         """One target for /scrape; Prometheus supplies the instance label."""
@@ -193,6 +205,8 @@ class Fleet:
         ]
 
     def close(self) -> None:
+        if self.workers is not None:
+            self.workers.close()
         self.scraper.close()
         for state in list(self.states.values()) + list(self._dynamic.values()):
             state.close()

@@ -36,3 +36,10 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def logging_settings() -> tuple[str, str]:
+    """The (level, format) set up by setup_logging, for a worker process to set up alike."""
+    root = logging.getLogger()
+    json_format = any(isinstance(h.formatter, _JSONFormatter) for h in root.handlers)
+    return logging.getLevelName(root.level).lower(), "json" if json_format else "logfmt"

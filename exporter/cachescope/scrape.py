@@ -19,6 +19,7 @@ from cachescope.errors import ERROR_HINTS, ScrapeError
 from cachescope.exposition import COUNTER, GAUGE, Joined, Labels, MetricSet, Part
 
 log = logging.getLogger(__name__)
+_ERROR_KINDS = sorted(ERROR_HINTS)
 
 
 class Collector(Protocol):
@@ -78,7 +79,7 @@ class TargetState:
         deadline = start + self.target.timeout
         up = 0.0
         if not self.lock.acquire(timeout=self.target.timeout):
-            self._failed(ScrapeError("busy", "previous scrape still running"))
+            self.record_failure(ScrapeError("busy", "previous scrape still running"))
         else:
             try:
                 self.collector.collect(metrics, deadline)
@@ -89,11 +90,11 @@ class TargetState:
                 self.last_error = ""
             except ScrapeError as exc:
                 metrics = MetricSet(base_labels)  # drop partial samples of a failed scrape
-                self._failed(exc)
+                self.record_failure(exc)
             except Exception as exc:  # a bug or an odd reply must not cost other targets
                 log.exception("target=%s unexpected error while scraping", self.target.name)
                 metrics = MetricSet(base_labels)
-                self._failed(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
+                self.record_failure(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
             finally:
                 if not self.persistent:
                     self.collector.close()
@@ -111,7 +112,7 @@ class TargetState:
                 "series_limit", f"{count} series, more than the limit of {self.max_series}"
             )
 
-    def _failed(self, error: ScrapeError) -> None:
+    def record_failure(self, error: ScrapeError) -> None:
         self.errors[error.kind] += 1
         self.last_error = error.message
         log.warning(
@@ -136,13 +137,14 @@ class TargetState:
         )
         metrics.add("cachescope_scrapes_total", COUNTER, "Scrapes of the target.", self.scrapes)
         # Every kind from the start, at 0, so that rate() sees a target's first error.
-        for kind in sorted(ERROR_HINTS.keys() | self.errors.keys()):
-            metrics.add(
+        errors = self.errors
+        for kind in sorted(ERROR_HINTS.keys() | errors.keys()) if errors else _ERROR_KINDS:
+            metrics.add_text(
                 "cachescope_scrape_errors_total",
                 COUNTER,
                 "Failed scrapes of the target, by kind of error.",
-                self.errors.get(kind, 0),
-                (("error", kind),),
+                str(errors.get(kind, 0)),
+                metrics.labels((("error", kind),)),
             )
         if namespace == "redis":  # names that redis_exporter's dashboards use
             metrics.add(

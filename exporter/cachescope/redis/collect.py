@@ -174,7 +174,8 @@ class RedisCollector:
     def _learn(self, fields: dict[str, str]) -> None:
         """Remember what the server is, to choose next scrape's commands."""
         conn = self.connection
-        conn.mode, conn.masters = server_mode(fields), _sentinel_masters(fields)
+        conn.mode = server_mode(fields)
+        conn.masters = _sentinel_masters(fields) if conn.mode == "sentinel" else []
         conn.version = _version(fields.get("redis_version", ""))
         # Valkey says redis_version:7.2.4 for compatibility; its own version is apart.
         conn.commandlog = fields.get("server_name") == "valkey" and _version(

@@ -1,0 +1,164 @@
+"""Scrape worker processes: /metrics split over processes reads as one exporter's."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from cachescope.workers import AUTO_MIN_TARGETS, process_count
+from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
+
+
+def workers_of(exporter: Exporter) -> list[int]:
+    """Pids of the exporter's scrape workers (multiprocessing's spawned children)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdecimal():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == exporter.proc.pid and b"spawn_main" in command:
+            found.append(int(entry))
+    return found
+
+
+def assert_one_block_per_family(exposition: Exposition) -> None:
+    """Each family has one TYPE line and its samples together, as the text format requires."""
+    seen: list[str] = []
+    for line in exposition.text.splitlines():
+        if line.startswith("# TYPE "):
+            name = line.split(" ")[2]
+            assert name not in seen, f"second TYPE line for {name}"
+            seen.append(name)
+        elif line and not line.startswith("#"):
+            sample = line.split("{")[0].split(" ")[0]
+            assert exposition.family_of(sample) in (seen[-1], None) or sample.startswith(
+                seen[-1]
+            ), f"{sample} outside its family block (last family {seen[-1]})"
+
+
+def up_by_instance(metrics: Exposition, servers: list[RedisServer]) -> dict[str, float]:
+    return {
+        s.uri.removeprefix("redis://"): metrics.value(
+            "redis_up", instance=s.uri.removeprefix("redis://")
+        )
+        for s in servers
+    }
+
+
+@pytest.fixture
+def fleet(start_redis: StartRedis) -> list[RedisServer]:
+    servers = [start_redis() for _ in range(6)]
+    for index, server in enumerate(servers):
+        server.client().set(f"key:{index}", "x")
+    return servers
+
+
+def start(start_exporter: StartExporter, servers: list[RedisServer], *extra: str) -> Exporter:
+    targets = [arg for server in servers for arg in ("--target", server.uri)]
+    return start_exporter("--scrape.processes", "2", "--timeout", "1s", *targets, *extra)
+
+
+def test_metrics_through_two_workers_has_every_target_once_in_one_block_per_family(
+    fleet: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    exporter = start(start_exporter, fleet)
+    metrics = exporter.metrics()
+    assert up_by_instance(metrics, fleet) == {s.uri.removeprefix("redis://"): 1.0 for s in fleet}
+    assert_one_block_per_family(metrics)
+    assert len(metrics.get("redis_instance_info")) == len(fleet)
+    assert len(workers_of(exporter)) == 2
+    # The status page mirrors what the workers found.
+    status, page = exporter.get("/")
+    assert status == 200 and f"Targets: {len(fleet)} up, 0 down" in page
+
+
+def test_a_stopped_server_behind_a_worker_is_up_0_with_a_connect_error(
+    fleet: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    exporter = start(start_exporter, fleet)
+    exporter.metrics()
+    fleet[0].stop()
+    metrics = exporter.metrics()
+    instance = fleet[0].uri.removeprefix("redis://")
+    assert metrics.value("redis_up", instance=instance) == 0
+    assert metrics.scrape_errors(instance).get("connect", 0) >= 1
+    assert sum(metrics.get("redis_up")) == len(fleet) - 1
+
+
+def test_a_killed_worker_is_replaced_and_its_targets_come_back(
+    fleet: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    exporter = start(start_exporter, fleet)
+    exporter.metrics()
+    killed = workers_of(exporter)[0]
+    os.kill(killed, signal.SIGKILL)
+    wait_for(lambda: killed not in workers_of(exporter), what="killed worker reaped")
+    metrics = exporter.metrics()
+    assert len(metrics.get("redis_up")) == len(fleet)  # every target reported, even now
+    metrics = exporter.metrics()
+    assert sum(metrics.get("redis_up")) == len(fleet)
+    assert killed not in workers_of(exporter) and len(workers_of(exporter)) == 2
+    assert "exited" in exporter.log()
+
+
+def test_a_worker_that_stops_answering_costs_its_targets_one_scrape(
+    fleet: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    exporter = start(start_exporter, fleet)
+    exporter.metrics()
+    frozen = workers_of(exporter)[0]
+    os.kill(frozen, signal.SIGSTOP)
+    started = time.monotonic()
+    metrics = exporter.metrics()
+    took = time.monotonic() - started
+    down = [labels["instance"] for _, labels, v in metrics.samples if _ == "redis_up" and v == 0]
+    assert down, "no target was behind the frozen worker"
+    assert len(metrics.get("redis_up")) == len(fleet)
+    assert took < 1 + 2.5 + 2, f"/metrics took {took:.1f}s with a frozen worker"
+    assert metrics.scrape_errors(down[0]) == {"timeout": 1}
+    assert "did not answer in time" in exporter.log()
+    assert sum(exporter.metrics().get("redis_up")) == len(fleet)  # a new worker took over
+    assert frozen not in workers_of(exporter)
+
+
+def test_reload_hands_new_targets_to_the_workers(
+    fleet: list[RedisServer], start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    config = tmp_path / "cachescope.yml"
+
+    def write(servers: list[RedisServer]) -> None:
+        lines = [f"  - uri: {server.uri}\n" for server in servers]
+        config.write_text("targets:\n" + "".join(lines))
+
+    write(fleet[:2])
+    exporter = start_exporter("--scrape.processes", "2", "--config.file", str(config))
+    assert len(exporter.metrics().get("redis_up")) == 2
+    write(fleet)
+    assert exporter.post("/-/reload")[0] == 200
+    metrics = exporter.metrics()
+    assert up_by_instance(metrics, fleet) == {s.uri.removeprefix("redis://"): 1.0 for s in fleet}
+
+
+@pytest.mark.parametrize(
+    ("setting", "targets", "expected"),
+    [
+        (1, 5000, 0),  # 1: no workers, scrape in the main process
+        (3, 2, 3),  # an explicit count, whatever the fleet
+        (0, AUTO_MIN_TARGETS - 1, 0),  # auto: small fleets stay in-process
+    ],
+)
+def test_process_count_follows_the_setting(setting: int, targets: int, expected: int) -> None:
+    assert process_count(setting, targets) == expected
+
+
+def test_auto_gives_big_fleets_one_worker_per_usable_cpu() -> None:
+    cpus = len(os.sched_getaffinity(0))
+    assert process_count(0, AUTO_MIN_TARGETS) == (cpus if cpus > 1 else 0)
