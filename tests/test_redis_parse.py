@@ -148,3 +148,34 @@ def test_label_values_are_escaped() -> None:
     text = render(metrics)
     assert 'x{v="a\\"b\\\\c\\nd"} 1' in text
     assert "# HELP x help\\nwith newline" in text
+
+
+def test_commandstats_in_another_order_or_with_odd_parts_read_as_redis_writes_them() -> None:
+    usual = build(
+        b"cmdstat_get:calls=10,usec=50,usec_per_call=5.00,rejected_calls=1,failed_calls=2\r\n"
+        b"latency_percentiles_usec_get:p50=1.003,p99=3.007,p99.9=27.007\r\n"
+    )
+    odd = build(
+        b"cmdstat_get:failed_calls=2,usec=50,calls=10,rejected_calls=1,extra=x\r\n"
+        b"latency_percentiles_usec_get:p50=1.003,p99=3.007,junk,p99.9=27.007,p75=abc\r\n"
+    )
+    assert odd.samples == usual.samples
+
+
+def test_percentile_names_from_the_server_are_escaped() -> None:
+    exp = build(b'latency_percentiles_usec_get:p5"0=1.5\r\n')
+    assert 'redis_latency_percentiles_usec{instance="a",cmd="get",quantile="5\\"0"} 1.5' in exp.text
+    assert exp.value("redis_latency_percentiles_usec_count", cmd="get") == 0
+
+
+def test_lines_take_whole_samples_and_families_left_empty_are_not_rendered() -> None:
+    metrics = MetricSet((("instance", "a"),))
+    lines = metrics.lines("x_total", "counter", "Xs.")
+    lines.append(f"x_total{metrics.labels((('cmd', 'get'),))} 3\n")
+    metrics.lines("y_total", "counter", "Ys.")  # created, never filled
+    assert metrics.lines("x_total", "counter", "Xs.") is lines
+    assert render(metrics) == (
+        '# HELP x_total Xs.\n# TYPE x_total counter\nx_total{instance="a",cmd="get"} 3\n'
+    )
+    assert metrics.get("y_total") is None
+    assert [family.name for family in metrics.families()] == ["x_total"]

@@ -60,7 +60,7 @@ class MetricSet:
 
     def __init__(self, base_labels: Labels = ()) -> None:
         self.base_labels = base_labels
-        base = _join_labels(base_labels)
+        base = join_labels(base_labels)
         self._plain = "{" + base + "}" if base else ""  # the labels of an unlabelled sample
         self._prefix = "{" + base + "," if base else "{"
         self._lines: dict[str, list[str]] = {}
@@ -70,9 +70,15 @@ class MetricSet:
         """Rendered labels of a sample, base labels included: '{instance="a",cmd="get"}'."""
         if not labels:
             return self._plain
-        return self._prefix + _join_labels(labels) + "}"
+        return self._prefix + join_labels(labels) + "}"
 
-    def _family(self, name: str, type_: str, help_: str) -> list[str]:
+    def lines(self, name: str, type_: str, help_: str) -> list[str]:
+        """The sample lines of family `name`, created if needed, for bulk emitters.
+
+        A caller appends whole lines, 'name{labels} value\n', labels from `labels()`:
+        one list append per sample where a scrape adds hundreds. A family left
+        empty is left out of `parts()`, `families()` and `get()`.
+        """
         lines = self._lines.get(name)
         if lines is None:
             lines = self._lines[name] = []
@@ -81,12 +87,12 @@ class MetricSet:
 
     def add(self, name: str, type_: str, help_: str, value: float, labels: Labels = ()) -> None:
         """Add one sample to the family `name`, creating the family if needed."""
-        # The hottest lines of a scrape, once per sample: _family is written out here.
+        # The hottest lines of a scrape, once per sample: lines() is written out here.
         lines = self._lines.get(name)
         if lines is None:
             lines = self._lines[name] = []
             self._about[name] = (name, type_, help_)
-        rendered = self._prefix + _join_labels(labels) + "}" if labels else self._plain
+        rendered = self._prefix + join_labels(labels) + "}" if labels else self._plain
         text = str(value) if value.__class__ is int else format_value(value)
         lines.append(f"{name}{rendered} {text}\n")
 
@@ -101,42 +107,21 @@ class MetricSet:
             self._about[name] = (name, type_, help_)
         lines.append(f"{name}{self._plain if rendered is None else rendered} {text}\n")
 
-    def add_summary(
-        self,
-        name: str,
-        help_: str,
-        quantiles: list[tuple[str, str]],
-        count: str,
-        total: str,
-        rendered: str = "",
-    ) -> None:
-        """Add a summary from text values: one sample per (quantile, value), `_sum`, `_count`.
-
-        `rendered` is the summary's labels from `labels()`, without the quantile.
-        """
-        lines = self._family(name, SUMMARY, help_)
-        rendered = rendered or self._plain
-        opened = rendered[:-1] + "," if rendered else "{"  # '{cmd="get",' + 'quantile="50"}'
-        for quantile, value in quantiles:
-            quantile_label = _join_labels((("quantile", quantile),))
-            lines.append(f"{name}{opened}{quantile_label}}} {value}\n")
-        lines.append(f"{name}_sum{rendered} {total}\n")
-        lines.append(f"{name}_count{rendered} {count}\n")
-
     def merge(self, other: MetricSet) -> None:
         """Append the samples of `other` to the families of this set."""
         for name, lines in other._lines.items():
-            self._family(*other._about[name]).extend(lines)
+            if lines:
+                self.lines(*other._about[name]).extend(lines)
 
     def sample_count(self) -> int:
         return sum(len(lines) for lines in self._lines.values())
 
     def families(self) -> list[Family]:
-        return [Family(*self._about[name], lines) for name, lines in self._lines.items()]
+        return [Family(*self._about[name], lines) for name, lines in self._lines.items() if lines]
 
     def get(self, name: str) -> Family | None:
         lines = self._lines.get(name)
-        return None if lines is None else Family(*self._about[name], lines)
+        return Family(*self._about[name], lines) if lines else None
 
     def parts(self) -> list[Part]:
         """Each family as encoded text, ready to be joined with other targets' parts."""
@@ -156,7 +141,8 @@ def metric_name(prefix: str, field: str) -> str:
     return prefix + _NOT_NAME.sub("_", field)
 
 
-def _escape_label(value: str) -> str:
+def escape_label(value: str) -> str:
+    """A label value as exposition text: backslash, quote and newline escaped."""
     if "\\" in value or '"' in value or "\n" in value:
         value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return value
@@ -197,13 +183,14 @@ _RENDERED: dict[Labels, str] = {}
 _RENDERED_MAX = 50_000
 
 
-def _join_labels(labels: Labels) -> str:
+def join_labels(labels: Labels) -> str:
+    """Labels as exposition text, values escaped: 'cmd="get",db="db0"'."""
     text = _RENDERED.get(labels)
     if text is None:
         if len(_RENDERED) >= _RENDERED_MAX:
             _RENDERED.clear()
         text = _RENDERED[labels] = ",".join(
-            f'{key}="{_escape_label(value)}"' for key, value in labels
+            f'{key}="{escape_label(value)}"' for key, value in labels
         )
     return text
 

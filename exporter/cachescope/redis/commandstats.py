@@ -8,56 +8,107 @@
 
 A busy server reports dozens of commands, four to six series each: the
 largest share of a scrape's samples, so values go out as the text INFO gave
-them wherever that text is already a valid sample value.
+them wherever that text is already a valid sample value, and lines go
+straight into their families' line lists.
 """
 
 from __future__ import annotations
 
-from cachescope.exposition import COUNTER, MetricSet, format_value, number_text
+import re
+
+from cachescope.exposition import (
+    COUNTER,
+    SUMMARY,
+    MetricSet,
+    escape_label,
+    format_value,
+    number_text,
+)
 from cachescope.redis.parse import parse_kv
 
-_COUNTS = (
-    ("calls", "redis_commands_total", "Calls per command."),
-    ("rejected_calls", "redis_commands_rejected_calls_total", "Calls rejected before running."),
-    ("failed_calls", "redis_commands_failed_calls_total", "Calls that failed while running."),
-)
 _LATENCY = "redis_latency_percentiles_usec"
-_LATENCY_HELP = "Latency percentiles per command, µs."
+# Redis 6.2 and later write every command's statistics in this shape (before 7.0
+# without the last two); whatever else a server writes goes through parse_kv.
+_USUAL = re.compile(
+    r"calls=([0-9]+),usec=([0-9]+),usec_per_call=[^,]*"
+    r"(?:,rejected_calls=([0-9]+),failed_calls=([0-9]+))?"
+)
+Stats = tuple[str, str, str | None, str | None]  # calls, usec, rejected, failed as text
+Totals = tuple[str, str, str]  # calls, usec, and the rendered labels of a command
 
 
 def add_command_stats(
     metrics: MetricSet, commands: list[tuple[str, str]], latencies: list[tuple[str, str]]
 ) -> None:
     """`cmdstat_<cmd>` and `latency_percentiles_usec_<cmd>` lines, as (cmd, value) pairs."""
-    add_text = metrics.add_text
-    totals: dict[str, tuple[str, str]] = {}  # cmd -> (calls, usec) as text, for the summaries
+    if not commands and not latencies:
+        return
+    calls_lines = metrics.lines("redis_commands_total", COUNTER, "Calls per command.")
+    rejected_lines = metrics.lines(
+        "redis_commands_rejected_calls_total", COUNTER, "Calls rejected before running."
+    )
+    failed_lines = metrics.lines(
+        "redis_commands_failed_calls_total", COUNTER, "Calls that failed while running."
+    )
+    seconds_lines = metrics.lines(
+        "redis_commands_duration_seconds_total", COUNTER, "Time spent per command."
+    )
+    totals: dict[str, Totals] = {}  # for the summaries
     for cmd, value in commands:
-        stats = parse_kv(value)
+        usual = _USUAL.fullmatch(value)
+        calls, usec, rejected, failed = usual.groups() if usual else _stats(value)
         rendered = metrics.labels((("cmd", cmd),))
-        for stat, name, help_ in _COUNTS:
-            text = number_text(stats.get(stat, ""))
-            if text is not None:
-                add_text(name, COUNTER, help_, text, rendered)
-            elif stat == "calls":
-                add_text(name, COUNTER, help_, "0", rendered)
-        usec = number_text(stats.get("usec", "")) or "0"
+        calls_lines.append(f"redis_commands_total{rendered} {calls}\n")
+        if rejected is not None:
+            rejected_lines.append(f"redis_commands_rejected_calls_total{rendered} {rejected}\n")
+        if failed is not None:
+            failed_lines.append(f"redis_commands_failed_calls_total{rendered} {failed}\n")
         seconds = format_value(float(usec) / 1e6)
-        add_text(
-            "redis_commands_duration_seconds_total",
-            COUNTER,
-            "Time spent per command.",
-            seconds,
-            rendered,
-        )
-        totals[cmd] = (number_text(stats.get("calls", "")) or "0", usec)
+        seconds_lines.append(f"redis_commands_duration_seconds_total{rendered} {seconds}\n")
+        totals[cmd] = (calls, usec, rendered)
+    if latencies:
+        _add_latencies(metrics, latencies, totals)
+
+
+def _stats(value: str) -> Stats:
+    """Calls, usec, rejected and failed calls of a command in any shape ('0' for no calls)."""
+    stats = parse_kv(value)
+    return (
+        number_text(stats.get("calls", "")) or "0",
+        number_text(stats.get("usec", "")) or "0",
+        number_text(stats.get("rejected_calls", "")),
+        number_text(stats.get("failed_calls", "")),
+    )
+
+
+def _add_latencies(
+    metrics: MetricSet, latencies: list[tuple[str, str]], totals: dict[str, Totals]
+) -> None:
+    """One summary per command: its percentiles, and calls and usec from commandstats."""
+    lines = metrics.lines(_LATENCY, SUMMARY, "Latency percentiles per command, µs.")
     for cmd, value in latencies:
-        quantiles = []
-        for part in value.split(","):
-            name, _, number = part.partition("=")
-            text = number_text(number)
-            if name.startswith("p") and text is not None:
-                quantiles.append((name[1:], text))
-        calls, usec = totals.get(cmd, ("0", "0"))
-        metrics.add_summary(
-            _LATENCY, _LATENCY_HELP, quantiles, calls, usec, metrics.labels((("cmd", cmd),))
-        )
+        calls, usec, rendered = totals.get(cmd) or ("0", "0", metrics.labels((("cmd", cmd),)))
+        opened = f"{_LATENCY}{rendered[:-1]},"  # + 'quantile="50"} 1.003'
+        for quantile, text in _percentiles(value):
+            lines.append(f'{opened}quantile="{quantile}"}} {text}\n')
+        lines.append(f"{_LATENCY}_sum{rendered} {usec}\n")
+        lines.append(f"{_LATENCY}_count{rendered} {calls}\n")
+
+
+# Redis writes 'p50=1.003,p99=3.007,p99.9=27.007': numbers that need neither
+# checking nor escaping. A value with any other part is read part by part.
+_PERCENTILE = re.compile(r"(?:^|,)p([0-9.]+)=([0-9]+\.?[0-9]*|\.[0-9]+)(?=,|\Z)")
+
+
+def _percentiles(value: str) -> list[tuple[str, str]]:
+    """(quantile as an escaped label value, value as sample text) of each `p<q>=<value>`."""
+    pairs: list[tuple[str, str]] = _PERCENTILE.findall(value)
+    if len(pairs) == value.count(",") + 1:  # every part matched
+        return pairs
+    pairs = []
+    for part in value.split(","):
+        name, _, number = part.partition("=")
+        text = number_text(number)
+        if name.startswith("p") and text is not None:
+            pairs.append((escape_label(name[1:]), text))
+    return pairs
