@@ -10,6 +10,7 @@ from cachescope.redis.parse import (
     parse_kv,
     parse_latency_latest,
     parse_slowlog_entry,
+    to_float,
 )
 from servers import Exposition
 
@@ -179,3 +180,22 @@ def test_lines_take_whole_samples_and_families_left_empty_are_not_rendered() -> 
     )
     assert metrics.get("y_total") is None
     assert [family.name for family in metrics.families()] == ["x_total"]
+
+
+def test_add_texts_adds_unlabelled_samples_to_new_and_existing_families() -> None:
+    metrics = MetricSet((("instance", "a"),))
+    about = ("x_bytes", "gauge", "Xs.")
+    metrics.add_texts([(about, "1.50"), (("y", "gauge", "Ys."), "2"), (about, "3")])
+    assert render(metrics) == (
+        "# HELP x_bytes Xs.\n# TYPE x_bytes gauge\n"
+        'x_bytes{instance="a"} 1.50\nx_bytes{instance="a"} 3\n'
+        '# HELP y Ys.\n# TYPE y gauge\ny{instance="a"} 2\n'
+    )
+
+
+def test_to_float_answers_alike_for_text_it_has_seen_before() -> None:
+    for _ in range(2):
+        assert to_float("7.0.15") is None
+        assert to_float("1e3") == 1000.0
+        assert to_float("-0.5") == -0.5
+        assert to_float("nan") is None

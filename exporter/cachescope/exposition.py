@@ -22,6 +22,7 @@ UNTYPED = "untyped"
 
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
+About = tuple[str, str, str]  # (name, type, help) of a family
 
 
 class Family:
@@ -64,7 +65,7 @@ class MetricSet:
         self._plain = "{" + base + "}" if base else ""  # the labels of an unlabelled sample
         self._prefix = "{" + base + "," if base else "{"
         self._lines: dict[str, list[str]] = {}
-        self._about: dict[str, tuple[str, str, str]] = {}  # name -> (name, type, help)
+        self._about: dict[str, About] = {}
 
     def labels(self, labels: Labels) -> str:
         """Rendered labels of a sample, base labels included: '{instance="a",cmd="get"}'."""
@@ -107,6 +108,21 @@ class MetricSet:
             self._about[name] = (name, type_, help_)
         lines.append(f"{name}{self._plain if rendered is None else rendered} {text}\n")
 
+    def add_texts(self, samples: list[tuple[About, str]]) -> None:
+        """Add samples without labels of their own, as (family, value as text) pairs.
+
+        For INFO's hundred-odd plain fields: one call rather than one per field.
+        """
+        families, about, plain = self._lines, self._about, self._plain
+        for family, text in samples:
+            name = family[0]
+            lines = families.get(name)
+            if lines is None:
+                families[name] = [f"{name}{plain} {text}\n"]
+                about[name] = family
+            else:
+                lines.append(f"{name}{plain} {text}\n")
+
     def merge(self, other: MetricSet) -> None:
         """Append the samples of `other` to the families of this set."""
         for name, lines in other._lines.items():
@@ -125,9 +141,9 @@ class MetricSet:
 
     def parts(self) -> list[Part]:
         """Each family as encoded text, ready to be joined with other targets' parts."""
-        about = self._about
+        about, headers = self._about, _HEADERS
         return [
-            (name, _header(about[name]), "".join(lines).encode())
+            (name, headers.get(about[name]) or _header(about[name]), "".join(lines).encode())
             for name, lines in self._lines.items()
             if lines
         ]
@@ -196,11 +212,11 @@ def join_labels(labels: Labels) -> str:
 
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
-_HEADERS: dict[tuple[str, str, str], bytes] = {}
+_HEADERS: dict[About, bytes] = {}
 Part = tuple[str, bytes, bytes]  # (family name, HELP and TYPE lines, sample lines), encoded
 
 
-def _header(about: tuple[str, str, str]) -> bytes:
+def _header(about: About) -> bytes:
     text = _HEADERS.get(about)
     if text is None:
         if len(_HEADERS) >= _RENDERED_MAX:

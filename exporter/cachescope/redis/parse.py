@@ -88,11 +88,22 @@ def to_float(value: str) -> float | None:
     """
     if value.isdecimal() and value.isascii():
         return int(value)
+    if value in _NOT_NUMBERS:
+        return None
     try:
         number = float(value)
     except ValueError:
+        if len(value) <= 64:  # short text only: a hostile server's long lines cost no memory
+            if len(_NOT_NUMBERS) >= 10_000:
+                _NOT_NUMBERS.clear()
+            _NOT_NUMBERS.add(value)
         return None
     return number if math.isfinite(number) else None
+
+
+# Text values (versions, modes, names) come back every scrape, and a failed
+# float() costs an exception: remember which values are not numbers.
+_NOT_NUMBERS: set[str] = set()
 
 
 def parse_config_get(replies: list[object]) -> dict[str, str]:

@@ -6,6 +6,7 @@ from cachescope.exposition import (
     COUNTER,
     GAUGE,
     UNTYPED,
+    About,
     MetricSet,
     format_value,
     metric_name,
@@ -54,8 +55,16 @@ _MASTER_FIELDS = {
 }
 
 
+# The family of each named field, and the divisor to its base unit.
+_FIELDS: dict[str, tuple[About, float]] = {
+    key: ((name, type_, help_), divisor) for key, (name, type_, help_, divisor) in FIELDS.items()
+}
+
+
 def _classify(key: str) -> str:
     """What kind of INFO field a key is; the answer is cached, as keys repeat every scrape."""
+    if key in STATUS_FIELDS:
+        return "status"
     if key in FIELDS:
         return "field"
     for prefix, kind in (
@@ -100,23 +109,21 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     )
     commands: list[tuple[str, str]] = []
     latencies: list[tuple[str, str]] = []
+    plain: list[tuple[About, str]] = []  # fields whose text goes out as the server wrote it
     kinds = _KINDS
     if len(kinds) > 10_000:  # keys come from servers: keep the cache bounded
         kinds.clear()
-    add, add_text = metrics.add, metrics.add_text
+    add = metrics.add
     for key, value in fields.items():
         kind = kinds.get(key)
         if kind is None:
             kind = kinds[key] = _classify(key)
         if kind == "field":
-            name, type_, help_, divisor = FIELDS[key]
-            if divisor == 1.0 and value.isdecimal() and value.isascii():
-                add_text(name, type_, help_, value)  # most fields: a count, already in text
-                continue
-            number = (1.0 if value == "ok" else 0.0) if key in STATUS_FIELDS else to_float(value)
-            if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
-                continue  # text, or a server's "not tracked" (Dragonfly's -1)
-            add(name, type_, help_, number / divisor if divisor != 1.0 else number)
+            about, divisor = _FIELDS[key]
+            if divisor == 1.0 and value.isascii() and value.replace(".", "", 1).isdecimal():
+                plain.append((about, value))  # most fields: a number Prometheus reads as it is
+            else:
+                _add_field(metrics, key, value, about, divisor)
         elif kind == "skip" or kind == "keyspace":
             continue
         elif kind == "cmdstat":
@@ -134,14 +141,13 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
                     (("err", key[10:]),),
                 )
         elif kind == "generic":
-            number = int(value) if value.isdecimal() and value.isascii() else to_float(value)
+            number = to_float(value)
             if number is not None:
-                add(
-                    metric_name("redis_", key),
-                    UNTYPED,
-                    f"INFO field {key}, not yet named by cachescope.",
-                    number,
-                )
+                name, type_, help_ = _unnamed(key)
+                add(name, type_, help_, number)
+        elif kind == "status":  # 'ok' or 'err'
+            text = value if value.isdecimal() and value.isascii() else "1" if value == "ok" else "0"
+            plain.append((_FIELDS[key][0], text))
         elif kind == "replica":
             _add_replica(metrics, parse_kv(value), to_float(fields.get("master_repl_offset", "")))
         elif kind == "master_link_status":
@@ -157,9 +163,36 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
             add(name, GAUGE, help_, to_float(value) or 0.0, master)
         elif kind == "module":
             _add_module(metrics, parse_kv(value))
+    metrics.add_texts(plain)
     add_command_stats(metrics, commands, latencies)
     _add_other_masters(metrics, fields)
     _add_identity(metrics, fields, now)
+
+
+def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: float) -> None:
+    """A named field whose text is not a plain number: to scale, negative, or not a number."""
+    name, type_, help_ = about
+    number = to_float(value)
+    if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
+        return  # text, or a server's "not tracked" (Dragonfly's -1)
+    metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
+
+
+_UNNAMED: dict[str, About] = {}
+
+
+def _unnamed(key: str) -> About:
+    """The untyped family of a numeric INFO field we have no name for."""
+    about = _UNNAMED.get(key)
+    if about is None:
+        if len(_UNNAMED) > 10_000:  # keys come from servers: keep the cache bounded
+            _UNNAMED.clear()
+        about = _UNNAMED[key] = (
+            metric_name("redis_", key),
+            UNTYPED,
+            f"INFO field {key}, not yet named by cachescope.",
+        )
+    return about
 
 
 def _is_indexed(key: str, prefix: str) -> bool:
@@ -285,9 +318,13 @@ def add_config(
 
 def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> None:
     """Keys, keys with an expiry and average TTL per database (empty databases as 0)."""
+    keys_lines = metrics.lines("redis_db_keys", GAUGE, "Keys in the database.")
+    expiring_lines = metrics.lines(
+        "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database."
+    )
     seen = set()
     for key, value in fields.items():
-        if _kind(key) != "keyspace":
+        if not key.startswith("db") or _kind(key) != "keyspace":
             continue
         stats = parse_kv(value)
         keys, expires = number_text(stats.get("keys", "")), number_text(stats.get("expires", ""))
@@ -295,7 +332,8 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
             continue
         seen.add(key)
         rendered = metrics.labels((("db", key),))
-        _add_db(metrics, rendered, keys, expires)
+        keys_lines.append(f"redis_db_keys{rendered} {keys}\n")
+        expiring_lines.append(f"redis_db_keys_expiring{rendered} {expires}\n")
         avg_ttl = to_float(stats.get("avg_ttl", ""))
         if avg_ttl is not None and avg_ttl >= 0:  # Dragonfly's -1: not computed
             metrics.add_text(
@@ -308,11 +346,6 @@ def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> N
     for index in range(db_count):
         db = f"db{index}"
         if db not in seen:
-            _add_db(metrics, metrics.labels((("db", db),)), "0", "0")
-
-
-def _add_db(metrics: MetricSet, rendered: str, keys: str, expires: str) -> None:
-    metrics.add_text("redis_db_keys", GAUGE, "Keys in the database.", keys, rendered)
-    metrics.add_text(
-        "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database.", expires, rendered
-    )
+            rendered = metrics.labels((("db", db),))
+            keys_lines.append(f"redis_db_keys{rendered} 0\n")
+            expiring_lines.append(f"redis_db_keys_expiring{rendered} 0\n")
