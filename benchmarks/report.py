@@ -181,9 +181,10 @@ METHOD = [
     f" concurrency), and `{PEER}` with `-redis.addr` set to the first server, using its"
     " `/scrape?target=` for every target. Both are started fresh for each N, so peak RSS is"
     " per N.",
-    "- CPU: utime + stime of the exporter process from `/proc/<pid>/stat` (all threads), read"
-    " before and after a batch of requests. The clock tick is 10 ms, so batches are hundreds"
-    " of scrapes long.",
+    "- CPU: utime + stime from `/proc/<pid>/stat` (all threads) of the exporter process and"
+    " of every process below it (cachescope's scrape workers, which it starts from 200"
+    " targets on, and multiprocessing's resource tracker), read before and after a batch of"
+    " requests. The clock tick is 10 ms, so batches are hundreds of scrapes long.",
     "- `/scrape`: a single `http.client` keep-alive connection, round-robin over the N"
     " targets; latency is the client's wall time per request (Python client overhead"
     " included, alike for both). p50/p99 pool every request of every round.",
@@ -193,7 +194,9 @@ METHOD = [
     f" those N scrapes in parallel, so {PEER}'s wall here is an upper bound on the wall time"
     " and its CPU is the fair comparison. Each round does enough passes to cover about"
     " 200 target scrapes (20 passes at N=10, 1 at N=1000); the table shows the median per pass.",
-    "- Peak RSS: `VmHWM` from `/proc/<pid>/status` at the end of each N.",
+    "- Peak RSS: `VmHWM` from `/proc/<pid>/status` at the end of each N, summed over the"
+    " exporter and every process below it: a sum of peaks, never less than the peak of the"
+    " sum.",
     "- Warm-up: one full pass and 20 `/scrape` calls per exporter before measuring; the full"
     " pass also checks that every target reports `redis_up 1`.",
     "- Where cachescope's CPU goes: `python -m benchmarks.profile --targets 100` (or"

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from cachescope.workers import AUTO_MIN_TARGETS, process_count
+from cachescope.workers import AUTO_MIN_TARGETS, process_count, share
 from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
 
 
 def workers_of(exporter: Exporter) -> list[int]:
-    """Pids of the exporter's scrape workers (multiprocessing's spawned children)."""
+    """Pids of the exporter's scrape workers."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdecimal():
@@ -24,9 +24,14 @@ def workers_of(exporter: Exporter) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == exporter.proc.pid and b"spawn_main" in command:
+        if parent == exporter.proc.pid and b"cachescope.workers" in command:
             found.append(int(entry))
     return found
+
+
+def busy_workers(servers: list[RedisServer], processes: int) -> int:
+    """Workers that have targets (a worker starts only for a non-empty share)."""
+    return len({share(s.uri.removeprefix("redis://"), processes) for s in servers} - {0})
 
 
 def assert_one_block_per_family(exposition: Exposition) -> None:
@@ -56,6 +61,9 @@ def up_by_instance(metrics: Exposition, servers: list[RedisServer]) -> dict[str,
 @pytest.fixture
 def fleet(start_redis: StartRedis) -> list[RedisServer]:
     servers = [start_redis() for _ in range(6)]
+    while busy_workers(servers, 3) < 2:  # both workers of three processes get targets
+        assert len(servers) < 30, "target names never hashed to both workers"
+        servers.append(start_redis())
     for index, server in enumerate(servers):
         server.client().set(f"key:{index}", "x")
     return servers
@@ -63,7 +71,7 @@ def fleet(start_redis: StartRedis) -> list[RedisServer]:
 
 def start(start_exporter: StartExporter, servers: list[RedisServer], *extra: str) -> Exporter:
     targets = [arg for server in servers for arg in ("--target", server.uri)]
-    return start_exporter("--scrape.processes", "2", "--timeout", "1s", *targets, *extra)
+    return start_exporter("--scrape.processes", "3", "--timeout", "1s", *targets, *extra)
 
 
 def test_metrics_through_two_workers_has_every_target_once_in_one_block_per_family(
@@ -74,7 +82,8 @@ def test_metrics_through_two_workers_has_every_target_once_in_one_block_per_fami
     assert up_by_instance(metrics, fleet) == {s.uri.removeprefix("redis://"): 1.0 for s in fleet}
     assert_one_block_per_family(metrics)
     assert len(metrics.get("redis_instance_info")) == len(fleet)
-    assert len(workers_of(exporter)) == 2
+    assert len(workers_of(exporter)) == busy_workers(fleet, 3)  # this process has a share too
+    assert metrics.value("cachescope_scrape_processes") == 3
     # The status page mirrors what the workers found.
     status, page = exporter.get("/")
     assert status == 200 and f"Targets: {len(fleet)} up, 0 down" in page
@@ -98,6 +107,7 @@ def test_a_killed_worker_is_replaced_and_its_targets_come_back(
 ) -> None:
     exporter = start(start_exporter, fleet)
     exporter.metrics()
+    workers = len(workers_of(exporter))
     killed = workers_of(exporter)[0]
     os.kill(killed, signal.SIGKILL)
     wait_for(lambda: killed not in workers_of(exporter), what="killed worker reaped")
@@ -105,7 +115,8 @@ def test_a_killed_worker_is_replaced_and_its_targets_come_back(
     assert len(metrics.get("redis_up")) == len(fleet)  # every target reported, even now
     metrics = exporter.metrics()
     assert sum(metrics.get("redis_up")) == len(fleet)
-    assert killed not in workers_of(exporter) and len(workers_of(exporter)) == 2
+    assert killed not in workers_of(exporter) and len(workers_of(exporter)) == workers
+    assert metrics.value("cachescope_scrape_worker_restarts_total") == 1
     assert "exited" in exporter.log()
 
 
@@ -125,8 +136,12 @@ def test_a_worker_that_stops_answering_costs_its_targets_one_scrape(
     assert took < 1 + 2.5 + 2, f"/metrics took {took:.1f}s with a frozen worker"
     assert metrics.scrape_errors(down[0]) == {"timeout": 1}
     assert "did not answer in time" in exporter.log()
-    assert sum(exporter.metrics().get("redis_up")) == len(fleet)  # a new worker took over
+    after = exporter.metrics()
+    assert sum(after.get("redis_up")) == len(fleet)  # a new worker took over
     assert frozen not in workers_of(exporter)
+    # The new worker carries the counters on: the timeout stays counted.
+    assert after.scrape_errors(down[0]) == {"timeout": 1}
+    assert after.value("cachescope_scrapes_total", instance=down[0]) == 3
 
 
 def test_reload_hands_new_targets_to_the_workers(
@@ -139,7 +154,7 @@ def test_reload_hands_new_targets_to_the_workers(
         config.write_text("targets:\n" + "".join(lines))
 
     write(fleet[:2])
-    exporter = start_exporter("--scrape.processes", "2", "--config.file", str(config))
+    exporter = start_exporter("--scrape.processes", "3", "--config.file", str(config))
     assert len(exporter.metrics().get("redis_up")) == 2
     write(fleet)
     assert exporter.post("/-/reload")[0] == 200
@@ -147,12 +162,23 @@ def test_reload_hands_new_targets_to_the_workers(
     assert up_by_instance(metrics, fleet) == {s.uri.removeprefix("redis://"): 1.0 for s in fleet}
 
 
+def test_a_small_fleet_is_scraped_in_the_main_process_by_default(
+    fleet: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    targets = [arg for server in fleet for arg in ("--target", server.uri)]
+    exporter = start_exporter(*targets)
+    metrics = exporter.metrics()
+    assert sum(metrics.get("redis_up")) == len(fleet)
+    assert metrics.value("cachescope_scrape_processes") == 1
+    assert workers_of(exporter) == []
+
+
 @pytest.mark.parametrize(
     ("setting", "targets", "expected"),
     [
-        (1, 5000, 0),  # 1: no workers, scrape in the main process
+        (1, 5000, 1),  # 1: no workers, scrape in the main process
         (3, 2, 3),  # an explicit count, whatever the fleet
-        (0, AUTO_MIN_TARGETS - 1, 0),  # auto: small fleets stay in-process
+        (0, AUTO_MIN_TARGETS - 1, 1),  # auto: small fleets stay in-process
     ],
 )
 def test_process_count_follows_the_setting(setting: int, targets: int, expected: int) -> None:
@@ -161,4 +187,4 @@ def test_process_count_follows_the_setting(setting: int, targets: int, expected:
 
 def test_auto_gives_big_fleets_one_worker_per_usable_cpu() -> None:
     cpus = len(os.sched_getaffinity(0))
-    assert process_count(0, AUTO_MIN_TARGETS) == (cpus if cpus > 1 else 0)
+    assert process_count(0, AUTO_MIN_TARGETS) == cpus

@@ -116,8 +116,8 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "processes",
     "SCRAPE_PROCESSES",
     default=0,
-    help="Worker processes that scrape the targets of /metrics (1: none, scrape in this "
-    "process; 0: one per CPU once the fleet has 200 targets or more).",
+    help="Processes that scrape the targets of /metrics, this one included (1: no worker "
+    "processes; 0: one per CPU once the fleet has 200 targets or more).",
 )
 @_option(
     "--web.max-connections",

@@ -228,6 +228,9 @@ def _header(about: About) -> bytes:
     return text
 
 
+Chunk = bytes | memoryview  # a piece of a response: ours, or a slice of a worker's reply
+
+
 class Joined:
     """Families rendered by many targets, joined by name: one HELP and TYPE each.
 
@@ -236,7 +239,7 @@ class Joined:
     """
 
     def __init__(self) -> None:
-        self._families: dict[str, list[bytes]] = {}
+        self._families: dict[str, list[Chunk]] = {}  # name -> [header, body, body...]
 
     def add(self, parts: list[Part]) -> None:
         for name, header, body in parts:
@@ -246,11 +249,19 @@ class Joined:
             else:
                 known.append(body)
 
-    def parts(self) -> list[Part]:
-        """One part per family, the samples of all targets in one piece."""
-        return [(name, pieces[0], b"".join(pieces[1:])) for name, pieces in self._families.items()]
+    def add_family(self, name: str, header: bytes, bodies: list[Chunk]) -> None:
+        """The samples of many targets for one family, as already joined elsewhere."""
+        known = self._families.get(name)
+        if known is None:
+            self._families[name] = [header, *bodies]
+        else:
+            known += bodies
 
-    def chunks(self) -> list[bytes]:
+    def families(self) -> list[tuple[str, list[Chunk]]]:
+        """(name, [header, body, body...]) for each family."""
+        return list(self._families.items())
+
+    def chunks(self) -> list[Chunk]:
         return [chunk for pieces in self._families.values() for chunk in pieces]
 
 

@@ -32,7 +32,7 @@ class Limits:
     max_series: int = 20_000  # per target; a scrape with more fails (0: no limit)
     max_connections: int = 10_000  # targets that keep a connection between scrapes
     shard: tuple[int, int] = (0, 1)  # (i, n): watch only the i-th of n slices of the targets
-    processes: int = 0  # scrape worker processes for /metrics (0: one per CPU for big fleets)
+    processes: int = 0  # processes scraping /metrics' targets (0: one per CPU for big fleets)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -137,14 +137,17 @@ class Fleet:
             for state in list(self.states.values())
         ]
         processes = process_count(self.limits.processes, len(jobs))
-        if not processes:
-            return self.scraper.scrape_many(jobs)
         with self._lock:
-            if self.workers is None or self.workers.processes != processes:
-                if self.workers is not None:
-                    self.workers.close()
-                self.workers = ProcessScraper(processes, self.limits.max_workers, self.scraper)
             workers = self.workers
+            if workers is not None and workers.processes != processes:
+                workers.close()  # the fleet grew or shrank past the automatic threshold
+                workers = self.workers = None
+            if processes > 1 and workers is None:
+                workers = self.workers = ProcessScraper(
+                    processes, self.limits.max_workers, self.scraper
+                )
+        if workers is None:
+            return self.scraper.scrape_many(jobs)
         return workers.scrape_many(jobs)
 
     def scrape_one(self, target: str) -> MetricSet:

@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.exposition import GAUGE, MetricSet, render_bytes
+from cachescope.exposition import COUNTER, GAUGE, Chunk, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpwire import BadRequest, Request, head, read_request, response
 from cachescope.status import render_status
@@ -30,7 +30,7 @@ TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 IDLE_TIMEOUT = 120.0
-Answer = tuple[int, bytes | list[bytes], str, dict[str, str]]
+Answer = tuple[int, bytes | list[Chunk], str, dict[str, str]]
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -41,6 +41,19 @@ def exporter_metrics(fleet: Fleet) -> MetricSet:
     metrics.add("cachescope_build_info", GAUGE, "Version of cachescope, as labels.", 1, labels)
     metrics.add(
         "cachescope_targets", GAUGE, "Targets watched, discovered ones included.", len(fleet.states)
+    )
+    workers = fleet.workers
+    metrics.add(
+        "cachescope_scrape_processes",
+        GAUGE,
+        "Processes scraping the targets of /metrics: this one, and workers.",
+        workers.processes if workers is not None else 1,
+    )
+    metrics.add(
+        "cachescope_scrape_worker_restarts_total",
+        COUNTER,
+        "Scrape worker processes replaced because they died or did not answer in time.",
+        workers.restarts if workers is not None else 0,
     )
     return metrics
 
@@ -69,20 +82,26 @@ class Handler(StreamRequestHandler):
                 return
             if request is None:
                 return
-            status, body, content_type, headers = self._answer(request)
-            if isinstance(body, bytes):  # small: one write
-                self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
-            else:  # a fleet's /metrics: its pieces as they are, no joined copy
-                length = sum(len(chunk) for chunk in body)
-                self.wfile.write(head(status, length, content_type, headers, request.keep_alive))
-                for block in _blocks(body):
-                    self.wfile.write(block)
+            # A helper, so the response is freed once sent: held while the connection
+            # waits for its next request, a fleet's /metrics would double peak memory.
+            status = self._respond(request)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "http %s %s %s %d", self.client_address[0], request.method, request.path, status
                 )
             if not request.keep_alive:
                 return
+
+    def _respond(self, request: Request) -> int:
+        status, body, content_type, headers = self._answer(request)
+        if isinstance(body, bytes):  # small: one write
+            self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
+        else:  # a fleet's /metrics: its pieces as they are, no joined copy
+            length = sum(len(chunk) for chunk in body)
+            self.wfile.write(head(status, length, content_type, headers, request.keep_alive))
+            for block in _blocks(body):
+                self.wfile.write(block)
+        return status
 
     def _answer(self, request: Request) -> Answer:
         if not self.server.web.authorized(request.headers.get("authorization")):
@@ -131,9 +150,9 @@ class Handler(StreamRequestHandler):
         return 200, render_bytes(metrics), CONTENT_TYPE, {}
 
 
-def _blocks(chunks: list[bytes], size: int = 1 << 18) -> Iterator[bytes]:
+def _blocks(chunks: list[Chunk], size: int = 1 << 18) -> Iterator[bytes]:
     """Small chunks gathered into writes of about `size` bytes: one syscall each."""
-    batch: list[bytes] = []
+    batch: list[Chunk] = []
     pending = 0
     for chunk in chunks:
         batch.append(chunk)

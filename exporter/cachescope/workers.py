@@ -3,34 +3,41 @@
 Parsing INFO and rendering samples is CPU work, and the scrape threads of one
 Python process share one interpreter lock: one process scrapes a few hundred
 Redis targets per second of CPU, whatever the machine. Past that, /metrics
-splits its targets over worker processes. Each worker keeps its own states
-(connections, counters) for the targets it is given, scrapes them with its own
-thread pool and sends back their families rendered; the main process serves
-HTTP, joins the families, and mirrors each target's outcome for the status page.
+splits its targets over processes: the main one and N-1 workers. Each keeps its
+own states (connections, counters) for the targets it is dealt, by a hash of
+the target's name so that a connection lasts, and scrapes them with its own
+thread pool. Workers send their families back rendered; the main process joins
+them with its own share and mirrors each target's outcome for the status page.
 
-A target stays with one worker (by a hash of its name) so its connection
-lasts. Targets with a keyspace sampler are scraped in the main process, where
-their sampler runs. A worker that dies or does not answer in time is replaced;
-its targets report `up 0` for that scrape.
+Targets with a keyspace sampler stay in the main process, next to their
+sampler. A worker that dies or does not answer in time is replaced; its targets
+report `up 0` for that scrape and keep counting where they were.
+
+Workers are plain child processes (`python -m cachescope.workers`) on a socket
+pair, not multiprocessing's: no resource-tracker process, and the rendered text
+crosses as raw bytes, written with scatter-gather and read into one buffer,
+rather than pickled and copied piece by piece.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import socket
+import struct
+import subprocess
+import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterable
-from multiprocessing.connection import Connection
 from typing import Any
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ScrapeError
-from cachescope.exposition import Joined, Labels, MetricSet, Part
+from cachescope.exposition import Chunk, Joined, Labels, MetricSet
 from cachescope.logs import logging_settings, setup_logging
 from cachescope.scrape import Scraper, TargetState
 
@@ -38,145 +45,163 @@ log = logging.getLogger(__name__)
 
 # What a worker is asked to scrape: target, labels, keep the connection, series limit.
 Job = tuple[TargetConfig, Labels, bool, int]
+Counts = dict[str, tuple[int, dict[str, int]]]  # name -> (scrapes, errors by kind)
 # A target's outcome, mirrored into the main process' state for the status page.
-Outcome = tuple[str, float | None, float, float, str, int, dict[str, int]]
-# Time for a worker beyond its targets' own timeouts: pickling, the pipe, start-up.
+Outcome = tuple[float | None, float, float, str, int, dict[str, int]]
+Batch = list[tuple[TargetState, Labels]]
+# Time for a worker beyond its targets' own timeouts: the pipe, a slow start.
 MARGIN = 2.5
 # "auto": worker processes only for fleets this large; smaller ones scrape in-process.
 AUTO_MIN_TARGETS = 200
+_FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
+_IOV_MAX = 1024  # buffers per sendmsg call
 
 
 def process_count(setting: int, targets: int) -> int:
-    """Worker processes for a fleet: `setting` if set, else one per usable CPU for big fleets."""
+    """Scraping processes, the main one included: `setting` if set, else one per usable CPU
+    for a big fleet. 1 means no workers."""
     if setting > 0:
-        return setting if setting > 1 else 0
+        return setting
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) if targets >= AUTO_MIN_TARGETS and (cpus or 1) > 1 else 0
+    return (cpus or 1) if targets >= AUTO_MIN_TARGETS else 1
+
+
+def share(name: str, processes: int) -> int:
+    """Which process scrapes a target (0 is the main one): the same on every scrape."""
+    return zlib.crc32(name.encode()) % processes
 
 
 class Worker:
-    """One worker process and the main process' end of its pipe."""
+    """One worker process and the main process' end of its socket."""
 
     def __init__(self, index: int, max_workers: int) -> None:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        self.pipe, child = context.Pipe()
-        self.process = context.Process(
-            target=serve_worker,
-            args=(child, max_workers, logging_settings()),
-            name=f"cachescope-scrape-{index}",
-            daemon=True,
+        self.index = index
+        self.sock, child = socket.socketpair()
+        level, fmt = logging_settings()
+        command = [sys.executable, "-m", "cachescope.workers", str(child.fileno())]
+        command += [str(max_workers), level, fmt]
+        self.process = subprocess.Popen(
+            command, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL
         )
-        self.process.start()
         child.close()
         self.sent: list[Job] | None = None  # the jobs the worker holds now
-        self.sequence = 0
 
-    def request(self, jobs: list[Job]) -> int:
-        """Ask for a scrape; the jobs travel only when they changed."""
-        self.sequence += 1
-        self.pipe.send((self.sequence, None if jobs == self.sent else jobs))
-        self.sent = jobs
-        return self.sequence
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
-    def reply(self, sequence: int, timeout: float) -> tuple[list[Part], list[Outcome]] | None:
-        """The answer to request `sequence`, or None if none came in time."""
-        deadline = time.monotonic() + timeout
-        while self.pipe.poll(max(deadline - time.monotonic(), 0)):
-            answered, parts, outcomes = self.pipe.recv()
-            if answered == sequence:
-                return parts, outcomes
-        return None
+    def request(self, batch: Batch) -> None:
+        """Ask for a scrape; the jobs travel only when they changed.
+
+        With them go each target's counters so far: a target new to this worker
+        (a replaced worker's, say) counts on from there, never backwards.
+        """
+        jobs = [(s.target, labels, s.persistent, s.max_series) for s, labels in batch]
+        message: tuple[list[Job] | None, Counts | None] = (None, None)
+        if jobs != self.sent:
+            message = (jobs, {s.target.name: (s.scrapes, dict(s.errors)) for s, _ in batch})
+            self.sent = jobs
+        self.sock.settimeout(MARGIN)
+        send_frame(self.sock, message, [])
+
+    def reply(self, deadline: float) -> tuple[Any, memoryview]:
+        """The worker's (index, outcomes) and its rendered data; OSError if late or gone."""
+        return recv_frame(self.sock, deadline)
 
     def stop(self, wait: float = 2.0) -> None:
         """Ask the worker to close its connections and exit; kill it after `wait` seconds."""
-        with contextlib.suppress(OSError):
-            self.pipe.send(None)
-        self.process.join(timeout=wait)
-        if self.process.is_alive():
+        try:
+            self.sock.settimeout(0.5)
+            send_frame(self.sock, "stop", [])
+            self.process.wait(timeout=wait)
+        except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
-            self.process.join(timeout=2)
-        self.pipe.close()
+            self.process.wait(timeout=5)
+        self.sock.close()
 
 
 class ProcessScraper:
-    """Scrapes many targets over worker processes, like Scraper does over threads."""
+    """Scrapes many targets over this process and worker processes, like Scraper over threads."""
 
     def __init__(self, processes: int, max_workers: int, local: Scraper) -> None:
         self.processes = processes
         self.max_workers = max_workers
-        self.local = local  # for targets with a keyspace sampler
-        self._workers: list[Worker | None] = [None] * processes
+        self.local = local  # this process' share, and the targets with a keyspace sampler
+        self._workers: list[Worker | None] = [None] * (processes - 1)
         self._lock = threading.Lock()  # one exchange with the workers at a time
+        self.restarts = 0  # workers replaced after dying or falling silent
 
-    def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> Joined:
-        batches: list[list[tuple[TargetState, Labels]]] = [[] for _ in range(self.processes)]
-        local = []
+    def scrape_many(self, jobs: Batch) -> Joined:
+        batches: list[Batch] = [[] for _ in range(self.processes)]
         for state, labels in jobs:
-            if state.sampler is not None:
-                local.append((state, labels))
-            else:
-                batches[zlib.crc32(state.target.name.encode()) % self.processes].append(
-                    (state, labels)
-                )
+            index = 0 if state.sampler is not None else share(state.target.name, self.processes)
+            batches[index].append((state, labels))
         with self._lock:
-            asked = [self._ask(index, batch) if batch else 0 for index, batch in enumerate(batches)]
-            joined = self.local.scrape_many(local)  # meanwhile, in this process
-            for index, batch in enumerate(batches):
-                if batch:
-                    self._collect(index, batch, asked[index], joined)
+            timeout = max((state.target.timeout for state, _ in jobs), default=0.0)
+            deadline = time.monotonic() + timeout + MARGIN
+            asked = [self._ask(index, batch) for index, batch in enumerate(batches[1:])]
+            joined = self.local.scrape_many(batches[0])  # meanwhile, in this process
+            for index, batch in enumerate(batches[1:]):
+                if asked[index]:
+                    self._collect(index, batch, deadline, joined)
         return joined
 
-    def _ask(self, index: int, batch: list[tuple[TargetState, Labels]]) -> int:
+    def _ask(self, index: int, batch: Batch) -> bool:
+        if not batch:
+            return False
         worker = self._workers[index]
-        if worker is None or not worker.process.is_alive():
-            if worker is not None:
-                log.warning(
-                    "scrape worker %d exited (code %s); starting a new one",
-                    index,
-                    worker.process.exitcode,
-                )
-                worker.stop()
+        if worker is not None and not worker.alive():
+            log.warning(
+                "scrape worker %d exited (code %s); starting a new one",
+                index,
+                worker.process.returncode,
+            )
+            self._replace(index)
+            worker = None
+        if worker is None:
             worker = self._workers[index] = Worker(index, self.max_workers)
-        jobs = [(s.target, labels, s.persistent, s.max_series) for s, labels in batch]
-        try:
-            return worker.request(jobs)
-        except OSError:
-            return -1  # _collect finds no reply and replaces the worker
+        with contextlib.suppress(OSError):  # then _collect finds no reply, replaces the worker
+            worker.request(batch)
+        return True
 
-    def _collect(
-        self, index: int, batch: list[tuple[TargetState, Labels]], sequence: int, joined: Joined
-    ) -> None:
+    def _collect(self, index: int, batch: Batch, deadline: float, joined: Joined) -> None:
         worker = self._workers[index]
-        timeout = max((state.target.timeout for state, _ in batch), default=0.0) + MARGIN
         try:
-            reply = worker.reply(sequence, timeout) if worker and sequence >= 0 else None
-        except (OSError, EOFError):
-            reply = None
-        if reply is None:
-            if worker is not None:
-                log.warning("scrape worker %d did not answer in time; replacing it", index)
-                worker.stop(wait=0)
-            self._workers[index] = None
-            _failed(batch, joined, timeout)
+            if worker is None:
+                raise OSError("no worker")
+            (families, outcomes), data = worker.reply(deadline)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+            log.warning("scrape worker %d did not answer in time (%s); replacing it", index, exc)
+            self._replace(index)
+            _failed(batch, joined, deadline)
             return
-        parts, outcomes = reply
-        joined.add(parts)
+        at = 0
+        for name, header, length in families:  # a family's samples lie together in `data`
+            joined.add_family(name, header, [data[at : at + length]])
+            at += length
         for (state, _), outcome in zip(batch, outcomes, strict=True):
             _mirror(state, outcome)
+
+    def _replace(self, index: int) -> None:
+        worker = self._workers[index]
+        if worker is not None:
+            worker.stop(wait=0)
+            self.restarts += 1
+        self._workers[index] = None
 
     def close(self) -> None:
         with self._lock:
             for worker in self._workers:
                 if worker is not None:
                     worker.stop()
-            self._workers = [None] * self.processes
+            self._workers = [None] * (self.processes - 1)
 
 
-def _failed(batch: Iterable[tuple[TargetState, Labels]], joined: Joined, duration: float) -> None:
+def _failed(batch: Batch, joined: Joined, deadline: float) -> None:
     error = ScrapeError("timeout", "the scrape worker process did not answer in time")
     for state, labels in batch:
         state.record_failure(error)
         state.scrapes += 1
+        duration = state.target.timeout + MARGIN
         state.last_up, state.last_time, state.last_duration = 0.0, time.time(), duration
         metrics = MetricSet(labels)
         state.add_self_metrics(metrics, 0.0, duration)
@@ -184,17 +209,14 @@ def _failed(batch: Iterable[tuple[TargetState, Labels]], joined: Joined, duratio
 
 
 def _mirror(state: TargetState, outcome: Outcome) -> None:
-    _, state.last_up, state.last_time, state.last_duration, state.last_error, scrapes, errors = (
-        outcome
-    )
-    state.scrapes = scrapes
+    state.last_up, state.last_time, state.last_duration, state.last_error = outcome[:4]
+    state.scrapes = outcome[4]
     state.errors.clear()
-    state.errors.update(errors)
+    state.errors.update(outcome[5])
 
 
 def _outcome(state: TargetState) -> Outcome:
     return (
-        state.target.name,
         state.last_up,
         state.last_time,
         state.last_duration,
@@ -204,36 +226,80 @@ def _outcome(state: TargetState) -> Outcome:
     )
 
 
-def serve_worker(pipe: Connection, max_workers: int, log_settings: tuple[str, str]) -> None:
-    """A worker process: scrape the jobs it holds on each request, until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles signals
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    setup_logging(*log_settings)
+# The wire: a frame is two lengths, a pickled index, then raw data (rendered text).
+
+
+def send_frame(sock: socket.socket, index: object, chunks: list[Chunk]) -> None:
+    pickled = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+    header = _FRAME.pack(len(pickled), sum(len(chunk) for chunk in chunks))
+    buffers: list[Chunk] = [header, pickled, *chunks]
+    start = 0
+    while start < len(buffers):
+        sent = sock.sendmsg(buffers[start : start + _IOV_MAX])
+        while start < len(buffers) and sent >= len(buffers[start]):
+            sent -= len(buffers[start])
+            start += 1
+        if sent:  # part of a buffer went: the rest of it leads the next call
+            buffers[start] = memoryview(buffers[start])[sent:]
+
+
+def recv_frame(sock: socket.socket, deadline: float | None) -> tuple[Any, memoryview]:
+    index_length, data_length = _FRAME.unpack(_recv_exact(sock, _FRAME.size, deadline))
+    index = pickle.loads(_recv_exact(sock, index_length, deadline))
+    return index, _recv_exact(sock, data_length, deadline)
+
+
+def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> memoryview:
+    view = memoryview(bytearray(size))
+    got = 0
+    while got < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(remaining)
+        count = sock.recv_into(view[got:])
+        if not count:
+            raise EOFError("the other end closed the connection")
+        got += count
+    return view
+
+
+# The worker process.
+
+
+def serve(sock: socket.socket, max_workers: int) -> None:
+    """Scrape the jobs held on each request, until told to stop or the main process is gone."""
     scraper = Scraper(max_workers=max_workers)
     states: dict[str, tuple[Job, TargetState]] = {}
-    jobs: list[tuple[TargetState, Labels]] = []
+    jobs: Batch = []
     try:
         while True:
             try:
-                message: Any = pipe.recv()
-            except EOFError:
-                break  # the main process is gone
-            if message is None:
+                message, _ = recv_frame(sock, None)
+            except (OSError, EOFError):
                 break
-            sequence, new_jobs = message
+            if message == "stop":
+                break
+            new_jobs, counts = message
             if new_jobs is not None:
-                jobs = _sync(states, new_jobs)
-            joined = scraper.scrape_many(jobs)
-            pipe.send((sequence, joined.parts(), [_outcome(state) for state, _ in jobs]))
+                jobs = _sync(states, new_jobs, counts)
+            _answer(sock, scraper.scrape_many(jobs), jobs)
     finally:
         scraper.close()
         for _, state in states.values():
             state.close()
 
 
-def _sync(
-    states: dict[str, tuple[Job, TargetState]], jobs: list[Job]
-) -> list[tuple[TargetState, Labels]]:
+def _answer(sock: socket.socket, joined: Joined, jobs: Batch) -> None:
+    families, data = [], []
+    for name, pieces in joined.families():
+        families.append((name, bytes(pieces[0]), sum(len(body) for body in pieces[1:])))
+        data += pieces[1:]
+    send_frame(sock, (families, [_outcome(state) for state, _ in jobs]), data)
+
+
+def _sync(states: dict[str, tuple[Job, TargetState]], jobs: list[Job], counts: Counts) -> Batch:
     """Keep the states of unchanged jobs (and their connections), replace the rest."""
     wanted = {job[0].name: job for job in jobs}
     for name in list(states):
@@ -244,5 +310,21 @@ def _sync(
     for name, job in wanted.items():
         if name not in states:
             target, _, persistent, max_series = job
-            states[name] = (job, TargetState(target, persistent, max_series))
+            state = TargetState(target, persistent, max_series)
+            state.scrapes, errors = counts.get(name, (0, {}))
+            state.errors.update(errors)
+            states[name] = (job, state)
     return [(states[job[0].name][1], job[1]) for job in jobs]
+
+
+def main(argv: list[str]) -> None:
+    """`python -m cachescope.workers <socket fd> <threads> <log level> <log format>`."""
+    for ignored in (signal.SIGINT, signal.SIGHUP):  # meant for the main process
+        signal.signal(ignored, signal.SIG_IGN)
+    fd, max_workers, level, fmt = argv
+    setup_logging(level, fmt)
+    serve(socket.socket(fileno=int(fd)), int(max_workers))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
