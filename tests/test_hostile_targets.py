@@ -369,3 +369,25 @@ def test_name_that_does_not_resolve_is_a_connect_error_within_the_timeout(
     metrics = timed_metrics(exporter)
     line = assert_failed_alone(exporter, metrics, name, "connect", redis_server)
     assert "does-not-exist.invalid" in line
+
+
+def test_more_hung_targets_than_starting_threads_do_not_hold_up_the_healthy_ones(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    hung = [start_redis() for _ in range(10)]  # more than the threads a scrape starts with
+    healthy = [start_redis() for _ in range(3)]
+    targets = [arg for server in hung + healthy for arg in ("--target", server.uri)]
+    exporter = start_exporter(*targets, "--timeout", f"{TIMEOUT:g}s")
+    assert sum(exporter.metrics().get("redis_up")) == 13
+    for server in hung:
+        server.pause()
+    try:
+        metrics = timed_metrics(exporter)
+        for server in healthy:
+            assert metrics.value("redis_up", instance=instance(server)) == 1
+        for server in hung:
+            assert metrics.value("redis_up", instance=instance(server)) == 0
+            assert scrape_errors(metrics, instance(server)) == {"timeout": 1}
+    finally:
+        for server in hung:
+            server.resume()

@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections import Counter, deque
 from typing import Protocol
 
 from cachescope.config import TargetConfig
@@ -162,39 +160,87 @@ class TargetState:
             )
 
 
-def _scrape_rendered(state: TargetState, labels: Labels) -> list[Part]:
-    return state.scrape(labels).parts()
-
-
 class Scraper:
-    """Scrapes many targets concurrently, each within its own timeout."""
+    """Scrapes many targets concurrently, each within its own timeout.
+
+    A few threads take targets off a shared queue. More join, up to
+    `max_workers`, only while targets hold threads for long (hung servers,
+    slow networks), so healthy targets never wait behind them; a healthy fleet
+    is scraped without dozens of threads contending for the interpreter lock,
+    which costs CPU and gains nothing.
+    """
+
+    base = 4  # threads a run starts with, and keeps free of slow targets
+    patience = 0.05  # seconds after which a target counts as slow
 
     def __init__(self, max_workers: int = 32) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="scrape")
+        self.max_workers = max(max_workers, 1)
 
     def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> Joined:
         """Scrape every (target, labels) pair; their families, rendered and joined by name.
 
-        Each worker renders its own target's text, so the caller holds strings,
-        not hundreds of thousands of sample tuples, when a fleet is large.
+        Each thread renders its own target's text, so the caller holds bytes,
+        not hundreds of thousands of samples, when a fleet is large.
         """
-        start = time.monotonic()
-        futures = [
-            (state, labels, self._pool.submit(_scrape_rendered, state, labels))
-            for state, labels in jobs
-        ]
+        # The socket deadline bounds each scrape; the extra second covers DNS
+        # and thread start-up, which the socket timeout does not.
+        limit = max((state.target.timeout for state, _ in jobs), default=0.0) + 1.0
+        run = _Run(jobs)
+        run.supervise(time.monotonic() + limit, self.base, self.max_workers, self.patience)
         joined = Joined()
-        for state, labels, future in futures:
-            # The socket deadline bounds each scrape; the extra second covers DNS
-            # and thread start-up, which the socket timeout does not.
-            limit = state.target.timeout + 1.0
-            try:
-                joined.add(future.result(timeout=max(start + limit - time.monotonic(), 0)))
-            except FutureTimeout:
+        for (state, labels), parts in zip(jobs, run.results, strict=True):
+            if parts is None:  # still running: reported down, its late result dropped
                 metrics = MetricSet(labels)
                 state.add_self_metrics(metrics, 0.0, limit)
-                joined.add(metrics.parts())
+                parts = metrics.parts()
+            joined.add(parts)
         return joined
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: a run's threads end with it."""
+
+
+class _Run:
+    """One scrape_many: a queue of targets, the threads working on it, their results."""
+
+    def __init__(self, jobs: list[tuple[TargetState, Labels]]) -> None:
+        self.jobs = jobs
+        self.queue = deque(range(len(jobs)))
+        self.results: list[list[Part] | None] = [None] * len(jobs)
+        self.lock = threading.Condition()
+        self.started: dict[int, float] = {}  # thread -> when its current target began
+        self.threads = 0
+        self.finished = 0
+
+    def supervise(self, deadline: float, base: int, most: int, patience: float) -> None:
+        """Keep `base` threads free of slow targets until all are done or the deadline."""
+        with self.lock:
+            while self.finished < len(self.jobs):
+                now = time.monotonic()
+                if now >= deadline:
+                    break
+                slow = sum(1 for began in self.started.values() if now - began > patience)
+                for _ in range(min(base - (self.threads - slow), most - self.threads)):
+                    if len(self.queue) > self.threads - slow:
+                        self.threads += 1
+                        threading.Thread(target=self._work, name="scrape", daemon=True).start()
+                self.lock.wait(min(patience, deadline - now))
+            self.queue.clear()  # threads still busy finish their target, then stop
+
+    def _work(self) -> None:
+        me = threading.get_ident()
+        while True:
+            with self.lock:
+                if not self.queue:
+                    self.started.pop(me, None)
+                    self.threads -= 1
+                    return
+                index = self.queue.popleft()
+                self.started[me] = time.monotonic()
+            state, labels = self.jobs[index]
+            parts = state.scrape(labels).parts()
+            with self.lock:
+                self.results[index] = parts
+                self.finished += 1
+                if self.finished == len(self.jobs):
+                    self.lock.notify()
