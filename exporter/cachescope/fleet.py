@@ -59,6 +59,9 @@ class Fleet:
         self.discoveries: list[Discovery] = self._discoveries(config)
         self.states: dict[str, TargetState] = {}
         self._by_endpoint: dict[EndpointKey, TargetState] = {}
+        # /scrape target texts already resolved to a configured target: Prometheus
+        # sends the same few texts on every scrape, and parsing a URI costs more.
+        self._by_text: dict[str, TargetState] = {}
         self._dynamic: OrderedDict[EndpointKey, TargetState] = OrderedDict()
         self._lock = threading.Lock()
         self.scraper = Scraper(max_workers=limits.max_workers)
@@ -126,6 +129,7 @@ class Fleet:
                     state = self.states[name] = self._new_state(target, used)
                     used += state.persistent
             self._by_endpoint = {s.target.endpoint.key(): s for s in self.states.values()}
+            self._by_text = {}
         for state in closing:
             state.close()
 
@@ -159,7 +163,7 @@ class Fleet:
 
     def resolve(self, text: str) -> TargetState:
         """Find the state for a /scrape target: by name, by address, or by allow rule."""
-        state = self.states.get(text)
+        state = self.states.get(text) or self._by_text.get(text)
         if state is not None:
             return state
         try:
@@ -172,7 +176,11 @@ class Fleet:
             )
         key = endpoint.key()
         state = self._by_endpoint.get(key)
-        return state if state is not None else self._allowed(key, endpoint)
+        if state is None:
+            return self._allowed(key, endpoint)
+        if len(self._by_text) < MAX_DYNAMIC_TARGETS:
+            self._by_text[text] = state
+        return state
 
     def _allowed(self, key: EndpointKey, endpoint: Endpoint) -> TargetState:
         evicted = None

@@ -9,6 +9,7 @@ alive as Prometheus expects, and bounds every size a client controls.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from email.utils import formatdate
 from typing import Protocol
@@ -49,11 +50,15 @@ class Request:
     headers: dict[str, str]
     keep_alive: bool
 
-    @property
+    @functools.cached_property
     def path(self) -> str:
+        if self.target.startswith("/"):  # origin form, what clients send: no urlsplit
+            return self.target.partition("?")[0]
         return urlsplit(self.target).path
 
     def query(self) -> dict[str, list[str]]:
+        if self.target.startswith("/"):
+            return parse_qs(self.target.partition("?")[2])
         return parse_qs(urlsplit(self.target).query)
 
 
