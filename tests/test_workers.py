@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from cachescope.workers import AUTO_MIN_TARGETS, process_count, share
+from cachescope.workers import (
+    AUTO_MAX_PROCESSES,
+    AUTO_MIN_TARGETS,
+    cpu_quota,
+    process_count,
+    share,
+    usable_cpus,
+)
 from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
 
 
@@ -185,6 +192,26 @@ def test_process_count_follows_the_setting(setting: int, targets: int, expected:
     assert process_count(setting, targets) == expected
 
 
-def test_auto_gives_big_fleets_one_worker_per_usable_cpu() -> None:
+def test_auto_gives_big_fleets_one_process_per_usable_cpu() -> None:
     cpus = len(os.sched_getaffinity(0))
-    assert process_count(0, AUTO_MIN_TARGETS) == cpus
+    assert usable_cpus() <= cpus
+    assert process_count(0, AUTO_MIN_TARGETS) == min(usable_cpus(), AUTO_MAX_PROCESSES)
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "150000 100000\n"}, 1.5),  # cgroup v2, a limit of 1.5 CPUs
+        ({"cpu.max": "max 100000\n"}, None),  # v2, no limit
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2.0),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),  # no cgroup files at all
+    ],
+)
+def test_a_containers_cpu_quota_is_read_from_its_cgroup(
+    tmp_path: Path, files: dict[str, str], expected: float | None
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert cpu_quota(tmp_path) == expected

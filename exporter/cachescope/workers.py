@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import pickle
 import signal
@@ -33,6 +34,7 @@ import sys
 import threading
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from cachescope.config import TargetConfig
@@ -57,13 +59,42 @@ _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw dat
 _IOV_MAX = 1024  # buffers per sendmsg call
 
 
+AUTO_MAX_PROCESSES = 8  # each process costs memory; past this, shard the fleet instead
+
+
 def process_count(setting: int, targets: int) -> int:
     """Scraping processes, the main one included: `setting` if set, else one per usable CPU
     for a big fleet. 1 means no workers."""
     if setting > 0:
         return setting
+    return min(usable_cpus(), AUTO_MAX_PROCESSES) if targets >= AUTO_MIN_TARGETS else 1
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity, less a container's CPU quota."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (cpus or 1) if targets >= AUTO_MIN_TARGETS else 1
+    quota = cpu_quota()
+    if quota is not None:
+        cpus = min(cpus or 1, max(math.ceil(quota), 1))  # 1.5 CPUs: 2 processes
+    return cpus or 1
+
+
+def cpu_quota(cgroup: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """A cgroup's CPU limit in CPUs (v2 `cpu.max`, else v1 CFS quota); None if unlimited."""
+    for quota_file, period_file in (
+        ("cpu.max", None),
+        ("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us"),
+    ):
+        try:
+            words = (cgroup / quota_file).read_text(encoding="ascii").split()
+            if period_file is not None:
+                words = words[:1] + (cgroup / period_file).read_text(encoding="ascii").split()[:1]
+        except OSError:
+            continue
+        if len(words) == 2 and words[0].isdecimal() and words[1].isdecimal() and int(words[1]):
+            return int(words[0]) / int(words[1])
+        return None  # "max" (v2) or -1 (v1): no limit
+    return None
 
 
 def share(name: str, processes: int) -> int:
