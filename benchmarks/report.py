@@ -177,8 +177,10 @@ METHOD = [
     " neighbour. The fleet grows with N (servers for N=10 first, the rest before N=100 and"
     " N=1000), so a small N is not measured next to hundreds of idle servers; `--hz 1` keeps"
     " a thousand idle servers' timers from taking a large share of the cores.",
-    "- Exporters: `cachescope serve --config.file` listing the N targets (default timeout and"
-    f" concurrency), and `{PEER}` with `-redis.addr` set to the first server, using its"
+    "- Exporters: `cachescope serve --config.file` listing the N targets (default timeout,"
+    " concurrency and scrape processes: from 200 targets on, `/metrics` is scraped by one"
+    " process per usable CPU, the main one included), and"
+    f" `{PEER}` with `-redis.addr` set to the first server, using its"
     " `/scrape?target=` for every target. Both are started fresh for each N, so peak RSS is"
     " per N.",
     "- CPU: utime + stime from `/proc/<pid>/stat` (all threads) of the exporter process and"
