@@ -27,9 +27,9 @@ def info(name: str) -> bytes:
 def build(name: str) -> Exposition:
     metrics = MetricSet()
     fields = parse_info(info(name))
-    sections.add_info(metrics, fields, now=10_000.0)
+    databases = sections.add_info(metrics, fields, now=10_000.0)
     sections.add_config(metrics, {}, fields, ("maxmemory", "maxclients", "io-threads"))
-    sections.add_keyspace(metrics, fields, 16)
+    sections.add_keyspace(metrics, databases, 16)
     return Exposition(render(metrics))
 
 

@@ -187,9 +187,9 @@ def build_redis(raw: bytes, config: dict[str, str] | None = None) -> MetricSet:
     metrics = MetricSet((("instance", "cache"),))
     fields = parse_info(raw)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
-    sections.add_info(metrics, fields, 1_700_000_000.0)
+    databases = sections.add_info(metrics, fields, 1_700_000_000.0)
     sections.add_config(metrics, config or {}, fields, CONFIG_METRICS)
-    sections.add_keyspace(metrics, fields, 16)
+    sections.add_keyspace(metrics, databases, 16)
     sentinel.add_sentinel_info(metrics, fields)
     return metrics
 

@@ -36,9 +36,9 @@ INFO = (
 def build(info: bytes = INFO, db_count: int = 16) -> Exposition:
     metrics = MetricSet((("instance", "a"),))
     fields = parse_info(info)
-    sections.add_info(metrics, fields, now=1000.0)
+    databases = sections.add_info(metrics, fields, now=1000.0)
     sections.add_config(metrics, {"maxmemory": "2048"}, fields, ("maxmemory", "maxclients"))
-    sections.add_keyspace(metrics, fields, db_count)
+    sections.add_keyspace(metrics, databases, db_count)
     return Exposition(render(metrics))
 
 

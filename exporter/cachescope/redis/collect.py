@@ -142,7 +142,7 @@ class RedisCollector:
             if reopened:  # what the old connection found refused is asked again, once
                 fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
                 replies.update(self._probe(fresh, deadline))
-        sections.add_info(metrics, fields, time.time())
+        databases = sections.add_info(metrics, fields, time.time())
         capabilities.report_refusals(self.target, conn, self._reported)
         if conn.mode == "sentinel":
             self._add_sentinel(metrics, fields, replies)
@@ -156,7 +156,7 @@ class RedisCollector:
             ]
         )
         sections.add_config(metrics, config, fields, CONFIG_METRICS)
-        sections.add_keyspace(metrics, fields, _db_count(config, fields))
+        sections.add_keyspace(metrics, databases, _db_count(config, fields))
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
         for command, name in COMMANDLOG.items():

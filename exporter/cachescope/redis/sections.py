@@ -75,7 +75,7 @@ def _classify(key: str) -> str:
         if key.startswith(prefix):
             return kind
     if _is_indexed(key, "db"):
-        return "keyspace"  # add_keyspace
+        return "keyspace"  # returned, for add_keyspace
     if _is_indexed(key, "slave"):
         return "replica"
     if key == "master_link_status" or key in _MASTER_FIELDS:
@@ -90,25 +90,22 @@ def _classify(key: str) -> str:
 
 
 _KINDS: dict[str, str] = {}
+Databases = list[tuple[str, str]]  # keyspace lines: ('db0', 'keys=1,expires=0,avg_ttl=0')
 
 
-def _kind(key: str) -> str:
-    kind = _KINDS.get(key)
-    if kind is None:
-        if len(_KINDS) > 10_000:  # keys come from servers: keep the cache bounded
-            _KINDS.clear()
-        kind = _KINDS[key] = _classify(key)
-    return kind
+def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Databases:
+    """Add every INFO field we understand, and the numeric ones we don't, as untyped.
 
-
-def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
-    """Add every INFO field we understand, and the numeric ones we don't, as untyped."""
+    The keyspace lines are returned for `add_keyspace`, which needs the number of
+    databases from CONFIG as well: so the fields are read once.
+    """
     master = (
         ("master_host", fields.get("master_host", "")),
         ("master_port", fields.get("master_port", "")),
     )
     commands: list[tuple[str, str]] = []
     latencies: list[tuple[str, str]] = []
+    databases: Databases = []
     plain: list[tuple[About, str]] = []  # fields whose text goes out as the server wrote it
     kinds = _KINDS
     if len(kinds) > 10_000:  # keys come from servers: keep the cache bounded
@@ -124,8 +121,10 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
                 plain.append((about, value))  # most fields: a number Prometheus reads as it is
             else:
                 _add_field(metrics, key, value, about, divisor)
-        elif kind == "skip" or kind == "keyspace":
+        elif kind == "skip":
             continue
+        elif kind == "keyspace":
+            databases.append((key, value))
         elif kind == "cmdstat":
             commands.append((key[8:], value))
         elif kind == "latency":
@@ -167,6 +166,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
     add_command_stats(metrics, commands, latencies)
     _add_other_masters(metrics, fields)
     _add_identity(metrics, fields, now)
+    return databases
 
 
 def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: float) -> None:
@@ -316,16 +316,14 @@ def add_config(
             metrics.add(metric, GAUGE, f"The {name} setting.", value)
 
 
-def add_keyspace(metrics: MetricSet, fields: dict[str, str], db_count: int) -> None:
+def add_keyspace(metrics: MetricSet, databases: Databases, db_count: int) -> None:
     """Keys, keys with an expiry and average TTL per database (empty databases as 0)."""
     keys_lines = metrics.lines("redis_db_keys", GAUGE, "Keys in the database.")
     expiring_lines = metrics.lines(
         "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database."
     )
     seen = set()
-    for key, value in fields.items():
-        if not key.startswith("db") or _kind(key) != "keyspace":
-            continue
+    for key, value in databases:
         stats = parse_kv(value)
         keys, expires = number_text(stats.get("keys", "")), number_text(stats.get("expires", ""))
         if keys is None or expires is None:
