@@ -139,6 +139,19 @@ class MetricSet:
         lines = self._lines.get(name)
         return Family(*self._about[name], lines) if lines else None
 
+    def encode(self) -> bytes:
+        """The whole set in the text format, encoded.
+
+        Family by family: one µ in a help text would slow encoding a single joined string.
+        """
+        about, headers = self._about, _HEADERS
+        pieces: list[bytes] = []
+        for name, lines in self._lines.items():
+            if lines:
+                pieces.append(headers.get(about[name]) or _header(about[name]))
+                pieces.append("".join(lines).encode())
+        return b"".join(pieces)
+
     def parts(self) -> list[Part]:
         """Each family as encoded text, ready to be joined with other targets' parts."""
         about, headers = self._about, _HEADERS
@@ -267,8 +280,8 @@ class Joined:
 
 def render_bytes(metrics: MetricSet) -> bytes:
     """Render a metric set in the Prometheus text format, version 0.0.4."""
-    return b"".join(header + body for _, header, body in metrics.parts())
+    return metrics.encode()
 
 
 def render(metrics: MetricSet) -> str:
-    return render_bytes(metrics).decode()
+    return metrics.encode().decode()
