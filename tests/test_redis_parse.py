@@ -199,3 +199,16 @@ def test_to_float_answers_alike_for_text_it_has_seen_before() -> None:
         assert to_float("1e3") == 1000.0
         assert to_float("-0.5") == -0.5
         assert to_float("nan") is None
+
+
+def test_commands_sharing_percentile_values_each_get_their_own_summary() -> None:
+    same = "p50=1.003,p99=3.007"
+    exp = build(
+        b"cmdstat_get:calls=3,usec=1234567,usec_per_call=0.40\r\n"
+        b"cmdstat_set:calls=1,usec=12345678901234567,usec_per_call=0.40\r\n"
+        + f"latency_percentiles_usec_get:{same}\r\nlatency_percentiles_usec_set:{same}\r\n".encode()
+    )
+    for cmd in ("get", "set"):
+        assert exp.value("redis_latency_percentiles_usec", cmd=cmd, quantile="99") == 3.007
+    assert exp.value("redis_commands_duration_seconds_total", cmd="get") == 1234567 / 1e6
+    assert exp.value("redis_commands_duration_seconds_total", cmd="set") == 12345678901234567 / 1e6

@@ -63,7 +63,7 @@ def add_command_stats(
             rejected_lines.append(f"redis_commands_rejected_calls_total{rendered} {rejected}\n")
         if failed is not None:
             failed_lines.append(f"redis_commands_failed_calls_total{rendered} {failed}\n")
-        seconds = format_value(float(usec) / 1e6)
+        seconds = _seconds(usec)
         seconds_lines.append(f"redis_commands_duration_seconds_total{rendered} {seconds}\n")
         totals[cmd] = (calls, usec, rendered)
     if latencies:
@@ -81,6 +81,14 @@ def _stats(value: str) -> Stats:
     )
 
 
+def _seconds(usec: str) -> str:
+    """Microseconds as seconds: '412' -> '0.000412', the number float division gives."""
+    if len(usec) <= 15 and usec.isascii() and usec.isdecimal():  # exact as a float, too
+        digits = usec.rjust(7, "0")
+        return f"{digits[:-6]}.{digits[-6:]}"
+    return format_value(float(usec) / 1e6)
+
+
 def _add_latencies(
     metrics: MetricSet, latencies: list[tuple[str, str]], totals: dict[str, Totals]
 ) -> None:
@@ -89,10 +97,28 @@ def _add_latencies(
     for cmd, value in latencies:
         calls, usec, rendered = totals.get(cmd) or ("0", "0", metrics.labels((("cmd", cmd),)))
         opened = f"{_LATENCY}{rendered[:-1]},"  # + 'quantile="50"} 1.003'
-        for quantile, text in _percentiles(value):
-            lines.append(f'{opened}quantile="{quantile}"}} {text}\n')
+        for tail in _tails(value):
+            lines.append(opened + tail)
         lines.append(f"{_LATENCY}_sum{rendered} {usec}\n")
         lines.append(f"{_LATENCY}_count{rendered} {calls}\n")
+
+
+# Redis keeps latencies in histograms of two significant digits: the same few
+# values ('p50=1.003,p99=3.007,p99.9=27.007') come back for many commands,
+# scrape after scrape, so each value's lines are rendered once.
+_TAILS: dict[str, tuple[str, ...]] = {}
+
+
+def _tails(value: str) -> tuple[str, ...]:
+    """The ends of a value's quantile lines: 'quantile="50"} 1.003\\n', ..."""
+    tails = _TAILS.get(value)
+    if tails is None:
+        tails = tuple(f'quantile="{quantile}"}} {text}\n' for quantile, text in _percentiles(value))
+        if len(value) <= 256:  # values come from servers: keep the cache bounded
+            if len(_TAILS) >= 10_000:
+                _TAILS.clear()
+            _TAILS[value] = tails
+    return tails
 
 
 # Redis writes 'p50=1.003,p99=3.007,p99.9=27.007': numbers that need neither
