@@ -16,7 +16,15 @@ from cachescope.workers import (
     share,
     usable_cpus,
 )
-from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
+from servers import (
+    Exporter,
+    Exposition,
+    MemcachedServer,
+    RedisServer,
+    StartExporter,
+    StartRedis,
+    wait_for,
+)
 
 
 def workers_of(exporter: Exporter) -> list[int]:
@@ -215,3 +223,33 @@ def test_a_containers_cpu_quota_is_read_from_its_cgroup(
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     assert cpu_quota(tmp_path) == expected
+
+
+def test_memcached_and_keyspace_sampled_targets_beside_workers(
+    fleet: list[RedisServer], start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    # Names that hash to a worker: the memcached target is scraped there, and the
+    # keyspace-sampled one would be too if its sampler did not keep it here.
+    named = iter(name for name in (f"cache-{i}" for i in range(100)) if share(name, 3))
+    memcached, sampled = MemcachedServer(), fleet[0]
+    try:
+        lines = [f"  - uri: {server.uri}\n" for server in fleet[1:]]
+        lines.append(f"  - uri: {memcached.uri}\n    name: {next(named)}\n")
+        lines.append(
+            f"  - uri: {sampled.uri}\n    name: {next(named)}\n"
+            "    keyspace:\n      interval: 1h\n      keys_per_cycle: 1000\n"
+        )
+        config = tmp_path / "cachescope.yml"
+        config.write_text("targets:\n" + "".join(lines))
+        exporter = start_exporter("--scrape.processes", "3", "--config.file", str(config))
+        wait_for(
+            lambda: exporter.metrics().get("redis_keyspace_sample_age_seconds"),
+            timeout=60,
+            what="the keyspace sampler's first cycle",
+        )
+        metrics = exporter.metrics()
+        assert metrics.get("memcached_up") == [1.0]
+        assert sum(metrics.get("redis_up")) == len(fleet)
+        assert_one_block_per_family(metrics)
+    finally:
+        memcached.stop()
