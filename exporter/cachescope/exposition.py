@@ -130,7 +130,7 @@ class MetricSet:
                 self.lines(*other._about[name]).extend(lines)
 
     def sample_count(self) -> int:
-        return sum(len(lines) for lines in self._lines.values())
+        return sum(map(len, self._lines.values()))
 
     def families(self) -> list[Family]:
         return [Family(*self._about[name], lines) for name, lines in self._lines.items() if lines]
