@@ -212,3 +212,9 @@ def test_commands_sharing_percentile_values_each_get_their_own_summary() -> None
         assert exp.value("redis_latency_percentiles_usec", cmd=cmd, quantile="99") == 3.007
     assert exp.value("redis_commands_duration_seconds_total", cmd="get") == 1234567 / 1e6
     assert exp.value("redis_commands_duration_seconds_total", cmd="set") == 12345678901234567 / 1e6
+
+
+def test_add_texts_can_give_every_sample_the_same_labels() -> None:
+    metrics = MetricSet((("instance", "a"),))
+    metrics.add_texts([(("x", "gauge", "Xs."), "7")], metrics.labels((("slab", "1"),)))
+    assert 'x{instance="a",slab="1"} 7\n' in render(metrics)

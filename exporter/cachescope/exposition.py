@@ -108,20 +108,22 @@ class MetricSet:
             self._about[name] = (name, type_, help_)
         lines.append(f"{name}{self._plain if rendered is None else rendered} {text}\n")
 
-    def add_texts(self, samples: list[tuple[About, str]]) -> None:
-        """Add samples without labels of their own, as (family, value as text) pairs.
+    def add_texts(self, samples: list[tuple[About, str]], rendered: str | None = None) -> None:
+        """Add samples as (family, value as text) pairs, all with the labels `rendered`
+        from `labels()`, or none of their own.
 
         For INFO's hundred-odd plain fields: one call rather than one per field.
         """
-        families, about, plain = self._lines, self._about, self._plain
+        families, about = self._lines, self._about
+        labels = self._plain if rendered is None else rendered
         for family, text in samples:
             name = family[0]
             lines = families.get(name)
             if lines is None:
-                families[name] = [f"{name}{plain} {text}\n"]
+                families[name] = [f"{name}{labels} {text}\n"]
                 about[name] = family
             else:
-                lines.append(f"{name}{plain} {text}\n")
+                lines.append(f"{name}{labels} {text}\n")
 
     def merge(self, other: MetricSet) -> None:
         """Append the samples of `other` to the families of this set."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import COUNTER, GAUGE, UNTYPED, MetricSet, metric_name
+from cachescope.exposition import COUNTER, GAUGE, UNTYPED, About, Labels, MetricSet, metric_name
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
 
@@ -22,15 +22,21 @@ _KNOWN_NAMES |= {
 }
 
 
+Table = dict[str, tuple[About, float]]  # stats field -> (family, scale)
+
+
+def _table(table: dict[str, fields.Field]) -> Table:
+    return {key: ((f.name, f.type, f.help), f.scale) for key, f in table.items()}
+
+
+_STATS, _SLABS, _ITEMS = _table(fields.STATS), _table(fields.SLABS), _table(fields.ITEMS)
+
+
 def add_stats(metrics: MetricSet, stats: Stats) -> None:
     """`stats` (plus the totals of `stats slabs`): every field we know, and numeric unknowns."""
+    _add_table(metrics, _STATS, stats, ())
     for key, value in stats.items():
-        field = fields.STATS.get(key)
-        if field is not None:
-            number = to_float(value)
-            if number is not None:
-                metrics.add(field.name, field.type, field.help, number * field.scale)
-        elif key not in fields.COMMANDS and key not in fields.SKIPPED:
+        if key not in _STATS and key not in fields.COMMANDS and key not in fields.SKIPPED:
             _add_untyped(metrics, key, value)
     _add_commands(metrics, stats)
     if "version" in stats:
@@ -101,12 +107,12 @@ def add_slabs(metrics: MetricSet, slabs: dict[str, Stats], items: dict[str, Stat
     for slab in sorted(set(slabs) | set(items), key=int):
         labels = (("slab", slab),)
         per_slab = slabs.get(slab, {})
-        _add_table(metrics, fields.SLABS, per_slab, labels)
+        _add_table(metrics, _SLABS, per_slab, labels)
         _add_slab_commands(metrics, slab, per_slab)
         item_stats = items.get(slab, {})
         if "mem_requested" in per_slab:  # memcached < 1.6 has it in both replies
             item_stats = {k: v for k, v in item_stats.items() if k != "mem_requested"}
-        _add_table(metrics, fields.ITEMS, item_stats, labels)
+        _add_table(metrics, _ITEMS, item_stats, labels)
         for key, lru in fields.LRU_HITS.items():
             number = to_float(item_stats.get(key))
             if number is not None:
@@ -119,13 +125,21 @@ def add_slabs(metrics: MetricSet, slabs: dict[str, Stats], items: dict[str, Stat
                 )
 
 
-def _add_table(
-    metrics: MetricSet, table: dict[str, fields.Field], stats: Stats, labels: tuple[tuple[str, str]]
-) -> None:
-    for key, field in table.items():
-        number = to_float(stats.get(key))
-        if number is not None:
-            metrics.add(field.name, field.type, field.help, number * field.scale, labels)
+def _add_table(metrics: MetricSet, table: Table, stats: Stats, labels: Labels) -> None:
+    """The fields of `table` in `stats`; plain numbers go out as the server wrote them."""
+    plain: list[tuple[About, str]] = []
+    for key, (about, scale) in table.items():
+        value = stats.get(key)
+        if value is None:
+            continue
+        if scale == 1.0 and value.isascii() and value.replace(".", "", 1).isdecimal():
+            plain.append((about, value))
+        else:
+            number = to_float(value)
+            if number is not None:
+                name, type_, help_ = about
+                metrics.add(name, type_, help_, number * scale, labels)
+    metrics.add_texts(plain, metrics.labels(labels))
 
 
 def _add_slab_commands(metrics: MetricSet, slab: str, stats: Stats) -> None:
