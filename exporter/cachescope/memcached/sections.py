@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import COUNTER, GAUGE, UNTYPED, About, Labels, MetricSet, metric_name
+from cachescope.exposition import (
+    COUNTER,
+    GAUGE,
+    UNTYPED,
+    About,
+    Labels,
+    MetricSet,
+    metric_name,
+    number_text,
+)
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
 
@@ -113,16 +122,17 @@ def add_slabs(metrics: MetricSet, slabs: dict[str, Stats], items: dict[str, Stat
         if "mem_requested" in per_slab:  # memcached < 1.6 has it in both replies
             item_stats = {k: v for k, v in item_stats.items() if k != "mem_requested"}
         _add_table(metrics, _ITEMS, item_stats, labels)
-        for key, lru in fields.LRU_HITS.items():
-            number = to_float(item_stats.get(key))
-            if number is not None:
-                metrics.add(
-                    "memcached_slab_lru_hits_total",
-                    COUNTER,
-                    "Hits per LRU segment.",
-                    number,
-                    (("slab", slab), ("lru", lru)),
-                )
+        _add_lru_hits(metrics, slab, item_stats)
+
+
+def _add_lru_hits(metrics: MetricSet, slab: str, stats: Stats) -> None:
+    lines = metrics.lines("memcached_slab_lru_hits_total", COUNTER, "Hits per LRU segment.")
+    for key, lru in fields.LRU_HITS.items():
+        value = stats.get(key)
+        text = None if value is None else number_text(value)
+        if text is not None:
+            rendered = metrics.labels((("slab", slab), ("lru", lru)))
+            lines.append(f"memcached_slab_lru_hits_total{rendered} {text}\n")
 
 
 def _add_table(metrics: MetricSet, table: Table, stats: Stats, labels: Labels) -> None:
@@ -143,16 +153,13 @@ def _add_table(metrics: MetricSet, table: Table, stats: Stats, labels: Labels) -
 
 
 def _add_slab_commands(metrics: MetricSet, slab: str, stats: Stats) -> None:
+    lines = metrics.lines("memcached_slab_commands_total", COUNTER, _SLAB_COMMANDS_HELP)
     for key, (command, status) in fields.SLAB_COMMANDS.items():
-        number = to_float(stats.get(key))
-        if number is not None:
-            metrics.add(
-                "memcached_slab_commands_total",
-                COUNTER,
-                _SLAB_COMMANDS_HELP,
-                number,
-                (("slab", slab), ("command", command), ("status", status)),
-            )
+        value = stats.get(key)
+        text = None if value is None else number_text(value)
+        if text is not None:
+            rendered = metrics.labels((("slab", slab), ("command", command), ("status", status)))
+            lines.append(f"memcached_slab_commands_total{rendered} {text}\n")
     sets = _less(stats, "cmd_set", fields.SLAB_SET_LESS)
     if sets is not None:
         metrics.add(
