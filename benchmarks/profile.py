@@ -68,7 +68,8 @@ def instrument() -> None:
     timed(collect.RedisCollector, "collect", "collect")
     timed(transport.Connection, "execute", "round trip (socket, RESP decode)")
     timed(collect, "parse_info", "INFO parse")
-    timed(exposition.MetricSet, "parts", "render text")
+    timed(exposition.MetricSet, "parts", "render text")  # /metrics: per target
+    timed(exposition.MetricSet, "encode", "render text")  # /scrape: one target
 
 
 def breakdown(title: str, calls: int, total: float) -> None:

@@ -39,7 +39,7 @@ def workers_of(exporter: Exporter) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == exporter.proc.pid and b"cachescope.workers" in command:
+        if parent == exporter.proc.pid and b"cachescope.scrapeworker" in command:
             found.append(int(entry))
     return found
 

@@ -13,10 +13,10 @@ Targets with a keyspace sampler stay in the main process, next to their
 sampler. A worker that dies or does not answer in time is replaced; its targets
 report `up 0` for that scrape and keep counting where they were.
 
-Workers are plain child processes (`python -m cachescope.workers`) on a socket
-pair, not multiprocessing's: no resource-tracker process, and the rendered text
-crosses as raw bytes, written with scatter-gather and read into one buffer,
-rather than pickled and copied piece by piece.
+Workers are plain child processes (scrapeworker.py) on a socket pair
+(frames.py), not multiprocessing's: no resource-tracker process, and the
+rendered text crosses as raw bytes, written with scatter-gather and read into
+one buffer, rather than pickled and copied piece by piece.
 """
 
 from __future__ import annotations
@@ -26,9 +26,7 @@ import logging
 import math
 import os
 import pickle
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -37,28 +35,19 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from cachescope.config import TargetConfig
 from cachescope.errors import ScrapeError
-from cachescope.exposition import Chunk, Joined, Labels, MetricSet
-from cachescope.logs import logging_settings, setup_logging
+from cachescope.exposition import Joined, MetricSet
+from cachescope.frames import recv_frame, send_frame
+from cachescope.logs import logging_settings
 from cachescope.scrape import Scraper, TargetState
+from cachescope.scrapeworker import Batch, Counts, Job, Outcome
 
 log = logging.getLogger(__name__)
 
-# What a worker is asked to scrape: target, labels, keep the connection, series limit.
-Job = tuple[TargetConfig, Labels, bool, int]
-Counts = dict[str, tuple[int, dict[str, int]]]  # name -> (scrapes, errors by kind)
-# A target's outcome, mirrored into the main process' state for the status page.
-Outcome = tuple[float | None, float, float, str, int, dict[str, int]]
-Batch = list[tuple[TargetState, Labels]]
 # Time for a worker beyond its targets' own timeouts: the pipe, a slow start.
 MARGIN = 2.5
 # "auto": worker processes only for fleets this large; smaller ones scrape in-process.
 AUTO_MIN_TARGETS = 200
-_FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
-_IOV_MAX = 1024  # buffers per sendmsg call
-
-
 AUTO_MAX_PROCESSES = 8  # each process costs memory; past this, shard the fleet instead
 
 
@@ -109,7 +98,7 @@ class Worker:
         self.index = index
         self.sock, child = socket.socketpair()
         level, fmt = logging_settings()
-        command = [sys.executable, "-m", "cachescope.workers", str(child.fileno())]
+        command = [sys.executable, "-m", "cachescope.scrapeworker", str(child.fileno())]
         command += [str(max_workers), level, fmt]
         self.process = subprocess.Popen(
             command, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL
@@ -244,118 +233,3 @@ def _mirror(state: TargetState, outcome: Outcome) -> None:
     state.scrapes = outcome[4]
     state.errors.clear()
     state.errors.update(outcome[5])
-
-
-def _outcome(state: TargetState) -> Outcome:
-    return (
-        state.last_up,
-        state.last_time,
-        state.last_duration,
-        state.last_error,
-        state.scrapes,
-        dict(state.errors),
-    )
-
-
-# The wire: a frame is two lengths, a pickled index, then raw data (rendered text).
-
-
-def send_frame(sock: socket.socket, index: object, chunks: list[Chunk]) -> None:
-    pickled = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
-    header = _FRAME.pack(len(pickled), sum(len(chunk) for chunk in chunks))
-    buffers: list[Chunk] = [header, pickled, *chunks]
-    start = 0
-    while start < len(buffers):
-        sent = sock.sendmsg(buffers[start : start + _IOV_MAX])
-        while start < len(buffers) and sent >= len(buffers[start]):
-            sent -= len(buffers[start])
-            start += 1
-        if sent:  # part of a buffer went: the rest of it leads the next call
-            buffers[start] = memoryview(buffers[start])[sent:]
-
-
-def recv_frame(sock: socket.socket, deadline: float | None) -> tuple[Any, memoryview]:
-    index_length, data_length = _FRAME.unpack(_recv_exact(sock, _FRAME.size, deadline))
-    index = pickle.loads(_recv_exact(sock, index_length, deadline))
-    return index, _recv_exact(sock, data_length, deadline)
-
-
-def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> memoryview:
-    view = memoryview(bytearray(size))
-    got = 0
-    while got < size:
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("timed out")
-            sock.settimeout(remaining)
-        count = sock.recv_into(view[got:])
-        if not count:
-            raise EOFError("the other end closed the connection")
-        got += count
-    return view
-
-
-# The worker process.
-
-
-def serve(sock: socket.socket, max_workers: int) -> None:
-    """Scrape the jobs held on each request, until told to stop or the main process is gone."""
-    scraper = Scraper(max_workers=max_workers)
-    states: dict[str, tuple[Job, TargetState]] = {}
-    jobs: Batch = []
-    try:
-        while True:
-            try:
-                message, _ = recv_frame(sock, None)
-            except (OSError, EOFError):
-                break
-            if message == "stop":
-                break
-            new_jobs, counts = message
-            if new_jobs is not None:
-                jobs = _sync(states, new_jobs, counts)
-            _answer(sock, scraper.scrape_many(jobs), jobs)
-    finally:
-        scraper.close()
-        for _, state in states.values():
-            state.close()
-
-
-def _answer(sock: socket.socket, joined: Joined, jobs: Batch) -> None:
-    families, data = [], []
-    for name, pieces in joined.families():
-        families.append((name, bytes(pieces[0]), sum(len(body) for body in pieces[1:])))
-        data += pieces[1:]
-    send_frame(sock, (families, [_outcome(state) for state, _ in jobs]), data)
-
-
-def _sync(states: dict[str, tuple[Job, TargetState]], jobs: list[Job], counts: Counts) -> Batch:
-    """Keep the states of unchanged jobs (and their connections), replace the rest."""
-    wanted = {job[0].name: job for job in jobs}
-    for name in list(states):
-        job, state = states[name]
-        if wanted.get(name) != job:
-            del states[name]
-            state.close()
-    for name, job in wanted.items():
-        if name not in states:
-            target, _, persistent, max_series = job
-            state = TargetState(target, persistent, max_series)
-            state.scrapes, errors = counts.get(name, (0, {}))
-            state.errors.update(errors)
-            states[name] = (job, state)
-    return [(states[job[0].name][1], job[1]) for job in jobs]
-
-
-def main(argv: list[str]) -> None:
-    """`python -m cachescope.workers <socket fd> <threads> <log level> <log format>`."""
-    for ignored in (signal.SIGINT, signal.SIGHUP):  # meant for the main process
-        signal.signal(ignored, signal.SIG_IGN)
-    fd, max_workers, level, fmt = argv
-    setup_logging(level, fmt)
-    serve(socket.socket(fileno=int(fd)), int(max_workers))
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

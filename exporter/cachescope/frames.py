@@ -1,0 +1,56 @@
+"""Frames between the main process and its scrape workers, over a socket pair.
+
+A frame is two lengths, a pickled index (jobs, or what the data holds), then raw
+data: a worker's rendered text goes out with scatter-gather, straight from the
+pieces its threads rendered, and comes in as one buffer that the main process
+slices by family, rather than as thousands of pickled objects.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+import struct
+import time
+from typing import Any
+
+from cachescope.exposition import Chunk
+
+_FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
+_IOV_MAX = 1024  # buffers per sendmsg call
+
+
+def send_frame(sock: socket.socket, index: object, chunks: list[Chunk]) -> None:
+    pickled = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+    header = _FRAME.pack(len(pickled), sum(len(chunk) for chunk in chunks))
+    buffers: list[Chunk] = [header, pickled, *chunks]
+    start = 0
+    while start < len(buffers):
+        sent = sock.sendmsg(buffers[start : start + _IOV_MAX])
+        while start < len(buffers) and sent >= len(buffers[start]):
+            sent -= len(buffers[start])
+            start += 1
+        if sent:  # part of a buffer went: the rest of it leads the next call
+            buffers[start] = memoryview(buffers[start])[sent:]
+
+
+def recv_frame(sock: socket.socket, deadline: float | None) -> tuple[Any, memoryview]:
+    index_length, data_length = _FRAME.unpack(_recv_exact(sock, _FRAME.size, deadline))
+    index = pickle.loads(_recv_exact(sock, index_length, deadline))
+    return index, _recv_exact(sock, data_length, deadline)
+
+
+def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> memoryview:
+    view = memoryview(bytearray(size))
+    got = 0
+    while got < size:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("timed out")
+            sock.settimeout(remaining)
+        count = sock.recv_into(view[got:])
+        if not count:
+            raise EOFError("the other end closed the connection")
+        got += count
+    return view
