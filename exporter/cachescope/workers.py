@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MARGIN = 2.5
 # "auto": worker processes only for fleets this large; smaller ones scrape in-process.
 AUTO_MIN_TARGETS = 200
-AUTO_MAX_PROCESSES = 8  # each process costs memory; past this, shard the fleet instead
+AUTO_MAX_PROCESSES = 4  # each process costs memory; past this, shard the fleet instead
 
 
 def process_count(setting: int, targets: int) -> int:
