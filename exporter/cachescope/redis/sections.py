@@ -14,45 +14,18 @@ from cachescope.exposition import (
 )
 from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
+from cachescope.redis.identity import add_identity, add_module
 from cachescope.redis.parse import parse_kv, to_float
+from cachescope.redis.replication import (
+    MASTER_FIELDS,
+    add_master_field,
+    add_other_masters,
+    add_replica,
+    is_numbered_master,
+)
 
-_INSTANCE_LABELS = (
-    "role",
-    "redis_version",
-    "redis_build_id",
-    "redis_mode",
-    "os",
-    "maxmemory_policy",
-    "tcp_port",
-    "run_id",
-    "process_id",
-    "master_replid",
-)
-# Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
-# added to redis_instance_info where they exist, so Redis' label set stays as it was.
-_OPTIONAL_INSTANCE_LABELS = (
-    "server_name",
-    "valkey_version",
-    "valkey_release_stage",
-    "keydb_version",
-    "dragonfly_version",
-    "availability_zone",
-)
-# Labels of redis_module_info, as redis_exporter names them.
-_MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
 # Dragonfly writes -1 for statistics it does not keep: absent, not a value.
 _NOT_TRACKED = {"instantaneous_input_kbps", "instantaneous_output_kbps"}
-_MASTER_FIELDS = {
-    "master_last_io_seconds_ago": (
-        "redis_master_last_io_seconds_ago",
-        "Seconds since the last interaction with the primary.",
-    ),
-    "master_sync_in_progress": (
-        "redis_master_sync_in_progress",
-        "Whether the replica is syncing from its primary.",
-    ),
-    "slave_repl_offset": ("redis_slave_repl_offset", "Replication offset of this replica."),
-}
 
 
 # The family of each named field, and the divisor to its base unit.
@@ -78,12 +51,12 @@ def _classify(key: str) -> str:
         return "keyspace"  # returned, for add_keyspace
     if _is_indexed(key, "slave"):
         return "replica"
-    if key == "master_link_status" or key in _MASTER_FIELDS:
-        return key
+    if key == "master_link_status" or key in MASTER_FIELDS:
+        return "master"
     if key == "module" or key.startswith("module#"):
         return "module"
-    if _is_numbered_master(key) or "#" in key:
-        return "skip"  # further primaries: _add_other_masters; other repeats have no name
+    if is_numbered_master(key) or "#" in key:
+        return "skip"  # further primaries: add_other_masters; other repeats have no name
     if key in SKIPPED or key.endswith("_human"):
         return "skip"
     return "generic"
@@ -148,24 +121,15 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
             text = value if value.isdecimal() and value.isascii() else "1" if value == "ok" else "0"
             plain.append((_FIELDS[key][0], text))
         elif kind == "replica":
-            _add_replica(metrics, parse_kv(value), to_float(fields.get("master_repl_offset", "")))
-        elif kind == "master_link_status":
-            add(
-                "redis_master_link_up",
-                GAUGE,
-                "Whether the link to the primary is up.",
-                1.0 if value == "up" else 0.0,
-                master,
-            )
-        elif kind in _MASTER_FIELDS:
-            name, help_ = _MASTER_FIELDS[kind]
-            add(name, GAUGE, help_, to_float(value) or 0.0, master)
+            add_replica(metrics, parse_kv(value), to_float(fields.get("master_repl_offset", "")))
+        elif kind == "master":
+            add_master_field(metrics, key, value, master)
         elif kind == "module":
-            _add_module(metrics, parse_kv(value))
+            add_module(metrics, parse_kv(value))
     metrics.add_texts(plain)
     add_command_stats(metrics, commands, latencies)
-    _add_other_masters(metrics, fields)
-    _add_identity(metrics, fields, now)
+    add_other_masters(metrics, fields)
+    add_identity(metrics, fields, now)
     return databases
 
 
@@ -197,112 +161,6 @@ def _unnamed(key: str) -> About:
 
 def _is_indexed(key: str, prefix: str) -> bool:
     return key.startswith(prefix) and key[len(prefix) :].isdecimal()
-
-
-def _is_numbered_master(key: str) -> bool:
-    """KeyDB's `master_<n>_<field>`, one group per primary after the first."""
-    if not key.startswith("master_"):
-        return False
-    index, sep, _ = key[7:].partition("_")
-    return bool(sep) and index.isdecimal()
-
-
-def _add_other_masters(metrics: MetricSet, fields: dict[str, str]) -> None:
-    """The link of each further primary of a multi-master replica (KeyDB), as for the first."""
-    n = 1
-    while f"master_{n}_host" in fields:
-        prefix = f"master_{n}_"
-        labels = (
-            ("master_host", fields[prefix + "host"]),
-            ("master_port", fields.get(prefix + "port", "")),
-        )
-        status = fields.get(prefix + "link_status")
-        if status is not None:
-            up = 1.0 if status == "up" else 0.0
-            metrics.add(
-                "redis_master_link_up", GAUGE, "Whether the link to the primary is up.", up, labels
-            )
-        for field, key in (
-            ("master_last_io_seconds_ago", prefix + "last_io_seconds_ago"),
-            ("master_sync_in_progress", prefix + "sync_in_progress"),
-            ("slave_repl_offset", f"slave_repl_offset#{n}"),  # repeated blocks only
-        ):
-            number = to_float(fields.get(key, ""))
-            if number is not None:
-                name, help_ = _MASTER_FIELDS[field]
-                metrics.add(name, GAUGE, help_, number, labels)
-        n += 1
-
-
-def _add_module(metrics: MetricSet, module: dict[str, str]) -> None:
-    labels = tuple((label, module.get(label, "")) for label in _MODULE_LABELS)
-    metrics.add("redis_module_info", GAUGE, "A loaded module, as labels.", 1, labels)
-
-
-def _add_replica(metrics: MetricSet, replica: dict[str, str], primary: float | None) -> None:
-    labels = (
-        ("slave_ip", replica.get("ip", "")),
-        ("slave_port", replica.get("port", "")),
-        ("slave_state", replica.get("state", "")),
-    )
-    offset = to_float(replica.get("offset", ""))
-    if offset is not None:
-        metrics.add(
-            "redis_connected_slave_offset_bytes",
-            GAUGE,
-            "Replication offset acknowledged by a replica.",
-            offset,
-            labels,
-        )
-        if primary is not None:
-            # How far behind the replica is, in bytes, from one consistent INFO:
-            # comparing offsets scraped from two servers would mix two moments.
-            metrics.add(
-                "redis_connected_slave_lag_bytes",
-                GAUGE,
-                "Bytes of replication stream the replica has not acknowledged.",
-                max(primary - offset, 0.0),
-                labels[:2],
-            )
-    lag = to_float(replica.get("lag", ""))
-    if lag is not None:
-        metrics.add(
-            "redis_connected_slave_lag_seconds",
-            GAUGE,
-            "Seconds since the replica last acknowledged.",
-            lag,
-            labels,
-        )
-
-
-def _add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
-    uptime = to_float(fields.get("uptime_in_seconds", ""))
-    if uptime is not None:
-        metrics.add(
-            "redis_start_time_seconds",
-            GAUGE,
-            "Unix time the server started.",
-            float(int(now - uptime)),
-        )
-    labels = [(name, fields.get(name, "")) for name in _INSTANCE_LABELS]
-    if not fields.get("redis_mode"):
-        labels[3] = ("redis_mode", fields.get("server_mode", ""))
-    labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if fields.get(name)]
-    metrics.add(
-        "redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels)
-    )
-    if fields.get("role") in ("slave", "replica"):  # Dragonfly says "replica"
-        metrics.add(
-            "redis_slave_info",
-            GAUGE,
-            "Facts about this replica, as labels.",
-            1,
-            (
-                ("master_host", fields.get("master_host", "")),
-                ("master_port", fields.get("master_port", "")),
-                ("read_only", fields.get("slave_read_only", "")),
-            ),
-        )
 
 
 def add_config(

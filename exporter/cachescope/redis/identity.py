@@ -1,0 +1,70 @@
+"""Who a server is, from INFO: version, role, mode and modules, as info metrics.
+
+redis_instance_info{role="master",redis_version="7.0.15",redis_mode="standalone",...} 1
+redis_module_info{name="search",ver="20811",...} 1
+"""
+
+from __future__ import annotations
+
+from cachescope.exposition import GAUGE, MetricSet
+from cachescope.redis.parse import to_float
+
+_INSTANCE_LABELS = (
+    "role",
+    "redis_version",
+    "redis_build_id",
+    "redis_mode",
+    "os",
+    "maxmemory_policy",
+    "tcp_port",
+    "run_id",
+    "process_id",
+    "master_replid",
+)
+# Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
+# added to redis_instance_info where they exist, so Redis' label set stays as it was.
+_OPTIONAL_INSTANCE_LABELS = (
+    "server_name",
+    "valkey_version",
+    "valkey_release_stage",
+    "keydb_version",
+    "dragonfly_version",
+    "availability_zone",
+)
+# Labels of redis_module_info, as redis_exporter names them.
+_MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
+
+
+def add_module(metrics: MetricSet, module: dict[str, str]) -> None:
+    labels = tuple((label, module.get(label, "")) for label in _MODULE_LABELS)
+    metrics.add("redis_module_info", GAUGE, "A loaded module, as labels.", 1, labels)
+
+
+def add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None:
+    uptime = to_float(fields.get("uptime_in_seconds", ""))
+    if uptime is not None:
+        metrics.add(
+            "redis_start_time_seconds",
+            GAUGE,
+            "Unix time the server started.",
+            float(int(now - uptime)),
+        )
+    labels = [(name, fields.get(name, "")) for name in _INSTANCE_LABELS]
+    if not fields.get("redis_mode"):
+        labels[3] = ("redis_mode", fields.get("server_mode", ""))
+    labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if fields.get(name)]
+    metrics.add(
+        "redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels)
+    )
+    if fields.get("role") in ("slave", "replica"):  # Dragonfly says "replica"
+        metrics.add(
+            "redis_slave_info",
+            GAUGE,
+            "Facts about this replica, as labels.",
+            1,
+            (
+                ("master_host", fields.get("master_host", "")),
+                ("master_port", fields.get("master_port", "")),
+                ("read_only", fields.get("slave_read_only", "")),
+            ),
+        )
