@@ -68,7 +68,7 @@ def instrument() -> None:
     timed(collect.RedisCollector, "collect", "collect")
     timed(transport.Connection, "execute", "round trip (socket, RESP decode)")
     timed(collect, "parse_info", "INFO parse")
-    timed(exposition.MetricSet, "parts", "render text")  # /metrics: per target
+    timed(exposition.MetricSet, "rendered", "render text")  # /metrics: per target
     timed(exposition.MetricSet, "encode", "render text")  # /scrape: one target
 
 
@@ -216,7 +216,7 @@ def phases(fleet: Any, uris: list[str], args: argparse.Namespace) -> None:
     start = time.process_time()  # every thread: the pool's work counts too
     for _ in range(args.passes):
         joined = fleet.scrape_all()
-        joined.add(server_module.exporter_metrics(fleet).parts())
+        joined.add(server_module.exporter_metrics(fleet).rendered())
         b"".join(joined.chunks()) + generate_latest(REGISTRY)
     total = time.process_time() - start
     breakdown(f"/metrics over {len(uris)} targets, real pool, phases", args.passes, total)

@@ -12,8 +12,10 @@ and prometheus_client would rename them, breaking drop-in compatibility.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from array import array
 
 COUNTER = "counter"
 GAUGE = "gauge"
@@ -154,14 +156,62 @@ class MetricSet:
                 pieces.append("".join(lines).encode())
         return b"".join(pieces)
 
-    def parts(self) -> list[Part]:
-        """Each family as encoded text, ready to be joined with other targets' parts."""
-        about, headers = self._about, _HEADERS
-        return [
-            (name, headers.get(about[name]) or _header(about[name]), "".join(lines).encode())
-            for name, lines in self._lines.items()
-            if lines
-        ]
+    def rendered(self) -> Rendered:
+        """The set as one block of text, with where each family ends: for Joined."""
+        names, texts = [], []
+        for name, lines in self._lines.items():
+            if lines:
+                names.append(name)
+                texts.append("".join(lines))
+        whole = "".join(texts)
+        if whole.isascii():  # the usual case: one encode, and lengths of str are of bytes
+            blob = whole.encode("ascii")
+            lengths = [len(text) for text in texts]
+        else:
+            encoded = [text.encode() for text in texts]
+            blob = b"".join(encoded)
+            lengths = [len(piece) for piece in encoded]
+        ends = array("L", itertools.accumulate(lengths))
+        return Rendered(_shape(tuple(names), self._about), ends, blob)
+
+
+class Shape:
+    """Which families a rendered set has, in order, their HELP/TYPE lines and positions.
+
+    Targets of one kind render the same families scrape after scrape: they share one
+    Shape, so a fleet's response keeps one small index per target, not one per family.
+    """
+
+    __slots__ = ("names", "headers", "index")
+
+    def __init__(self, names: tuple[str, ...], headers: tuple[bytes, ...]) -> None:
+        self.names = names
+        self.headers = headers
+        self.index = {name: position for position, name in enumerate(names)}
+
+
+class Rendered:
+    """One target's families as one bytes object: long-lived pieces of a fleet's response
+    in few large blocks, rather than thousands of small objects that fragment the heap."""
+
+    __slots__ = ("shape", "ends", "blob")
+
+    def __init__(self, shape: Shape, ends: array[int], blob: bytes) -> None:
+        self.shape = shape
+        self.ends = ends  # where each family's text ends in blob
+        self.blob = blob
+
+
+_SHAPES: dict[tuple[str, ...], Shape] = {}
+
+
+def _shape(names: tuple[str, ...], about: dict[str, About]) -> Shape:
+    shape = _SHAPES.get(names)
+    if shape is None:
+        if len(_SHAPES) >= 1000:
+            _SHAPES.clear()
+        shape = _SHAPES[names] = Shape(names, tuple(_header(about[name]) for name in names))
+    return shape
 
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -228,7 +278,6 @@ def join_labels(labels: Labels) -> str:
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
 _HEADERS: dict[About, bytes] = {}
-Part = tuple[str, bytes, bytes]  # (family name, HELP and TYPE lines, sample lines), encoded
 
 
 def _header(about: About) -> bytes:
@@ -241,43 +290,6 @@ def _header(about: About) -> bytes:
             f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n"
         ).encode()
     return text
-
-
-Chunk = bytes | memoryview  # a piece of a response: ours, or a slice of a worker's reply
-
-
-class Joined:
-    """Families rendered by many targets, joined by name: one HELP and TYPE each.
-
-    The pieces stay separate up to the socket: a large fleet's response is
-    never copied into one string, then one bytes object, then a response.
-    """
-
-    def __init__(self) -> None:
-        self._families: dict[str, list[Chunk]] = {}  # name -> [header, body, body...]
-
-    def add(self, parts: list[Part]) -> None:
-        for name, header, body in parts:
-            known = self._families.get(name)
-            if known is None:
-                self._families[name] = [header, body]
-            else:
-                known.append(body)
-
-    def add_family(self, name: str, header: bytes, bodies: list[Chunk]) -> None:
-        """The samples of many targets for one family, as already joined elsewhere."""
-        known = self._families.get(name)
-        if known is None:
-            self._families[name] = [header, *bodies]
-        else:
-            known += bodies
-
-    def families(self) -> list[tuple[str, list[Chunk]]]:
-        """(name, [header, body, body...]) for each family."""
-        return list(self._families.items())
-
-    def chunks(self) -> list[Chunk]:
-        return [chunk for pieces in self._families.values() for chunk in pieces]
 
 
 def render_bytes(metrics: MetricSet) -> bytes:

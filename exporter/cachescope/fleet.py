@@ -9,7 +9,8 @@ from collections import OrderedDict
 
 from cachescope.config import Config, TargetConfig
 from cachescope.discovery import Discovery, make_discovery
-from cachescope.exposition import Joined, MetricSet
+from cachescope.exposition import MetricSet
+from cachescope.joined import Joined
 from cachescope.scrape import Scraper, TargetState
 from cachescope.targets import Endpoint, parse_uri
 from cachescope.workers import ProcessScraper, process_count

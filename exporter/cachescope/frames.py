@@ -8,25 +8,35 @@ slices by family, rather than as thousands of pickled objects.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import socket
 import struct
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from cachescope.exposition import Chunk
+from cachescope.joined import Chunk
 
 _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
 _IOV_MAX = 1024  # buffers per sendmsg call
 
 
-def send_frame(sock: socket.socket, index: object, chunks: list[Chunk]) -> None:
+def send_frame(
+    sock: socket.socket, index: object, chunks: Iterable[Chunk] = (), size: int = 0
+) -> None:
+    """Send `index` pickled, then `size` bytes of data, taken from `chunks` as they come."""
     pickled = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
-    header = _FRAME.pack(len(pickled), sum(len(chunk) for chunk in chunks))
-    buffers: list[Chunk] = [header, pickled, *chunks]
+    _send_all(sock, [_FRAME.pack(len(pickled), size), pickled])
+    pending = iter(chunks)
+    while batch := list(itertools.islice(pending, _IOV_MAX)):
+        _send_all(sock, batch)
+
+
+def _send_all(sock: socket.socket, buffers: list[Chunk]) -> None:
     start = 0
     while start < len(buffers):
-        sent = sock.sendmsg(buffers[start : start + _IOV_MAX])
+        sent = sock.sendmsg(buffers[start:])
         while start < len(buffers) and sent >= len(buffers[start]):
             sent -= len(buffers[start])
             start += 1

@@ -14,7 +14,8 @@ from typing import Protocol
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, Joined, Labels, MetricSet, Part
+from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered
+from cachescope.joined import Joined
 
 log = logging.getLogger(__name__)
 _ERROR_KINDS = sorted(ERROR_HINTS)
@@ -192,7 +193,7 @@ class Scraper:
             if parts is None:  # still running: reported down, its late result dropped
                 metrics = MetricSet(labels)
                 state.add_self_metrics(metrics, 0.0, limit)
-                parts = metrics.parts()
+                parts = metrics.rendered()
             joined.add(parts)
         return joined
 
@@ -206,7 +207,7 @@ class _Run:
     def __init__(self, jobs: list[tuple[TargetState, Labels]]) -> None:
         self.jobs = jobs
         self.queue = deque(range(len(jobs)))
-        self.results: list[list[Part] | None] = [None] * len(jobs)
+        self.results: list[Rendered | None] = [None] * len(jobs)
         self.lock = threading.Condition()
         self.started: dict[int, float] = {}  # thread -> when its current target began
         self.threads = 0
@@ -238,7 +239,7 @@ class _Run:
                 index = self.queue.popleft()
                 self.started[me] = time.monotonic()
             state, labels = self.jobs[index]
-            parts = state.scrape(labels).parts()
+            parts = state.scrape(labels).rendered()
             with self.lock:
                 self.results[index] = parts
                 self.finished += 1

@@ -12,8 +12,9 @@ import socket
 import sys
 
 from cachescope.config import TargetConfig
-from cachescope.exposition import Joined, Labels
+from cachescope.exposition import Labels
 from cachescope.frames import recv_frame, send_frame
+from cachescope.joined import Joined
 from cachescope.logs import setup_logging
 from cachescope.scrape import Scraper, TargetState
 
@@ -60,11 +61,12 @@ def serve(sock: socket.socket, max_workers: int) -> None:
 
 
 def _answer(sock: socket.socket, joined: Joined, jobs: Batch) -> None:
-    families, data = [], []
-    for name, pieces in joined.families():
-        families.append((name, bytes(pieces[0]), sum(len(body) for body in pieces[1:])))
-        data += pieces[1:]
-    send_frame(sock, (families, [outcome(state) for state, _ in jobs]), data)
+    """Families' sizes first, then their samples in the same order, straight from the
+    targets' rendered blocks."""
+    families = joined.family_sizes()
+    bodies = (body for _, _, family in joined.families() for body in family)
+    size = sum(size for _, _, size in families)
+    send_frame(sock, (families, [outcome(state) for state, _ in jobs]), bodies, size)
 
 
 def _sync(states: dict[str, tuple[Job, TargetState]], jobs: list[Job], counts: Counts) -> Batch:

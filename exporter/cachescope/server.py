@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import platform
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import ThreadingHTTPServer
 from socketserver import StreamRequestHandler
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.exposition import COUNTER, GAUGE, Chunk, MetricSet, render_bytes
+from cachescope.exposition import COUNTER, GAUGE, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpwire import BadRequest, Request, head, read_request, response
+from cachescope.joined import Chunk
 from cachescope.status import render_status
 from cachescope.webconfig import WebConfig
 from cachescope.yamlmarks import ConfigError
@@ -30,7 +32,8 @@ TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 IDLE_TIMEOUT = 120.0
-Answer = tuple[int, bytes | list[Chunk], str, dict[str, str]]
+Streamed = tuple[int, Iterable[Chunk]]  # a large body: its size, and its pieces as they come
+Answer = tuple[int, bytes | Streamed, str, dict[str, str]]
 TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
@@ -97,9 +100,9 @@ class Handler(StreamRequestHandler):
         if isinstance(body, bytes):  # small: one write
             self.wfile.write(response(status, body, content_type, headers, request.keep_alive))
         else:  # a fleet's /metrics: its pieces as they are, no joined copy
-            length = sum(len(chunk) for chunk in body)
+            length, chunks = body
             self.wfile.write(head(status, length, content_type, headers, request.keep_alive))
-            for block in _blocks(body):
+            for block in _blocks(chunks):
                 self.wfile.write(block)
         return status
 
@@ -113,8 +116,10 @@ class Handler(StreamRequestHandler):
         fleet, path = self.server.fleet, request.path
         if path == "/metrics":
             joined = fleet.scrape_all()
-            joined.add(exporter_metrics(fleet).parts())
-            return 200, joined.chunks() + [generate_latest(REGISTRY)], CONTENT_TYPE, {}
+            joined.add(exporter_metrics(fleet).rendered())
+            process = generate_latest(REGISTRY)
+            body = (joined.size() + len(process), itertools.chain(joined.chunks(), [process]))
+            return 200, body, CONTENT_TYPE, {}
         if path == "/scrape":
             return self._scrape(fleet, request.query().get("target", []))
         if path == "/discover":
@@ -150,7 +155,7 @@ class Handler(StreamRequestHandler):
         return 200, render_bytes(metrics), CONTENT_TYPE, {}
 
 
-def _blocks(chunks: list[Chunk], size: int = 1 << 18) -> Iterator[bytes]:
+def _blocks(chunks: Iterable[Chunk], size: int = 1 << 18) -> Iterator[bytes]:
     """Small chunks gathered into writes of about `size` bytes: one syscall each."""
     batch: list[Chunk] = []
     pending = 0

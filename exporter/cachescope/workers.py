@@ -36,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from cachescope.errors import ScrapeError
-from cachescope.exposition import Joined, MetricSet
+from cachescope.exposition import MetricSet
 from cachescope.frames import recv_frame, send_frame
+from cachescope.joined import Joined
 from cachescope.logs import logging_settings
 from cachescope.scrape import Scraper, TargetState
 from cachescope.scrapeworker import Batch, Counts, Job, Outcome
@@ -121,7 +122,7 @@ class Worker:
             message = (jobs, {s.target.name: (s.scrapes, dict(s.errors)) for s, _ in batch})
             self.sent = jobs
         self.sock.settimeout(MARGIN)
-        send_frame(self.sock, message, [])
+        send_frame(self.sock, message)
 
     def reply(self, deadline: float) -> tuple[Any, memoryview]:
         """The worker's (index, outcomes) and its rendered data; OSError if late or gone."""
@@ -131,7 +132,7 @@ class Worker:
         """Ask the worker to close its connections and exit; kill it after `wait` seconds."""
         try:
             self.sock.settimeout(0.5)
-            send_frame(self.sock, "stop", [])
+            send_frame(self.sock, "stop")
             self.process.wait(timeout=wait)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
@@ -225,7 +226,7 @@ def _failed(batch: Batch, joined: Joined, deadline: float) -> None:
         state.last_up, state.last_time, state.last_duration = 0.0, time.time(), duration
         metrics = MetricSet(labels)
         state.add_self_metrics(metrics, 0.0, duration)
-        joined.add(metrics.parts())
+        joined.add(metrics.rendered())
 
 
 def _mirror(state: TargetState, outcome: Outcome) -> None:
