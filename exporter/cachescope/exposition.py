@@ -222,6 +222,24 @@ def metric_name(prefix: str, field: str) -> str:
     return prefix + _NOT_NAME.sub("_", field)
 
 
+_UNNAMED: dict[tuple[str, str], About] = {}
+
+
+def unnamed(prefix: str, field: str, source: str) -> About:
+    """The untyped family of a numeric field we have no name for, like `redis_<field>`.
+
+    Remembered per field, as fields repeat every scrape; `source` says where the
+    field comes from in its help text ("INFO field", "stats field").
+    """
+    about = _UNNAMED.get((prefix, field))
+    if about is None:
+        if len(_UNNAMED) > 10_000:  # fields come from servers: keep the cache bounded
+            _UNNAMED.clear()
+        help_ = f"{source} {field}, not yet named by cachescope."
+        about = _UNNAMED[(prefix, field)] = (metric_name(prefix, field), UNTYPED, help_)
+    return about
+
+
 def escape_label(value: str) -> str:
     """A label value as exposition text: backslash, quote and newline escaped."""
     if "\\" in value or '"' in value or "\n" in value:

@@ -5,12 +5,11 @@ from __future__ import annotations
 from cachescope.exposition import (
     COUNTER,
     GAUGE,
-    UNTYPED,
     About,
     Labels,
     MetricSet,
-    metric_name,
     number_text,
+    unnamed,
 )
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
@@ -60,9 +59,9 @@ def add_stats(metrics: MetricSet, stats: Stats) -> None:
 
 def _add_untyped(metrics: MetricSet, key: str, value: str) -> None:
     number = to_float(value)
-    name = metric_name("memcached_", key)
+    name, type_, help_ = unnamed("memcached_", key, "stats field")
     if number is not None and name not in _KNOWN_NAMES:
-        metrics.add(name, UNTYPED, f"stats field {key}, not yet named by cachescope.", number)
+        metrics.add(name, type_, help_, number)
 
 
 def _add_commands(metrics: MetricSet, stats: Stats) -> None:

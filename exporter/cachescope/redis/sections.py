@@ -5,12 +5,11 @@ from __future__ import annotations
 from cachescope.exposition import (
     COUNTER,
     GAUGE,
-    UNTYPED,
     About,
     MetricSet,
     format_value,
-    metric_name,
     number_text,
+    unnamed,
 )
 from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
@@ -115,7 +114,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
         elif kind == "generic":
             number = to_float(value)
             if number is not None:
-                name, type_, help_ = _unnamed(key)
+                name, type_, help_ = unnamed("redis_", key, "INFO field")
                 add(name, type_, help_, number)
         elif kind == "status":  # 'ok' or 'err'
             text = value if value.isdecimal() and value.isascii() else "1" if value == "ok" else "0"
@@ -140,23 +139,6 @@ def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: 
     if number is None or (number < 0 and (type_ == COUNTER or key in _NOT_TRACKED)):
         return  # text, or a server's "not tracked" (Dragonfly's -1)
     metrics.add(name, type_, help_, number / divisor if divisor != 1.0 else number)
-
-
-_UNNAMED: dict[str, About] = {}
-
-
-def _unnamed(key: str) -> About:
-    """The untyped family of a numeric INFO field we have no name for."""
-    about = _UNNAMED.get(key)
-    if about is None:
-        if len(_UNNAMED) > 10_000:  # keys come from servers: keep the cache bounded
-            _UNNAMED.clear()
-        about = _UNNAMED[key] = (
-            metric_name("redis_", key),
-            UNTYPED,
-            f"INFO field {key}, not yet named by cachescope.",
-        )
-    return about
 
 
 def _is_indexed(key: str, prefix: str) -> bool:
