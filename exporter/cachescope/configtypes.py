@@ -1,0 +1,97 @@
+"""What a configuration is: targets, credentials, discovery, as plain frozen dataclasses.
+
+config.py reads them from YAML; every other module imports them from there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from cachescope.allow import AllowRule
+from cachescope.keyspace.settings import KeyspaceConfig
+from cachescope.targets import Endpoint, Secret, parse_uri
+
+DEFAULT_LISTEN_ADDRESS = ":9808"
+DEFAULT_TARGET = "redis://localhost:6379"
+DEFAULT_TIMEOUT = 5.0
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+
+
+@dataclasses.dataclass(frozen=True)
+class TLSConfig:
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """How to log in to a target; shared by targets and allow rules."""
+
+    username: str | None = None
+    password: Secret | None = None
+    tls: TLSConfig = TLSConfig()
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscoveryConfig:
+    """A target that stands for more: a cluster seed, or a sentinel's master sets."""
+
+    kind: str  # "cluster" or "sentinel"
+    master_sets: tuple[str, ...] = ()  # sentinel: the sets to follow; empty means all
+    node_credentials: Credentials | None = None  # for discovered nodes; default the target's
+    interval: float = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetConfig:
+    endpoint: Endpoint
+    name: str
+    labels: tuple[tuple[str, str], ...] = ()
+    credentials: Credentials = Credentials()
+    config_command: str = "CONFIG"
+    discovery: DiscoveryConfig | None = None
+    keyspace: KeyspaceConfig | None = None  # the background sampler, when turned on
+
+    @property
+    def timeout(self) -> float:
+        return self.credentials.timeout
+
+
+@dataclasses.dataclass
+class Config:
+    targets: list[TargetConfig]
+    allow: list[AllowRule] = dataclasses.field(default_factory=list)
+    source: str = ""
+
+
+def parse_duration(value: Any) -> float:
+    """'5s', '250ms', '1m' or a number of seconds -> seconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h)")
+        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
+        seconds = float(match.group(1)) * unit
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {value!r}")
+    return seconds
+
+
+def target_from_uri(uri: str, credentials: Credentials = Credentials()) -> TargetConfig:
+    """A target given on the command line (`--target URI`)."""
+    endpoint = parse_uri(uri)
+    creds = dataclasses.replace(
+        credentials,
+        username=endpoint.username or credentials.username,
+        password=endpoint.password or credentials.password,
+    )
+    return TargetConfig(endpoint, endpoint.address(), (), creds)
