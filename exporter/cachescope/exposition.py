@@ -16,6 +16,7 @@ import itertools
 import math
 import re
 from array import array
+from typing import TypeVar
 
 COUNTER = "counter"
 GAUGE = "gauge"
@@ -25,6 +26,8 @@ UNTYPED = "untyped"
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
 About = tuple[str, str, str]  # (name, type, help) of a family
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class Family:
@@ -80,7 +83,7 @@ class MetricSet:
 
         A caller appends whole lines, 'name{labels} value\n', labels from `labels()`:
         one list append per sample where a scrape adds hundreds. A family left
-        empty is left out of `parts()`, `families()` and `get()`.
+        empty is left out of the output, `families()` and `get()`.
         """
         lines = self._lines.get(name)
         if lines is None:
@@ -104,11 +107,8 @@ class MetricSet:
     ) -> None:
         """Add a sample whose value is already text Prometheus reads ('1024'), and whose
         labels, if any, come from `labels()`."""
-        lines = self._lines.get(name)
-        if lines is None:
-            lines = self._lines[name] = []
-            self._about[name] = (name, type_, help_)
-        lines.append(f"{name}{self._plain if rendered is None else rendered} {text}\n")
+        labels = self._plain if rendered is None else rendered
+        self.lines(name, type_, help_).append(f"{name}{labels} {text}\n")
 
     def add_texts(self, samples: list[tuple[About, str]], rendered: str | None = None) -> None:
         """Add samples as (family, value as text) pairs, all with the labels `rendered`
@@ -208,10 +208,18 @@ _SHAPES: dict[tuple[str, ...], Shape] = {}
 def _shape(names: tuple[str, ...], about: dict[str, About]) -> Shape:
     shape = _SHAPES.get(names)
     if shape is None:
-        if len(_SHAPES) >= 1000:
-            _SHAPES.clear()
-        shape = _SHAPES[names] = Shape(names, tuple(_header(about[name]) for name in names))
+        shape = Shape(names, tuple(_header(about[name]) for name in names))
+        remember(_SHAPES, names, shape, 1000)
     return shape
+
+
+def remember(cache: dict[K, V], key: K, value: V, limit: int) -> V:
+    """Store `value` in a cache of what repeats scrape after scrape; a cache that reaches
+    `limit` starts over, as its keys come from servers and must not grow without end."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -233,10 +241,9 @@ def unnamed(prefix: str, field: str, source: str) -> About:
     """
     about = _UNNAMED.get((prefix, field))
     if about is None:
-        if len(_UNNAMED) > 10_000:  # fields come from servers: keep the cache bounded
-            _UNNAMED.clear()
         help_ = f"{source} {field}, not yet named by cachescope."
-        about = _UNNAMED[(prefix, field)] = (metric_name(prefix, field), UNTYPED, help_)
+        about = (metric_name(prefix, field), UNTYPED, help_)
+        remember(_UNNAMED, (prefix, field), about, 10_000)
     return about
 
 
@@ -286,11 +293,8 @@ def join_labels(labels: Labels) -> str:
     """Labels as exposition text, values escaped: 'cmd="get",db="db0"'."""
     text = _RENDERED.get(labels)
     if text is None:
-        if len(_RENDERED) >= _RENDERED_MAX:
-            _RENDERED.clear()
-        text = _RENDERED[labels] = ",".join(
-            f'{key}="{escape_label(value)}"' for key, value in labels
-        )
+        text = ",".join(f'{key}="{escape_label(value)}"' for key, value in labels)
+        remember(_RENDERED, labels, text, _RENDERED_MAX)
     return text
 
 
@@ -301,12 +305,9 @@ _HEADERS: dict[About, bytes] = {}
 def _header(about: About) -> bytes:
     text = _HEADERS.get(about)
     if text is None:
-        if len(_HEADERS) >= _RENDERED_MAX:
-            _HEADERS.clear()
         name, type_, help_ = about
-        text = _HEADERS[about] = (
-            f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n"
-        ).encode()
+        text = f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n".encode()
+        remember(_HEADERS, about, text, _RENDERED_MAX)
     return text
 
 

@@ -23,6 +23,7 @@ from cachescope.exposition import (
     escape_label,
     format_value,
     number_text,
+    remember,
 )
 from cachescope.redis.parse import parse_kv
 
@@ -114,10 +115,8 @@ def _tails(value: str) -> tuple[str, ...]:
     tails = _TAILS.get(value)
     if tails is None:
         tails = tuple(f'quantile="{quantile}"}} {text}\n' for quantile, text in _percentiles(value))
-        if len(value) <= 256:  # values come from servers: keep the cache bounded
-            if len(_TAILS) >= 10_000:
-                _TAILS.clear()
-            _TAILS[value] = tails
+        if len(value) <= 256:  # short values only: a hostile server's long lines cost no memory
+            remember(_TAILS, value, tails, 10_000)
     return tails
 
 
