@@ -189,12 +189,12 @@ class Scraper:
         run = _Run(jobs)
         run.supervise(time.monotonic() + limit, self.base, self.max_workers, self.patience)
         joined = Joined()
-        for (state, labels), parts in zip(jobs, run.results, strict=True):
-            if parts is None:  # still running: reported down, its late result dropped
+        for (state, labels), rendered in zip(jobs, run.results, strict=True):
+            if rendered is None:  # still running: reported down, its late result dropped
                 metrics = MetricSet(labels)
                 state.add_self_metrics(metrics, 0.0, limit)
-                parts = metrics.rendered()
-            joined.add(parts)
+                rendered = metrics.rendered()
+            joined.add(rendered)
         return joined
 
     def close(self) -> None:
@@ -209,7 +209,7 @@ class _Run:
         self.queue = deque(range(len(jobs)))
         self.results: list[Rendered | None] = [None] * len(jobs)
         self.lock = threading.Condition()
-        self.started: dict[int, float] = {}  # thread -> when its current target began
+        self.started: dict[int, float] = {}  # busy thread -> when its current target began
         self.threads = 0
         self.finished = 0
 
@@ -233,15 +233,15 @@ class _Run:
         while True:
             with self.lock:
                 if not self.queue:
-                    self.started.pop(me, None)
                     self.threads -= 1
                     return
                 index = self.queue.popleft()
                 self.started[me] = time.monotonic()
             state, labels = self.jobs[index]
-            parts = state.scrape(labels).rendered()
+            rendered = state.scrape(labels).rendered()
             with self.lock:
-                self.results[index] = parts
+                del self.started[me]  # idle until its next target: not a slow one
+                self.results[index] = rendered
                 self.finished += 1
                 if self.finished == len(self.jobs):
                     self.lock.notify()

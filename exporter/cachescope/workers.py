@@ -95,8 +95,7 @@ def share(name: str, processes: int) -> int:
 class Worker:
     """One worker process and the main process' end of its socket."""
 
-    def __init__(self, index: int, max_workers: int) -> None:
-        self.index = index
+    def __init__(self, max_workers: int) -> None:
         self.sock, child = socket.socketpair()
         level, fmt = logging_settings()
         command = [sys.executable, "-m", "cachescope.scrapeworker", str(child.fileno())]
@@ -161,14 +160,15 @@ class ProcessScraper:
             deadline = time.monotonic() + timeout + MARGIN
             asked = [self._ask(index, batch) for index, batch in enumerate(batches[1:])]
             joined = self.local.scrape_many(batches[0])  # meanwhile, in this process
-            for index, batch in enumerate(batches[1:]):
-                if asked[index]:
-                    self._collect(index, batch, deadline, joined)
+            for index, (worker, batch) in enumerate(zip(asked, batches[1:], strict=True)):
+                if worker is not None:
+                    self._collect(index, worker, batch, deadline, joined)
         return joined
 
-    def _ask(self, index: int, batch: Batch) -> bool:
+    def _ask(self, index: int, batch: Batch) -> Worker | None:
+        """Send worker `index` its batch, starting the worker if need be; None if no batch."""
         if not batch:
-            return False
+            return None
         worker = self._workers[index]
         if worker is not None and not worker.alive():
             log.warning(
@@ -179,21 +179,20 @@ class ProcessScraper:
             self._replace(index)
             worker = None
         if worker is None:
-            worker = self._workers[index] = Worker(index, self.max_workers)
+            worker = self._workers[index] = Worker(self.max_workers)
         with contextlib.suppress(OSError):  # then _collect finds no reply, replaces the worker
             worker.request(batch)
-        return True
+        return worker
 
-    def _collect(self, index: int, batch: Batch, deadline: float, joined: Joined) -> None:
-        worker = self._workers[index]
+    def _collect(
+        self, index: int, worker: Worker, batch: Batch, deadline: float, joined: Joined
+    ) -> None:
         try:
-            if worker is None:
-                raise OSError("no worker")
             (families, outcomes), data = worker.reply(deadline)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
             log.warning("scrape worker %d did not answer in time (%s); replacing it", index, exc)
             self._replace(index)
-            _failed(batch, joined, deadline)
+            _failed(batch, joined)
             return
         at = 0
         for name, header, length in families:  # a family's samples lie together in `data`
@@ -217,7 +216,7 @@ class ProcessScraper:
             self._workers = [None] * (self.processes - 1)
 
 
-def _failed(batch: Batch, joined: Joined, deadline: float) -> None:
+def _failed(batch: Batch, joined: Joined) -> None:
     error = ScrapeError("timeout", "the scrape worker process did not answer in time")
     for state, labels in batch:
         state.record_failure(error)
