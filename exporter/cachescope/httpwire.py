@@ -51,15 +51,20 @@ class Request:
     keep_alive: bool
 
     @functools.cached_property
-    def path(self) -> str:
+    def _split(self) -> tuple[str, str]:
+        """(path, query) of the request target."""
         if self.target.startswith("/"):  # origin form, what clients send: no urlsplit
-            return self.target.partition("?")[0]
-        return urlsplit(self.target).path
+            path, _, query = self.target.partition("?")
+            return path, query
+        parts = urlsplit(self.target)
+        return parts.path, parts.query
+
+    @property
+    def path(self) -> str:
+        return self._split[0]
 
     def query(self) -> dict[str, list[str]]:
-        if self.target.startswith("/"):
-            return parse_qs(self.target.partition("?")[2])
-        return parse_qs(urlsplit(self.target).query)
+        return parse_qs(self._split[1])
 
 
 def read_request(stream: Stream) -> Request | None:
