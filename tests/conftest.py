@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -185,3 +187,24 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             metafunc.fixturenames.append("server_under_test")
             metafunc.parametrize("server_under_test", [binary], ids=[binary.id])
             return
+
+
+@pytest.fixture
+def background_jobs() -> Iterator[list[Callable[[], object]]]:
+    """Jobs a test appends (clients that keep some trouble going), each run five times a
+    second in the background until the test ends. A job that fails is the trouble itself."""
+    jobs: list[Callable[[], object]] = []
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            for job in jobs:
+                with contextlib.suppress(Exception):
+                    job()
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield jobs
+    stop.set()
+    thread.join(5)

@@ -10,17 +10,15 @@ scrape-error warning about the stopped Redis: RedisDown inhibits it.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from cachescope.rules import thresholds
 from cachescope.rules.cli import render_documents
@@ -145,30 +143,10 @@ def start_prometheus(workdir: Path, exporter_port: int, alertmanager: Service) -
     )
 
 
-@pytest.fixture
-def traffic() -> Iterator[list[Callable[[], object]]]:
-    """Background jobs that keep the trouble going, run five times a second."""
-    jobs: list[Callable[[], object]] = []
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            for job in jobs:
-                with contextlib.suppress(Exception):
-                    job()
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield jobs
-    stop.set()
-    thread.join(5)
-
-
 def test_stopped_redis_and_full_memcached_reach_the_receiver_with_inhibition(
     start_redis: StartRedis,
     start_exporter: StartExporter,
-    traffic: list[Callable[[], object]],
+    background_jobs: list[Callable[[], object]],
     tmp_path: Path,
 ) -> None:
     redis = start_redis()
@@ -183,8 +161,10 @@ def test_stopped_redis_and_full_memcached_reach_the_receiver_with_inhibition(
         redis.stop()
         cache = MemcacheClient(("127.0.0.1", memcached.port), timeout=2)
         counter = iter(range(10**9))
-        traffic.append(lambda: [cache.set(f"k{next(counter)}", b"x" * 1000) for _ in range(200)])
-        traffic.append(lambda: [cache.get(f"gone{next(counter)}") for _ in range(20)])
+        background_jobs.append(
+            lambda: [cache.set(f"k{next(counter)}", b"x" * 1000) for _ in range(200)]
+        )
+        background_jobs.append(lambda: [cache.get(f"gone{next(counter)}") for _ in range(20)])
 
         alertmanager = start_alertmanager(tmp_path, receiver)
         services.append(alertmanager)

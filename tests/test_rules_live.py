@@ -9,15 +9,12 @@ exactly the expected ones.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import redis
 import yaml
 from cachescope.rules import thresholds
@@ -106,30 +103,10 @@ def fill_until_oom(client: redis.Redis) -> None:
     raise AssertionError("Redis never refused a write")
 
 
-@pytest.fixture
-def traffic() -> Iterator[list[Callable[[], object]]]:
-    """Background clients that keep the trouble going, each called five times a second."""
-    jobs: list[Callable[[], object]] = []
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            for job in jobs:
-                with contextlib.suppress(Exception):  # errors are the trouble we want
-                    job()
-            stop.wait(0.2)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield jobs
-    stop.set()
-    thread.join(5)
-
-
 def test_real_trouble_fires_exactly_the_expected_alerts(
     start_redis: StartRedis,
     start_exporter: StartExporter,
-    traffic: list[Callable[[], object]],
+    background_jobs: list[Callable[[], object]],
     tmp_path: Path,
 ) -> None:
     full = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
@@ -146,9 +123,11 @@ def test_real_trouble_fires_exactly_the_expected_alerts(
         fill_until_oom(full_client)
         cache = MemcacheClient(("127.0.0.1", evicting.port), timeout=2)
         counter = iter(range(10**9))
-        traffic.append(lambda: full_client.set(f"more:{next(counter)}", b"x" * 100))
-        traffic.append(lambda: [cache.set(f"k{next(counter)}", b"x" * 1000) for _ in range(200)])
-        traffic.append(lambda: [cache.get(f"gone{next(counter)}") for _ in range(20)])
+        background_jobs.append(lambda: full_client.set(f"more:{next(counter)}", b"x" * 100))
+        background_jobs.append(
+            lambda: [cache.set(f"k{next(counter)}", b"x" * 1000) for _ in range(200)]
+        )
+        background_jobs.append(lambda: [cache.get(f"gone{next(counter)}") for _ in range(20)])
         primary.stop()
         stopped.stop()
 
