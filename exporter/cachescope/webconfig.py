@@ -14,16 +14,12 @@ The same file works for node_exporter and friends, so users reuse what they know
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import hashlib
+import logging
 import ssl
-import threading
 from typing import Any
 
-import bcrypt
-
+from cachescope.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
 from cachescope.yamlmarks import ConfigError, MarkedYAML, Path
 
 _TLS_KEYS = {
@@ -50,50 +46,31 @@ _VERSIONS = {
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
-# A bcrypt hash to check unknown users against, so that a wrong user name costs
-# as long as a wrong password and user names cannot be probed by timing.
-_DUMMY_HASH = bcrypt.hashpw(b"cachescope", bcrypt.gensalt(rounds=10))
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
 class WebConfig:
     tls: ssl.SSLContext | None = None
     users: dict[str, bytes] = dataclasses.field(default_factory=dict)
-    _verified: dict[tuple[str, bytes], bool] = dataclasses.field(default_factory=dict)
-    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    budget: CheckBudget = dataclasses.field(default_factory=CheckBudget)
+    _auth: BasicAuth = dataclasses.field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._auth = BasicAuth(self.users, self.budget)
+
+    @property
+    def dummy_hash(self) -> bytes:
+        """The hash unknown user names are checked against (its cost is the highest set)."""
+        return self._auth.dummy_hash
 
     def authorized(self, header: str | None) -> bool:
         """Check an Authorization header; always true when no users are configured."""
-        if not self.users:
-            return True
-        user, password = _basic_credentials(header)
-        if user is None or password is None:
-            return False
-        # bcrypt is slow on purpose; remember answers by a digest of the password,
-        # as exporter-toolkit does, so Prometheus' scrapes do not pay it each time.
-        key = (user, hashlib.sha256(password.encode()).digest())
-        with self._lock:
-            known = self._verified.get(key)
-        if known is not None:
-            return known
-        hashed = self.users.get(user)
-        ok = bcrypt.checkpw(password.encode(), hashed or _DUMMY_HASH) and hashed is not None
-        with self._lock:
-            if len(self._verified) > 1000:
-                self._verified.clear()
-            self._verified[key] = ok
-        return ok
+        return self._auth.check(header) is Outcome.OK
 
-
-def _basic_credentials(header: str | None) -> tuple[str | None, str | None]:
-    if not header or not header.startswith("Basic "):
-        return None, None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None, None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else (None, None)
+    def check(self, header: str | None) -> Outcome:
+        """Like authorized(), but tells a refusal from THROTTLED (answer 429 or 503 then)."""
+        return self._auth.check(header)
 
 
 def load_web_config(filename: str) -> WebConfig:
@@ -106,17 +83,28 @@ def load_web_config(filename: str) -> WebConfig:
     root = _mapping(
         doc, doc.data, (), {"tls_server_config", "basic_auth_users", "http_server_config"}
     )
-    config = WebConfig()
-    if root.get("tls_server_config") is not None:
-        config.tls = _tls(doc, root["tls_server_config"])
-    for user, hashed in _mapping(
-        doc, root.get("basic_auth_users"), ("basic_auth_users",), None
-    ).items():
+    tls = (
+        _tls(doc, root["tls_server_config"]) if root.get("tls_server_config") is not None else None
+    )
+    return WebConfig(tls=tls, users=_users(doc, root.get("basic_auth_users")))
+
+
+def _users(doc: MarkedYAML, value: Any) -> dict[str, bytes]:
+    users: dict[str, bytes] = {}
+    for user, hashed in _mapping(doc, value, ("basic_auth_users",), None).items():
         path: Path = ("basic_auth_users", user)
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            raise doc.error(path, "must be a bcrypt hash ($2y$...)")
-        config.users[user] = hashed.encode()
-    return config
+        if ":" in user:  # RFC 7617: the user-id ends at the first colon
+            raise doc.error(path, "a user name cannot contain ':'")
+        problem = hash_problem(hashed)
+        if problem:  # the message never repeats the value
+            raise doc.error(path, problem)
+        users[user] = hashed.encode()
+    if len({hash_cost(h) for h in users.values()}) > 1:
+        log.warning(
+            "basic_auth_users have different bcrypt costs: unknown user names are checked at "
+            "the highest, so users with a lower cost can be told apart by response time"
+        )
+    return users
 
 
 def _mapping(doc: MarkedYAML, value: Any, path: Path, allowed: set[str] | None) -> dict[str, Any]:
