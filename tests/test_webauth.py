@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
@@ -14,6 +20,7 @@ from cachescope.webconfig import WebConfig, load_web_config
 from cachescope.yamlmarks import ConfigError
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from servers import Exporter, Exposition, free_port
 
 PASSWORD = "right-Passw0rd"
 
@@ -214,3 +221,111 @@ def test_a_loaded_config_authenticates(tmp_path: Path) -> None:
     config = load_web_config(path)
     assert config.authorized(basic("prometheus", PASSWORD))
     assert basicauth.hash_cost(config.dummy_hash) == 5
+
+
+class AuthExporter(Exporter):
+    """An exporter behind basic auth, with a client that sends `authorization` as set."""
+
+    def __init__(self, *args: str, authorization: str) -> None:
+        self.authorization: str | None = authorization
+        super().__init__(*args)
+
+    def get(self, path: str, timeout: float = 30) -> tuple[int, str]:
+        return self.send(path, self.authorization, timeout)
+
+    def as_(self, authorization: str) -> tuple[int, str]:
+        """GET /-/healthy with another Authorization header."""
+        return self.send("/-/healthy", authorization)
+
+    def send(self, path: str, authorization: str | None, timeout: float = 30) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if authorization is not None:
+            request.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as reply:
+                return reply.status, reply.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+
+@pytest.fixture
+def auth_exporter(tmp_path: Path) -> Iterator[AuthExporter]:
+    """An exporter whose one user has a cost-10 hash, the default of htpasswd -B."""
+    path = write(tmp_path, f"basic_auth_users:\n  prometheus: '{hashed(cost=10).decode()}'\n")
+    exporter = AuthExporter("--web.config.file", path, authorization=basic("prometheus", PASSWORD))
+    yield exporter
+    exporter.stop()
+
+
+def test_live_long_passwords_get_401_and_the_exporter_keeps_answering(
+    auth_exporter: AuthExporter,
+) -> None:
+    for password in ("p" * 73, "p" * 1000, PASSWORD + "x" * 72):
+        status, body = auth_exporter.as_(basic("prometheus", password))
+        assert status == 401, body
+    assert auth_exporter.as_("Basic é")[0] == 401
+    assert auth_exporter.get("/-/healthy")[0] == 200
+    assert "Traceback" not in auth_exporter.log()
+    assert PASSWORD not in auth_exporter.log()
+
+
+def test_live_lower_case_basic_scheme_is_accepted(auth_exporter: AuthExporter) -> None:
+    assert auth_exporter.as_(basic("prometheus", PASSWORD, "basic"))[0] == 200
+    assert auth_exporter.as_(basic("prometheus", "wrong", "basic"))[0] == 401
+
+
+def test_live_a_malformed_hash_stops_the_start_naming_file_line_and_field(tmp_path: Path) -> None:
+    bad = "$2y$10$" + "!" * 53
+    path = write(tmp_path, f"basic_auth_users:\n  ok: '{hashed().decode()}'\n  prom: '{bad}'\n")
+    command = [sys.executable, "-m", "cachescope", "serve", "--web.config.file", path]
+    command += ["--web.listen-address", f"127.0.0.1:{free_port()}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert f"{path}:3: field 'basic_auth_users.prom'" in result.stderr
+    assert bad not in result.stderr and "Traceback" not in result.stderr
+
+
+def auth_metrics(exporter: AuthExporter) -> Exposition:
+    status, body = exporter.get("/metrics")
+    assert status == 200, body
+    return Exposition(body)
+
+
+def test_live_a_flood_of_wrong_passwords_burns_a_bounded_amount_of_bcrypt(
+    auth_exporter: AuthExporter,
+) -> None:
+    flood = 240
+    before = auth_metrics(auth_exporter)  # the right password is remembered from here on
+    checks_before = before.value("cachescope_http_auth_checks_total")
+    right: list[int] = []
+    stop = threading.Event()
+
+    def scrape_meanwhile() -> None:
+        while not stop.is_set():
+            right.append(auth_exporter.get("/-/healthy")[0])
+
+    def attack(first: int) -> None:
+        for i in range(first, flood, 8):
+            auth_exporter.as_(basic("prometheus", f"guess-{i}"))
+
+    scraper = threading.Thread(target=scrape_meanwhile)
+    attackers = [threading.Thread(target=attack, args=(i,)) for i in range(8)]
+    started = time.monotonic()
+    scraper.start()
+    for thread in attackers:
+        thread.start()
+    for thread in attackers:
+        thread.join()
+    elapsed = time.monotonic() - started
+    stop.set()
+    scraper.join()
+    after = auth_metrics(auth_exporter)
+    ran = after.value("cachescope_http_auth_checks_total") - checks_before
+    print(f"{flood} wrong passwords in {elapsed:.2f}s: {ran:.0f} bcrypt checks")
+    budget = CheckBudget()  # the defaults the exporter runs with
+    assert ran <= 2 * (budget.burst + budget.rate * elapsed) + 1, (ran, elapsed)
+    assert ran < flood / 2
+    assert after.value("cachescope_http_auth_failures_total", reason="throttled") > 0
+    assert right and set(right) == {200}  # Prometheus' remembered answer never waited
+    again = auth_metrics(auth_exporter)  # a remembered answer costs no check
+    assert again.value("cachescope_http_auth_checks_total") == checks_before + ran
