@@ -195,7 +195,7 @@ def write(tmp_path: Path, text: str) -> str:
         ("$2y$10$" + "!" * 53, "bcrypt hash"),
         ("$2y$10$" + "a" * 52, "bcrypt hash"),
         ("$2b$04$guIjbjuhTFR0VB1Xbi99XzBWQ4pgQDz8HBmR6Mbg0Gc2KpjY1QKgK", "salt"),
-        ("12", "bcrypt hash"),
+        ("$2y$1$short", "bcrypt hash"),
     ],
 )
 def test_a_malformed_hash_is_a_located_config_error(tmp_path: Path, value: str, why: str) -> None:
