@@ -89,13 +89,13 @@ def test_malformed_headers_are_refused_without_an_exception(header: str) -> None
     assert web(prometheus=hashed()).check(header) is Outcome.DENIED
 
 
+CONFIG_FOR_FUZZ = WebConfig(users={"x": hashed("pw")}, budget=CheckBudget(rate=1e9, burst=1e9))
+
+
 @settings(max_examples=200, deadline=None)
 @given(header=st.one_of(st.none(), st.text(), st.binary().map(lambda b: basic("x", b))))
 def test_any_header_gives_an_answer_never_an_exception(header: str | None) -> None:
     assert isinstance(CONFIG_FOR_FUZZ.authorized(header), bool)
-
-
-CONFIG_FOR_FUZZ = WebConfig(users={"x": hashed("pw")}, budget=CheckBudget(rate=1e9, burst=1e9))
 
 
 def test_the_dummy_hash_for_unknown_users_costs_what_the_configured_ones_cost() -> None:
