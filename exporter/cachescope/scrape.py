@@ -99,7 +99,9 @@ class TargetState:
         start = time.monotonic()
         deadline = start + self.target.timeout
         up = 0.0
-        if not self.lock.acquire(timeout=self.target.timeout):
+        if self.target.refused:  # a discovered node outside discover.allow: no connection
+            self.record_failure(ScrapeError("not_allowed", self.target.refused))
+        elif not self.lock.acquire(timeout=self.target.timeout):
             self.record_failure(ScrapeError("busy", "previous scrape still running"))
         else:
             try:
