@@ -195,3 +195,19 @@ def test_reload_with_a_bad_uri_does_not_echo_the_password(
     assert status != 200
     assert "hunter2" not in body
     assert "hunter2" not in exporter.log()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("analyze", "redis://:hunter2/x@127.0.0.1:1"),
+        ("analyze", "redis://us3r:p#hunter2@127.0.0.1:1"),
+        ("serve", "--web.listen-address", "127.0.0.1:0", "--target", "redis://:hunter2?@h:1"),
+    ],
+)
+def test_a_bad_uri_on_the_command_line_is_refused_without_echoing_it(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    out = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "hunter2" not in out and "us3r" not in out
+    assert "Traceback" not in out
