@@ -100,7 +100,10 @@ class Discovery:
         endpoint = Endpoint(seed.endpoint.scheme, host=host, port=port)
         refused = self._refusal(host, port)
         if refused:
-            log.warning("discovery=%s node=%s refused: %s", seed.name, endpoint.address(), refused)
+            if all(node.name != endpoint.address() for node in self.known):  # once, when new
+                log.warning(
+                    "discovery=%s node=%s refused: %s", seed.name, endpoint.address(), refused
+                )
             return TargetConfig(
                 endpoint, endpoint.address(), labels, Credentials(), refused=refused
             )
