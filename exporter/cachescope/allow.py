@@ -102,6 +102,14 @@ def parse_pattern(text: str) -> Pattern:
         raise ValueError(f"allow pattern {text!r}: {exc}") from None
 
 
+def parse_network(text: str) -> Network:
+    """A network in CIDR form, as discover.allow lists them."""
+    try:
+        return ipaddress.ip_network(text)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; write a network like 10.1.0.0/16") from None
+
+
 def _split(text: str, rest: str) -> tuple[str, tuple[int, int]]:
     """HOST and the port range of HOST:PORTS."""
     if rest.startswith("["):

@@ -14,12 +14,11 @@ scrape:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import os
 import re
 from typing import Any
 
-from cachescope.allow import AllowRule, Network, parse_pattern
+from cachescope.allow import AllowRule, Network, parse_network, parse_pattern
 from cachescope.configtypes import (
     DEFAULT_LISTEN_ADDRESS,
     DEFAULT_TARGET,
@@ -287,17 +286,14 @@ def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> Di
 
 
 def _networks(reader: _Reader, value: Any, path: Path) -> tuple[Network, ...]:
-    """discover.allow: a list of CIDRs whose discovered nodes get the credentials."""
-    if not isinstance(value, list):
-        raise reader.doc.error(path, "must be a list of networks like 10.0.0.0/8")
+    """discover.allow: the CIDRs whose discovered nodes get the credentials."""
     networks = []
-    for i, item in enumerate(value):
+    for i, item in enumerate(value if isinstance(value, list) else [value]):
+        text = reader.string(item, path + (i,))
         try:
-            networks.append(ipaddress.ip_network(reader.string(item, path + (i,))))
+            networks.append(parse_network(text))
         except ValueError as exc:
-            raise reader.doc.error(
-                path + (i,), f"{exc}; write a network like 10.1.0.0/16"
-            ) from None
+            raise reader.doc.error(path + (i,), str(exc)) from None
     return tuple(networks)
 
 
