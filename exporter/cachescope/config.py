@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any
 
-from cachescope.allow import AllowRule, parse_pattern
+from cachescope.allow import AllowRule, Network, parse_network, parse_pattern
 from cachescope.configtypes import (
     DEFAULT_LISTEN_ADDRESS,
     DEFAULT_TARGET,
@@ -61,7 +61,7 @@ _TARGET_KEYS = _CREDENTIAL_KEYS | {
     "discover",
     "keyspace",
 }
-_DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes"}
+_DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes", "allow"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Label names our metrics use themselves; a target label of the same name would
@@ -281,7 +281,20 @@ def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> Di
     master_sets = tuple(
         reader.string(name, path + ("master_sets", i)) for i, name in enumerate(sets)
     )
-    return DiscoveryConfig(kind, master_sets, nodes, interval)
+    allow = _networks(reader, entry["allow"], path + ("allow",)) if "allow" in entry else None
+    return DiscoveryConfig(kind, master_sets, nodes, interval, allow)
+
+
+def _networks(reader: _Reader, value: Any, path: Path) -> tuple[Network, ...]:
+    """discover.allow: the CIDRs whose discovered nodes get the credentials."""
+    networks = []
+    for i, item in enumerate(value if isinstance(value, list) else [value]):
+        text = reader.string(item, path + (i,))
+        try:
+            networks.append(parse_network(text))
+        except ValueError as exc:
+            raise reader.doc.error(path + (i,), str(exc)) from None
+    return tuple(networks)
 
 
 def _check_unique_names(doc: MarkedYAML, targets: list[TargetConfig]) -> None:

@@ -9,7 +9,7 @@ import dataclasses
 import re
 from typing import Any
 
-from cachescope.allow import AllowRule
+from cachescope.allow import AllowRule, Network
 from cachescope.keyspace.settings import KeyspaceConfig
 from cachescope.targets import Endpoint, Secret, parse_uri
 
@@ -47,6 +47,8 @@ class DiscoveryConfig:
     master_sets: tuple[str, ...] = ()  # sentinel: the sets to follow; empty means all
     node_credentials: Credentials | None = None  # for discovered nodes; default the target's
     interval: float = 30.0
+    # Networks whose nodes get credentials and are scraped; None: the seed's own range.
+    allow: tuple[Network, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +60,7 @@ class TargetConfig:
     config_command: str = "CONFIG"
     discovery: DiscoveryConfig | None = None
     keyspace: KeyspaceConfig | None = None  # the background sampler, when turned on
+    refused: str = ""  # why a discovered node is not contacted (outside discover.allow)
 
     @property
     def timeout(self) -> float:

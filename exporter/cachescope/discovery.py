@@ -8,16 +8,20 @@ another known node lives; if none answers, the last answer stands.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import threading
 import time
 
+from cachescope.allow import Network
 from cachescope.config import Credentials, TargetConfig
 from cachescope.errors import ScrapeError
+from cachescope.hosts import IPAddress, canonical_host, is_ip
 from cachescope.redis import sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.cluster import parse_cluster_nodes
 from cachescope.targets import Endpoint
+from cachescope.transport import resolve
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ class Discovery:
         self.known: list[TargetConfig] = []
         self._refreshed = float("-inf")
         self._lock = threading.Lock()
+        self._seed_networks: tuple[Network, ...] = ()
 
     def targets(self) -> list[TargetConfig]:
         """The expanded targets, refreshed when older than the discovery interval."""
@@ -42,6 +47,8 @@ class Discovery:
             return list(self.known)
 
     def _refresh(self) -> None:
+        if self.config.allow is None:
+            self._seed_networks = seed_networks(self.target)
         for source in self._sources():
             try:
                 found = self._ask(source)
@@ -77,12 +84,48 @@ class Discovery:
             connection.close()
 
     def _node(self, host: str, port: int, label: tuple[str, str]) -> TargetConfig:
-        """A discovered node: the source's scheme and labels, the nodes' credentials."""
+        """A discovered node: the source's scheme and labels, the nodes' credentials.
+
+        A node outside the allowed networks gets neither credentials nor a connection:
+        a node can announce any address, and a password must not follow it there.
+        """
         seed = self.target
-        endpoint = Endpoint(seed.endpoint.scheme, host=host, port=port)
-        credentials: Credentials = self.config.node_credentials or seed.credentials
         labels = tuple(sorted(dict(seed.labels + (label,)).items()))
+        try:
+            host = canonical_host(host, bracketed=":" in host)
+        except ValueError as exc:
+            refused, name = f"reported a host that is not valid: {exc}", f"invalid-host:{port}"
+            nowhere = Endpoint(seed.endpoint.scheme, host="invalid.invalid", port=port)
+            return TargetConfig(nowhere, name, labels, Credentials(), refused=refused)
+        endpoint = Endpoint(seed.endpoint.scheme, host=host, port=port)
+        refused = self._refusal(host, port)
+        if refused:
+            if all(node.name != endpoint.address() for node in self.known):  # once, when new
+                log.warning(
+                    "discovery=%s node=%s refused: %s", seed.name, endpoint.address(), refused
+                )
+            return TargetConfig(
+                endpoint, endpoint.address(), labels, Credentials(), refused=refused
+            )
+        credentials: Credentials = self.config.node_credentials or seed.credentials
         return TargetConfig(endpoint, endpoint.address(), labels, credentials, seed.config_command)
+
+    def _refusal(self, host: str, port: int) -> str:
+        """Why `host` may not be contacted, or '' if it may."""
+        if (host, port) == (self.target.endpoint.host, self.target.endpoint.port):  # the seed
+            return ""
+        networks = self._networks
+        if is_ip(host) and any(ipaddress.ip_address(host) in net for net in networks):
+            return ""
+        shown = ", ".join(map(str, networks)) or "none"
+        where = "discover.allow" if self.config.allow is not None else "the seed's range"
+        return f"node is outside {where} ({shown}); it gets no credentials and no connection"
+
+    @property
+    def _networks(self) -> tuple[Network, ...]:
+        if self.config.allow is not None:
+            return self.config.allow
+        return self._seed_networks
 
 
 class ClusterDiscovery(Discovery):
@@ -92,7 +135,8 @@ class ClusterDiscovery(Discovery):
         seed = dataclasses.replace(
             self.target, credentials=self.config.node_credentials or self.target.credentials
         )
-        return [seed] + [node for node in self.known if node.endpoint != seed.endpoint]
+        known = [node for node in self.known if not node.refused]
+        return [seed] + [node for node in known if node.endpoint != seed.endpoint]
 
     def _ask(self, source: TargetConfig) -> list[TargetConfig]:
         reply = self._query(source, [("CLUSTER", "NODES")])[0]
@@ -128,6 +172,35 @@ class SentinelDiscovery(Discovery):
                 if port.isdecimal():
                     found.append(self._node(member.get("ip", ""), int(port), label))
         return found
+
+
+# Private and loopback ranges: a seed in one of them vouches for nodes in the same one.
+PRIVATE_RANGES = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7")
+)
+
+
+def range_of(address: IPAddress) -> Network:
+    """The private range that holds `address`, else its /24 (IPv4) or /64 (IPv6)."""
+    for network in PRIVATE_RANGES:
+        if address in network:
+            return network
+    prefix = 24 if address.version == 4 else 64
+    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+def seed_networks(seed: TargetConfig) -> tuple[Network, ...]:
+    """The default discover.allow: the ranges of the seed's addresses (resolved if a name)."""
+    host = seed.endpoint.host
+    if is_ip(host):
+        return (range_of(ipaddress.ip_address(host)),)
+    try:
+        found = resolve(host, seed.endpoint.port, time.monotonic() + seed.timeout)
+    except ScrapeError:
+        return ()
+    addresses = {ipaddress.ip_address(info[4][0]) for info in found}
+    return tuple(sorted({range_of(address) for address in addresses}, key=str))
 
 
 def make_discovery(target: TargetConfig) -> Discovery:

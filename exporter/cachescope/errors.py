@@ -19,6 +19,9 @@ ERROR_HINTS = {
     "loading": "the server is loading its dataset and answers once loading is done",
     "script": "a script or function blocks the server; stop it with SCRIPT KILL or FUNCTION KILL",
     "parse": "the reply could not be understood; please report it with the server version",
+    "not_allowed": "discovery reported a node outside discover.allow (default: the seed's"
+    " private range, or its /24 when public); add the node's network to discover.allow"
+    " if it is yours",
     "series_limit": "the target gives more series than allowed; raise --limits.max-series",
 }
 

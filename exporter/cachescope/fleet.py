@@ -7,6 +7,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 
+from cachescope.allow import AllowRule
 from cachescope.config import Config, TargetConfig
 from cachescope.discovery import Discovery, make_discovery
 from cachescope.exposition import MetricSet
@@ -190,12 +191,14 @@ class Fleet:
             if state is not None:
                 self._dynamic.move_to_end(key)
                 return state
-            rule = next((r for r in self.config.allow if r.pattern.matches(endpoint)), None)
-            if rule is None:
+            admitted = self._admit(endpoint)
+            if admitted is None:
                 raise TargetNotAllowed(
                     f"target {endpoint.redacted()} is not in the config and matches no allow"
                     " pattern"
                 )
+            # Connect to what the rule matched (a socket path resolved), not the text sent.
+            rule, endpoint = admitted
             target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
             state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:
@@ -203,6 +206,14 @@ class Fleet:
         if evicted is not None:
             evicted.close()
         return state
+
+    def _admit(self, endpoint: Endpoint) -> tuple[AllowRule, Endpoint] | None:
+        """The first allow rule that admits `endpoint`, and the endpoint it admits."""
+        for rule in self.config.allow:
+            admitted = rule.pattern.admit(endpoint)
+            if admitted is not None:
+                return rule, admitted
+        return None
 
     def service_discovery(self) -> list[dict[str, object]]:
         """Targets in Prometheus' HTTP SD format, for /scrape?target= setups."""

@@ -7,6 +7,7 @@ and a log line. Nothing raised while scraping one target reaches another.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter, deque
@@ -14,7 +15,7 @@ from typing import Protocol
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered
+from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered, escape_label
 from cachescope.joined import Joined
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,27 @@ def make_collector(target: TargetConfig) -> Collector:
     from cachescope.redis.collect import RedisCollector
 
     return RedisCollector(target)
+
+
+_LABEL_VALUE = re.compile(r'="((?:[^"\\]|\\.)*)"')  # a label value, escapes and all
+
+
+def scrub_labels(metrics: MetricSet, secret: str) -> None:
+    """Redact a configured secret from label values, should a server report it as a field.
+
+    Only targets with a secret pay, and they pay one substring search per family
+    unless the secret is there; then only label values are rewritten, never names or values.
+    """
+    needle = escape_label(secret)
+    if not needle:
+        return
+    for family in metrics.families():
+        if needle not in "".join(family.lines):
+            continue
+        family.lines[:] = [
+            _LABEL_VALUE.sub(lambda m: m.group(0).replace(needle, "<redacted>"), line)
+            for line in family.lines
+        ]
 
 
 class TargetState:
@@ -77,7 +99,9 @@ class TargetState:
         start = time.monotonic()
         deadline = start + self.target.timeout
         up = 0.0
-        if not self.lock.acquire(timeout=self.target.timeout):
+        if self.target.refused:  # a discovered node outside discover.allow: no connection
+            self.record_failure(ScrapeError("not_allowed", self.target.refused))
+        elif not self.lock.acquire(timeout=self.target.timeout):
             self.record_failure(ScrapeError("busy", "previous scrape still running"))
         else:
             try:
@@ -85,6 +109,8 @@ class TargetState:
                 if self.sampler is not None:
                     self.sampler.add_metrics(metrics)
                 self._check_series(metrics)
+                if self.target.credentials.password is not None:
+                    scrub_labels(metrics, self.target.credentials.password.reveal())
                 up = 1.0
                 self.last_error = ""
             except ScrapeError as exc:

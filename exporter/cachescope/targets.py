@@ -12,7 +12,10 @@ Accepted spellings (the same as redis-py and redis_exporter, plus Memcached):
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import parse_qs, unquote, urlsplit
+import re
+from urllib.parse import unquote
+
+from cachescope.hosts import canonical_host
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MEMCACHED_SCHEMES = ("memcached", "memcacheds", "memcached+unix")
@@ -89,51 +92,89 @@ class Endpoint:
 
 
 def parse_uri(text: str) -> Endpoint:
-    """Parse a target URI; raise ValueError with a message that holds no secret."""
+    """Parse a target URI; raise ValueError with a message that repeats no part of it."""
     raw = text.strip()
     if not raw:
         raise ValueError("target URI is empty")
-    if "://" not in raw:
-        raw = "redis://" + raw
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"cannot parse target URI {_redact_raw(raw)!r}: {exc}") from None
-    scheme = parts.scheme.lower()
+    if _UNSAFE.search(raw):
+        raise ValueError(f"target URI contains a space or a control character; {_ENCODE_HINT}")
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest = "redis", raw
+    scheme = scheme.lower()
     if scheme not in REDIS_SCHEMES + MEMCACHED_SCHEMES:
         known = ", ".join(REDIS_SCHEMES + MEMCACHED_SCHEMES)
-        raise ValueError(f"unknown scheme {scheme!r} in target URI (known: {known})")
-    username = unquote(parts.username) if parts.username else None
-    password = Secret(unquote(parts.password)) if parts.password else None
-    query = parse_qs(parts.query)
+        raise ValueError(f"target URI has an unknown scheme (known: {known})")
     if scheme in ("unix", "memcached+unix"):
-        if not parts.path:
-            raise ValueError(f"{scheme}:// target needs a socket path, e.g. {scheme}:///run/x.sock")
-        db = _parse_db(query.get("db", ["0"])[0])
-        return Endpoint(scheme, path=parts.path, db=db, username=username, password=password)
-    if not parts.hostname:
-        raise ValueError(f"target URI {_redact_raw(raw)!r} has no host")
-    db = _parse_db(parts.path.strip("/") or query.get("db", ["0"])[0])
+        return _parse_unix(scheme, rest)
+    cut = _AUTHORITY_END.search(rest)
+    authority, tail = (rest[: cut.start()], rest[cut.start() :]) if cut else (rest, "")
+    if "@" in tail or "#" in tail:
+        raise ValueError(f"target URI has an '@' or '#' after its host; {_ENCODE_HINT}")
+    userinfo, at, hostport = authority.rpartition("@")
+    host, port = _split_hostport(hostport, DEFAULT_PORTS[scheme])
+    path, _, query = tail.partition("?")
+    if path.strip("/") and query:
+        raise ValueError("target URI gives the database twice (path and ?db=)")
+    db = _parse_db(path.strip("/") or _query_db(query))
+    username, password = _userinfo(userinfo) if at else (None, None)
+    return Endpoint(scheme, host=host, port=port, db=db, username=username, password=password)
+
+
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+_AUTHORITY_END = re.compile(r"[/?#]")
+_PORT = re.compile(r"[1-9][0-9]{0,4}")
+_ENCODE_HINT = "percent-encode / # ? @ and spaces in a user name or password (%2F %23 %3F %40 %20)"
+
+
+def _parse_unix(scheme: str, rest: str) -> Endpoint:
+    """unix://[[user]:password@]/path[?db=N]"""
+    userinfo, at, path = rest.partition("@") if not rest.startswith("/") else ("", "", rest)
+    path, _, query = path.partition("?")
+    if not path.startswith("/") or "#" in path:
+        raise ValueError(
+            f"{scheme}:// target needs an absolute socket path, e.g. {scheme}:///run/x.sock"
+        )
+    username, password = _userinfo(userinfo) if at else (None, None)
     return Endpoint(
-        scheme,
-        host=parts.hostname,
-        port=port or DEFAULT_PORTS[scheme],
-        db=db,
-        username=username or None,
-        password=password,
+        scheme, path=path, db=_parse_db(_query_db(query)), username=username, password=password
     )
 
 
+def _split_hostport(hostport: str, default_port: int) -> tuple[str, int]:
+    """Canonical host and port of `host[:port]` or `[v6][:port]`."""
+    if hostport.startswith("["):
+        inner, bracket, after = hostport[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise ValueError("target URI has an unclosed '[' or text after ']'")
+        host, port = canonical_host(inner, bracketed=True), after[1:]
+        has_port = bool(after)
+    else:
+        name, colon, port = hostport.partition(":")
+        host, has_port = canonical_host(name), bool(colon)
+    if not has_port:
+        return host, default_port
+    if not _PORT.fullmatch(port) or int(port) > 65535:
+        raise ValueError(f"target URI has a port that is not a number 1-65535; {_ENCODE_HINT}")
+    return host, int(port)
+
+
+def _userinfo(text: str) -> tuple[str | None, Secret | None]:
+    user, colon, password = text.partition(":")
+    return (unquote(user) or None), (Secret(unquote(password)) if colon and password else None)
+
+
+def _query_db(query: str) -> str:
+    db = "0"
+    for item in query.split("&") if query else []:
+        key, _, value = item.partition("=")
+        if key != "db":
+            raise ValueError("target URI has a query parameter other than db")
+        db = value
+    return db
+
+
 def _parse_db(text: str) -> int:
-    if not text.isdecimal():
-        raise ValueError(f"database must be a number, got {text!r}")
+    if not (text.isascii() and text.isdecimal()) or len(text) > 5:
+        raise ValueError("target URI has a database that is not a number")
     return int(text)
-
-
-def _redact_raw(raw: str) -> str:
-    """Drop the userinfo of a URI that could not be parsed."""
-    scheme, sep, rest = raw.partition("://")
-    if "@" in rest:
-        rest = "<redacted>@" + rest.rsplit("@", 1)[1]
-    return scheme + sep + rest
