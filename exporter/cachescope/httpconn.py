@@ -11,9 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 
 import h11
 
-from cachescope.httpwire import REASONS, Request, closing_response, response_headers
+from cachescope.httpwire import MAX_HEAD, Request, closing_response, response_head
 from cachescope.joined import Chunk
 
+HEAD_TIMEOUT = 10.0  # from a request's first byte (or the TLS hello) to its end
+# Between requests on a kept-alive connection: above a 60 s scrape interval and its
+# jitter, so Prometheus reuses its connection; an idle one costs only a descriptor.
+IDLE_TIMEOUT = 75.0
 WRITE_STALL = 10.0  # one write of a response waits this long for the client to read
 RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads
 LINGER = 2.0  # after a refusal, time for the client to read it before the close
@@ -35,6 +39,12 @@ class Connection:
     request: Request | None = None
     body: int = 0
 
+    def wait(self, now: float) -> None:
+        """Start waiting: for a whole request if one is under way, else idle."""
+        self.idle = not self.http.trailing_data[0]
+        self.deadline = now + (IDLE_TIMEOUT if self.idle else HEAD_TIMEOUT)
+        self.since = now
+
 
 def receive(sock: socket.socket) -> bytes | None:
     """What the socket has now: None if nothing yet, b"" at its end or on an error."""
@@ -52,37 +62,62 @@ def receive(sock: socket.socket) -> bytes | None:
 def write_answer(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
     """Write a response from a worker, blocking with deadlines; True if the connection stays."""
     status, body, content_type, extra = answer
-    if closing:
-        extra = {**extra, "Connection": "close"}
-    length = len(body) if isinstance(body, bytes) else body[0]
-    head = conn.http.send(
-        h11.Response(
-            status_code=status,
-            reason=REASONS.get(status, b""),
-            headers=response_headers(length, content_type, extra),
-        )
-    )
-    assert head is not None
-    sock, deadline = conn.sock, time.monotonic() + RESPONSE_TIMEOUT
+    keep = request.keep_alive and not closing
+    sock = conn.sock
     sock.settimeout(WRITE_STALL)
-    if request.method == "HEAD":  # h11 frames it with no body; the length stays the GET's
-        sock.sendall(head)
-    elif isinstance(body, bytes):  # small: one write
-        conn.http.send_with_data_passthrough(h11.Data(data=body))
-        sock.sendall(head + body)
+    if isinstance(body, bytes):  # small: one write
+        sock.sendall(encode(request, answer, keep))
     else:  # a fleet's /metrics: its pieces as they are, no joined copy
-        sock.sendall(head)
-        for block in _blocks(body[1]):
-            if time.monotonic() > deadline:
-                raise TimeoutError("the client reads the response too slowly")
-            # Content-Length framing passes data through unchanged: h11 counts, we send.
-            conn.http.send_with_data_passthrough(h11.Data(data=block))
-            sock.sendall(block)
-    conn.http.send(h11.EndOfMessage())
-    if conn.http.our_state is not h11.DONE or conn.http.their_state is not h11.DONE:
+        length, chunks = body
+        sock.sendall(response_head(status, length, content_type, extra, keep))
+        if request.method != "HEAD" and not _stream(sock, chunks, length):
+            return False
+    if not keep or not next_cycle(conn):
         return False
-    conn.http.start_next_cycle()
     sock.setblocking(False)
+    return True
+
+
+def answer_now(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
+    """Write a small response without blocking, from the front; True if the connection stays."""
+    keep = request.keep_alive and not closing
+    data = encode(request, answer, keep)
+    try:
+        sent = conn.sock.send(data)
+    except OSError:
+        return False
+    # A client that leaves its earlier answers unread is not waited for.
+    return sent == len(data) and keep and next_cycle(conn)
+
+
+def encode(request: Request, answer: Answer, keep: bool) -> bytes:
+    """A response with a small body, ready for one write (no body for HEAD)."""
+    status, body, content_type, extra = answer
+    assert isinstance(body, bytes)
+    head = response_head(status, len(body), content_type, extra, keep)
+    return head if request.method == "HEAD" else head + body
+
+
+def _stream(sock: socket.socket, chunks: Iterable[Chunk], length: int) -> bool:
+    """Send a large body in blocks; False if it was not `length` bytes after all."""
+    deadline, sent = time.monotonic() + RESPONSE_TIMEOUT, 0
+    for block in _blocks(chunks):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the client reads the response too slowly")
+        sock.sendall(block)
+        sent += len(block)
+    return sent == length
+
+
+def next_cycle(conn: Connection) -> bool:
+    """Ready the connection for its next request, keeping what was pipelined; False if closed."""
+    pipelined, closed = conn.http.trailing_data
+    if closed:
+        return False
+    # A fresh parser is cheaper than walking h11 through a response we wrote ourselves.
+    conn.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    if pipelined:
+        conn.http.receive_data(bytes(pipelined))
     return True
 
 
@@ -131,6 +166,13 @@ class Refusals:
         lingering = Lingering(sock, time.monotonic() + LINGER)
         self._lingering.add(lingering)
         self._selector.register(sock, selectors.EVENT_READ, lingering)
+
+    def too_many(self, sock: socket.socket, tls: bool) -> None:
+        """Refuse a connection past the limit: 503, or over TLS (no handshake yet) a close."""
+        if tls:
+            sock.close()
+        else:
+            self.refuse(sock, 503, "too many connections; retry shortly", {"Retry-After": "1"})
 
     def drain(self, lingering: Lingering) -> None:
         """Discard what the client still sends; close at its end."""

@@ -17,19 +17,26 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import h11
 
-from cachescope.httpconn import Connection, Handler, Lingering, Refusals, receive, write_answer
+from cachescope.httpconn import (
+    HEAD_TIMEOUT,
+    Answer,
+    Connection,
+    Handler,
+    Lingering,
+    Refusals,
+    answer_now,
+    receive,
+    write_answer,
+)
 from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, from_event
 
 log = logging.getLogger(__name__)
 
-HEAD_TIMEOUT = 10.0  # from a request's first byte (or the TLS hello) to its end
-# Between requests on a kept-alive connection: above a 60 s scrape interval and its
-# jitter, so Prometheus reuses its connection; an idle one costs only a descriptor.
-IDLE_TIMEOUT = 75.0
 REQUEST_WORKERS = 64  # requests answered at once: the old connection limit
 LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})  # own threads: never behind a scrape
 
@@ -43,8 +50,9 @@ class Front:
         handler: Handler,
         tls: ssl.SSLContext | None,
         max_connections: int,
+        quick: Callable[[Request], Answer | None] | None = None,
     ) -> None:
-        self.handler = handler
+        self.handler, self.quick = handler, quick
         self.max_connections = max(1, max_connections)
         self.active = 0  # requests being answered
         self.closing = False
@@ -124,7 +132,8 @@ class Front:
             if sock.family != socket.AF_UNIX:  # no Nagle delay on keep-alive responses
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if len(self._conns) >= self.max_connections and not self._evict():
-                self._refuse_new(sock)
+                log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
+                self._refusals.too_many(sock, tls=self._tls is not None)
                 continue
             self._admit(sock)
 
@@ -140,32 +149,21 @@ class Front:
         if handshaking:
             self._handshake(conn)
 
-    def _refuse_new(self, sock: socket.socket) -> None:
-        if self._tls is not None:  # a 503 would need a handshake: only a close
-            sock.close()
-            return
-        log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
-        self._refusals.refuse(
-            sock, 503, "too many connections; retry shortly", {"Retry-After": "1"}
-        )
-
     def _evict(self) -> bool:
         """Close the connection that has waited longest for a request; False if none waits."""
         waiting = [conn for conn in self._conns if not conn.busy]
-        if not waiting:
-            return False
-        self._close(min(waiting, key=lambda conn: conn.since))
-        return True
+        if waiting:
+            self._close(min(waiting, key=lambda conn: conn.since))
+        return bool(waiting)
 
     def _handshake(self, conn: Connection) -> None:
         assert isinstance(conn.sock, ssl.SSLSocket)
         try:
             conn.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
-            return
-        except ssl.SSLWantWriteError:
-            self._selector.modify(conn.sock, selectors.EVENT_WRITE, conn)
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
+            writing = isinstance(exc, ssl.SSLWantWriteError)
+            events = selectors.EVENT_WRITE if writing else selectors.EVENT_READ
+            self._selector.modify(conn.sock, events, conn)
             return
         except OSError as exc:
             log.debug("TLS handshake failed: %s", exc)
@@ -211,11 +209,27 @@ class Front:
             if event is h11.NEED_DATA:
                 return
             if isinstance(event, h11.EndOfMessage):
-                self._dispatch(conn)
-                return
+                if not self._inline(conn):
+                    self._dispatch(conn)
+                    return
+                if conn.sock.fileno() < 0:
+                    return
             if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 self._close(conn)
                 return
+
+    def _inline(self, conn: Connection) -> bool:
+        """Answer here what costs nothing (health), rather than hand it to a worker."""
+        request = conn.request
+        answer = self.quick(request) if self.quick and request else None
+        if request is None or answer is None:
+            return False
+        conn.request, conn.body = None, 0
+        if answer_now(conn, request, answer, self.closing):
+            conn.wait(time.monotonic())
+        else:
+            self._close(conn)
+        return True
 
     def _dispatch(self, conn: Connection) -> None:
         request, conn.request, conn.body = conn.request, None, 0
@@ -246,11 +260,9 @@ class Front:
 
     def _take_back(self) -> None:
         """Connections that workers are done with: back to waiting, or forgotten if closed."""
-        try:
+        with contextlib.suppress(OSError):
             while self._wake_r.recv(4096):
                 pass
-        except OSError:
-            pass
         now = time.monotonic()
         while self._returned:
             conn = self._returned.popleft()
@@ -258,10 +270,10 @@ class Front:
                 conn.sock.close()
                 self._conns.discard(conn)
                 continue
-            conn.busy, conn.idle, conn.deadline, conn.since = False, True, now + IDLE_TIMEOUT, now
+            conn.busy = False
+            conn.wait(now)
             self._selector.register(conn.sock, selectors.EVENT_READ, conn)
-            if conn.http.trailing_data[0]:  # a pipelined request came with the last one
-                conn.idle, conn.deadline = False, now + HEAD_TIMEOUT
+            if not conn.idle:  # a pipelined request came with the last one
                 self._advance(conn)
 
     def _reject(self, conn: Connection, status: int, message: str) -> None:

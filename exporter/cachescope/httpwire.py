@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+TEXT = "text/plain; charset=utf-8"
 MAX_HEAD = 16 * 1024  # request line and headers, h11's default bound
 MAX_BODY = 64 * 1024  # only POST /-/reload takes a body, and ignores it
 REASONS = {
@@ -81,36 +82,39 @@ def from_event(event: h11.Request) -> Request:
     return Request(event.method.decode("ascii"), path, query, headers, keep_alive)
 
 
-_date: tuple[int, bytes] = (0, b"")
+_date: tuple[int, str] = (0, "")
 
 
-def http_date() -> bytes:
+def http_date() -> str:
     """The Date header's value, formatted once a second."""
     global _date
     now = int(time.time())
     if _date[0] != now:
-        _date = (now, formatdate(now, usegmt=True).encode("ascii"))
+        _date = (now, formatdate(now, usegmt=True))
     return _date[1]
 
 
-def response_headers(
-    length: int, content_type: str, extra: dict[str, str]
-) -> list[tuple[bytes, bytes]]:
-    """The headers of a response whose body is `length` bytes."""
-    headers = [
-        (b"Date", http_date()),
-        (b"Content-Type", content_type.encode("latin-1")),
-        (b"Content-Length", str(length).encode("ascii")),
+def response_head(
+    status: int, length: int, content_type: str, extra: dict[str, str], keep_alive: bool
+) -> bytes:
+    """Status line and headers of a response whose body is `length` bytes.
+
+    Written here rather than by h11: its checks of our own headers were two
+    thirds of the cost of a health check.
+    """
+    lines = [
+        f"HTTP/1.1 {status} {REASONS.get(status, b'Unknown').decode()}",
+        f"Date: {http_date()}",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {length}",
     ]
-    headers += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in extra.items()]
-    return headers
+    lines += [f"{name}: {value}" for name, value in extra.items()]
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def closing_response(status: int, message: str, extra: dict[str, str] | None = None) -> bytes:
     """A small response written by the front itself, after which it closes the connection."""
     body = f"{message}\n".encode()
-    lines = [b"HTTP/1.1 %d %s" % (status, REASONS.get(status, b"Error"))]
-    headers = response_headers(len(body), "text/plain; charset=utf-8", extra or {})
-    lines += [name + b": " + value for name, value in headers]
-    lines.append(b"Connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    return response_head(status, len(body), TEXT, extra or {}, False) + body

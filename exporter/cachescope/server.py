@@ -15,6 +15,7 @@ from cachescope import __version__
 from cachescope.exposition import COUNTER, GAUGE, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpconn import Answer
+from cachescope.httpfront import LIGHT_PATHS as QUICK_PATHS
 from cachescope.httpfront import Front
 from cachescope.httpwire import Request
 from cachescope.status import render_status
@@ -79,7 +80,7 @@ class ExporterServer:
             listener.close()
             raise
         self.server_address: tuple[str, int] = listener.getsockname()[:2]
-        self.front = Front(listener, self.answer, self.web.tls, max_connections)
+        self.front = Front(listener, self.answer, self.web.tls, max_connections, self.quick)
 
     @property
     def active(self) -> int:
@@ -103,10 +104,21 @@ class ExporterServer:
 
     def answer(self, request: Request) -> Answer:
         """Status, body, content type and extra headers for one request."""
-        answer = self._answer(request)
+        try:
+            answer = self._answer(request)
+        except Exception:  # never a traceback to the client; the log has it
+            log.exception("error answering %s %s", request.method, request.path)
+            answer = 500, b"Internal error; the exporter's log says more.\n", TEXT, {}
         if log.isEnabledFor(logging.DEBUG):
             log.debug("http %s %s %d", request.method, request.path, answer[0])
         return answer
+
+    def quick(self, request: Request) -> Answer | None:
+        """Health and readiness, answered by the front itself when no password is asked."""
+        if request.path not in QUICK_PATHS or request.method not in ("GET", "HEAD"):
+            return None
+        # Without users this is free; with them, bcrypt may take a while: a worker's job.
+        return self._answer(request) if self.web.authorized(None) else None
 
     def _answer(self, request: Request) -> Answer:
         if not self.web.authorized(request.headers.get("authorization")):
