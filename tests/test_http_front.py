@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -186,10 +187,15 @@ def test_a_tls_client_stalled_mid_handshake_blocks_no_one(
     )
     stalled: list[socket.socket] = []
     try:
-        for _ in range(100):
-            sock = socket.create_connection(("127.0.0.1", secure.port), timeout=5)
-            sock.sendall(b"\x16\x03\x01\x02\x00\x01")  # the start of a ClientHello, then nothing
+        for _ in range(200):  # connected at once, as an attacker would
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", secure.port))
             stalled.append(sock)
+        time.sleep(4)  # past the kernel's SYN retries (1 s, 3 s) should the backlog overflow
+        for sock in stalled[::2]:  # the start of a ClientHello, then nothing; or nothing at all
+            with contextlib.suppress(OSError):
+                sock.send(b"\x16\x03\x01\x02\x00\x01")
         started = time.monotonic()
         assert secure.get("/-/healthy")[0] == 200
         assert time.monotonic() - started < PROMPT
