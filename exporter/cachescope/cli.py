@@ -123,8 +123,9 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "--web.max-connections",
     "max_requests",
     "WEB_MAX_CONNECTIONS",
-    default=64,
-    help="HTTP connections served at once; more are closed at once.",
+    default=1024,
+    help="HTTP connections open at once; an idle or slow one costs a file descriptor, and "
+    "past the limit the oldest of them is closed, or the new one gets 503.",
 )
 @_option(
     "--web.shutdown-timeout",

@@ -1,0 +1,193 @@
+"""One HTTP connection of the front: its state, reading it, writing a response, refusing it."""
+
+from __future__ import annotations
+
+import dataclasses
+import selectors
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+import h11
+
+from cachescope.httpwire import MAX_HEAD, Request, closing_response, response_head
+from cachescope.joined import Chunk
+
+HEAD_TIMEOUT = 10.0  # from a request's first byte (or the TLS hello) to its end
+# Between requests on a kept-alive connection: above a 60 s scrape interval and its
+# jitter, so Prometheus reuses its connection; an idle one costs only a descriptor.
+IDLE_TIMEOUT = 75.0
+WRITE_STALL = 10.0  # one write of a response waits this long for the client to read
+RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads
+LINGER = 2.0  # after a refusal, time for the client to read it before the close
+MAX_LINGERING = 256  # refused connections kept for that; under a flood the rest just close
+Streamed = tuple[int, Iterable[Chunk]]  # a large body: its size, and its pieces as they come
+Answer = tuple[int, bytes | Streamed, str, dict[str, str]]
+Handler = Callable[[Request], Answer]
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Connection:
+    sock: socket.socket
+    http: h11.Connection
+    deadline: float
+    since: float  # when its current wait began: the oldest waiting one is evicted first
+    handshaking: bool = False
+    busy: bool = False  # a worker owns it
+    idle: bool = False  # between requests
+    request: Request | None = None
+    body: int = 0
+
+    def wait(self, now: float) -> None:
+        """Start waiting: for a whole request if one is under way, else idle."""
+        self.idle = not self.http.trailing_data[0]
+        self.deadline = now + (IDLE_TIMEOUT if self.idle else HEAD_TIMEOUT)
+        self.since = now
+
+
+def receive(sock: socket.socket) -> bytes | None:
+    """What the socket has now: None if nothing yet, b"" at its end or on an error."""
+    try:
+        data = sock.recv(65536)
+        while isinstance(sock, ssl.SSLSocket) and sock.pending():
+            data += sock.recv(sock.pending())
+        return data
+    except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return None
+    except OSError:
+        return b""
+
+
+def write_answer(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
+    """Write a response from a worker, blocking with deadlines; True if the connection stays."""
+    status, body, content_type, extra = answer
+    keep = request.keep_alive and not closing
+    sock = conn.sock
+    sock.settimeout(WRITE_STALL)
+    if isinstance(body, bytes):  # small: one write
+        sock.sendall(encode(request, answer, keep))
+    else:  # a fleet's /metrics: its pieces as they are, no joined copy
+        length, chunks = body
+        sock.sendall(response_head(status, length, content_type, extra, keep))
+        if request.method != "HEAD" and not _stream(sock, chunks, length):
+            return False
+    if not keep or not next_cycle(conn):
+        return False
+    sock.setblocking(False)
+    return True
+
+
+def answer_now(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
+    """Write a small response without blocking, from the front; True if the connection stays."""
+    keep = request.keep_alive and not closing
+    data = encode(request, answer, keep)
+    try:
+        sent = conn.sock.send(data)
+    except OSError:
+        return False
+    # A client that leaves its earlier answers unread is not waited for.
+    return sent == len(data) and keep and next_cycle(conn)
+
+
+def encode(request: Request, answer: Answer, keep: bool) -> bytes:
+    """A response with a small body, ready for one write (no body for HEAD)."""
+    status, body, content_type, extra = answer
+    assert isinstance(body, bytes)
+    head = response_head(status, len(body), content_type, extra, keep)
+    return head if request.method == "HEAD" else head + body
+
+
+def _stream(sock: socket.socket, chunks: Iterable[Chunk], length: int) -> bool:
+    """Send a large body in blocks; False if it was not `length` bytes after all."""
+    deadline, sent = time.monotonic() + RESPONSE_TIMEOUT, 0
+    for block in _blocks(chunks):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the client reads the response too slowly")
+        sock.sendall(block)
+        sent += len(block)
+    return sent == length
+
+
+def next_cycle(conn: Connection) -> bool:
+    """Ready the connection for its next request, keeping what was pipelined; False if closed."""
+    pipelined, closed = conn.http.trailing_data
+    if closed:
+        return False
+    # A fresh parser is cheaper than walking h11 through a response we wrote ourselves.
+    conn.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+    if pipelined:
+        conn.http.receive_data(bytes(pipelined))
+    return True
+
+
+def _blocks(chunks: Iterable[Chunk], size: int = 1 << 18) -> Iterator[bytes]:
+    """Small chunks gathered into writes of about `size` bytes: one syscall each."""
+    batch: list[Chunk] = []
+    pending = 0
+    for chunk in chunks:
+        batch.append(chunk)
+        pending += len(chunk)
+        if pending >= size:
+            yield b"".join(batch)
+            batch, pending = [], 0
+    if batch:
+        yield b"".join(batch)
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Lingering:
+    """A refused connection, read and discarded so that its close does not reset the refusal."""
+
+    sock: socket.socket
+    deadline: float
+
+
+class Refusals:
+    """Connections the front answered with an error and is closing: theirs to finish."""
+
+    def __init__(self, selector: selectors.BaseSelector) -> None:
+        self._selector = selector
+        self._lingering: set[Lingering] = set()
+
+    def refuse(
+        self, sock: socket.socket, status: int, message: str, extra: dict[str, str] | None = None
+    ) -> None:
+        """Send a small closing response, then linger so the client can read it."""
+        try:
+            sock.send(closing_response(status, message, extra))
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            sock.close()
+            return
+        if len(self._lingering) >= MAX_LINGERING:
+            sock.close()
+            return
+        lingering = Lingering(sock, time.monotonic() + LINGER)
+        self._lingering.add(lingering)
+        self._selector.register(sock, selectors.EVENT_READ, lingering)
+
+    def too_many(self, sock: socket.socket, tls: bool) -> None:
+        """Refuse a connection past the limit: 503, or over TLS (no handshake yet) a close."""
+        if tls:
+            sock.close()
+        else:
+            self.refuse(sock, 503, "too many connections; retry shortly", {"Retry-After": "1"})
+
+    def drain(self, lingering: Lingering) -> None:
+        """Discard what the client still sends; close at its end."""
+        if receive(lingering.sock) == b"":
+            self._forget(lingering)
+
+    def sweep(self, now: float) -> None:
+        for lingering in [x for x in self._lingering if x.deadline <= now]:
+            self._forget(lingering)
+
+    def close(self) -> None:
+        for lingering in list(self._lingering):
+            self._forget(lingering)
+
+    def _forget(self, lingering: Lingering) -> None:
+        self._selector.unregister(lingering.sock)
+        self._lingering.discard(lingering)
+        lingering.sock.close()
