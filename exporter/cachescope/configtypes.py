@@ -108,7 +108,9 @@ def parse_duration(value: Any, bounds: Bounds = ANY_DURATION) -> float:
         text = str(value).strip()
         match = _DURATION.match(text) if len(text) < 64 else None
         if not match:
-            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h)")
+            raise ValueError(
+                f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h; {bounds.describe()})"
+            )
         unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
         seconds = float(match.group(1)) * unit
     if not (math.isfinite(seconds) and bounds.low <= seconds <= bounds.high):
