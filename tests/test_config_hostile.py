@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cachescope.cli import main
+from cachescope.config import parse_config
 from cachescope.rules import thresholds
 from cachescope.yamlmarks import ConfigError, MarkedYAML
 from click.testing import CliRunner
@@ -231,3 +232,18 @@ def test_a_thresholds_file_goes_through_the_same_reader(tmp_path: Path) -> None:
     path.write_text("alerts:\n  RedisHitRatioLow: &x {enabled: *x}\n")
     with pytest.raises(ConfigError, match="recursive alias"):
         thresholds.load(path)
+
+
+def test_a_large_fleet_sharing_settings_through_a_merge_key_is_within_the_budget() -> None:
+    lines = ["targets:"]
+    for i in range(3000):
+        lines.append(f"  - uri: redis://10.0.{i // 250}.{i % 250}:6379")
+        lines.append(
+            "    <<: &common {timeout: 2s, labels: {team: payments, tier: cache}}"
+            if i == 0
+            else "    <<: *common"
+        )
+    config = parse_config("\n".join(lines))
+    assert len(config.targets) == 3000
+    assert config.targets[-1].labels == (("team", "payments"), ("tier", "cache"))
+    assert config.targets[-1].timeout == 2
