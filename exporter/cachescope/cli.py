@@ -10,7 +10,13 @@ from typing import Any, TypeVar
 import click
 
 from cachescope import __version__
-from cachescope.config import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, load_config, parse_duration
+from cachescope.config import (
+    DEFAULT_LISTEN_ADDRESS,
+    DEFAULT_TARGET,
+    TIMEOUT,
+    load_config,
+    parse_duration,
+)
 from cachescope.flags import TargetFlags
 from cachescope.logs import setup_logging
 from cachescope.yamlmarks import ConfigError
@@ -86,6 +92,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "max_concurrency",
     "MAX_CONCURRENCY",
     default=32,
+    type=click.IntRange(1, 4096),
     help="Targets scraped at the same time.",
 )
 @_option(
@@ -93,6 +100,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "max_series",
     "LIMITS_MAX_SERIES",
     default=20_000,
+    type=click.IntRange(0, 100_000_000),
     help="A target giving more series fails its scrape (0: no limit).",
 )
 @_option(
@@ -100,6 +108,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "max_connections",
     "LIMITS_MAX_CONNECTIONS",
     default=0,
+    type=click.IntRange(0, 1_000_000),
     help="Targets that keep a connection between scrapes; the rest reconnect each time "
     "(0: as many as the open-file limit allows).",
 )
@@ -116,6 +125,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "processes",
     "SCRAPE_PROCESSES",
     default=0,
+    type=click.IntRange(0, 256),
     help="Processes that scrape the targets of /metrics, this one included (1: no worker "
     "processes; 0: one per CPU once the fleet has 200 targets or more).",
 )
@@ -124,6 +134,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "max_requests",
     "WEB_MAX_CONNECTIONS",
     default=1024,
+    type=click.IntRange(1, 65_536),
     help="HTTP connections open at once; an idle or slow one costs a file descriptor, and "
     "past the limit the oldest of them is closed, or the new one gets 503.",
 )
@@ -178,8 +189,6 @@ def serve(
     try:
         address = parse_listen_address(listen)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
-        if processes < 0:
-            raise ValueError(f"--scrape.processes must be 0 or more, got {processes}")
         limits = Limits(
             max_concurrency,
             max_series,
@@ -187,7 +196,10 @@ def serve(
             parse_shard(shard),
             processes,
         )
-        grace = parse_duration(shutdown_timeout)
+        try:
+            grace = parse_duration(shutdown_timeout, TIMEOUT)
+        except ValueError as exc:
+            raise ConfigError(str(exc), "--web.shutdown-timeout") from None
         service = Service(flags.load, address, web, limits, max_requests, grace)
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None

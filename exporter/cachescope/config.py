@@ -23,6 +23,8 @@ from cachescope.configtypes import (
     DEFAULT_LISTEN_ADDRESS,
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
+    INTERVAL,
+    TIMEOUT,
     Config,
     Credentials,
     DiscoveryConfig,
@@ -33,13 +35,21 @@ from cachescope.configtypes import (
 )
 from cachescope.keyspace.settings import parse_keyspace
 from cachescope.targets import Secret, parse_uri
-from cachescope.yamlmarks import ConfigError, MarkedYAML, Path
+from cachescope.yamlmarks import (
+    ConfigError,
+    MarkedYAML,
+    Path,
+    load_yaml_file,
+    read_regular_file,
+)
 
 # The types live in configtypes.py; the rest of the package imports them from here.
 __all__ = [
     "DEFAULT_LISTEN_ADDRESS",
     "DEFAULT_TARGET",
     "DEFAULT_TIMEOUT",
+    "INTERVAL",
+    "TIMEOUT",
     "Config",
     "ConfigError",
     "Credentials",
@@ -49,6 +59,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_duration",
+    "read_password_file",
     "target_from_uri",
 ]
 
@@ -63,6 +74,8 @@ _TARGET_KEYS = _CREDENTIAL_KEYS | {
 }
 _DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes", "allow"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
+# A password is a line, not a document; more is a wrong path (or /dev/zero).
+MAX_PASSWORD_FILE_BYTES = 64 << 10
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Label names our metrics use themselves; a target label of the same name would
 # make a sample carry one label twice, which Prometheus rejects.
@@ -131,7 +144,7 @@ class _Reader:
         timeout = base.timeout
         if "timeout" in entry:
             try:
-                timeout = parse_duration(entry["timeout"])
+                timeout = parse_duration(entry["timeout"], TIMEOUT)
             except ValueError as exc:
                 raise self.doc.error(path + ("timeout",), str(exc)) from None
         username = base.username
@@ -143,12 +156,9 @@ class _Reader:
     def _password_file(self, value: Any, path: Path) -> Secret:
         filename = self.string(value, path)
         try:
-            with open(filename, encoding="utf-8") as handle:
-                return Secret(handle.read().strip())
-        except OSError as exc:
-            raise self.doc.error(
-                path, f"cannot read password file {filename}: {exc.strerror}"
-            ) from None
+            return read_password_file(filename)
+        except ValueError as exc:
+            raise self.doc.error(path, f"cannot read password file {filename}: {exc}") from None
 
     def _tls(self, value: Any, path: Path) -> TLSConfig:
         entry = self.mapping(value, path, _TLS_KEYS)
@@ -177,18 +187,27 @@ class _Reader:
         return tuple(sorted((k, self.string(v, path + (k,))) for k, v in value.items()))
 
 
+def read_password_file(filename: str) -> Secret:
+    """A password from a small regular file; ValueError (never the content) otherwise."""
+    data = read_regular_file(filename, MAX_PASSWORD_FILE_BYTES)
+    try:
+        return Secret(data.decode("utf-8").strip())
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+
+
 def load_config(filename: str) -> Config:
     """Read and validate a config file; raise ConfigError naming file, line and field."""
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file: {exc.strerror}", filename) from None
-    return parse_config(text, filename)
+    return _parse(load_yaml_file(filename))
 
 
-def parse_config(text: str, source: str = "<config>") -> Config:
-    doc = MarkedYAML(text, source)
+def parse_config(text: str | bytes, source: str = "<config>") -> Config:
+    """Validate the text of a config file."""
+    return _parse(MarkedYAML(text, source))
+
+
+def _parse(doc: MarkedYAML) -> Config:
+    source = doc.source
     reader = _Reader(doc)
     root = reader.mapping(doc.data, (), {"defaults", "targets", "scrape"})
     defaults = reader.credentials(
@@ -269,7 +288,7 @@ def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> Di
     interval = 30.0
     if "interval" in entry:
         try:
-            interval = parse_duration(entry["interval"])
+            interval = parse_duration(entry["interval"], INTERVAL)
         except ValueError as exc:
             raise reader.doc.error(path + ("interval",), str(exc)) from None
     nodes = None

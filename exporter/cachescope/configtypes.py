@@ -6,6 +6,7 @@ config.py reads them from YAML; every other module imports them from there.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any
 
@@ -74,18 +75,49 @@ class Config:
     source: str = ""
 
 
-def parse_duration(value: Any) -> float:
-    """'5s', '250ms', '1m' or a number of seconds -> seconds."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class Bounds:
+    """The range a duration must fall in, in seconds: no zero, no NaN, no forever."""
+
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        return f"between {_human(self.low)} and {_human(self.high)}"
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds * 1000:g}ms"
+
+
+# A timeout past ten minutes is a hang by another name; one under 1ms always fails.
+TIMEOUT = Bounds(0.001, 600.0)
+# How often something runs in the background: discovery, keyspace sampling.
+INTERVAL = Bounds(1.0, 86_400.0)
+ANY_DURATION = Bounds(0.001, 86_400.0)
+
+
+def parse_duration(value: Any, bounds: Bounds = ANY_DURATION) -> float:
+    """'5s', '250ms', '1m' or a number of seconds -> seconds, within `bounds`."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     else:
-        match = _DURATION.match(str(value).strip())
+        text = str(value).strip()
+        match = _DURATION.match(text) if len(text) < 64 else None
         if not match:
-            raise ValueError(f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h)")
+            raise ValueError(
+                f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h; {bounds.describe()})"
+            )
         unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
         seconds = float(match.group(1)) * unit
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
+    if not (math.isfinite(seconds) and bounds.low <= seconds <= bounds.high):
+        raise ValueError(f"duration must be {bounds.describe()}, got {value!r}")
     return seconds
 
 

@@ -8,10 +8,13 @@ import os
 from cachescope.allow import AllowRule, parse_pattern
 from cachescope.config import (
     DEFAULT_TARGET,
+    TIMEOUT,
     Config,
+    ConfigError,
     Credentials,
     load_config,
     parse_duration,
+    read_password_file,
     target_from_uri,
 )
 from cachescope.targets import Secret
@@ -29,15 +32,20 @@ class TargetFlags:
     def load(self) -> Config:
         """Read the config file (again, on reload) and add the targets given as flags."""
         config = load_config(self.config_file) if self.config_file else Config(targets=[])
-        credentials = Credentials(
-            username=self.user, password=self._password(), timeout=parse_duration(self.timeout)
-        )
+        try:
+            timeout = parse_duration(self.timeout, TIMEOUT)
+        except ValueError as exc:
+            raise ConfigError(str(exc), "--timeout") from None
+        credentials = Credentials(username=self.user, password=self._password(), timeout=timeout)
         uris = [uri for text in self.targets for uri in text.split()]
         if not uris and not config.targets and not self.config_file:
             uris = [DEFAULT_TARGET]
         names = {target.name for target in config.targets}
         for uri in uris:
-            target = target_from_uri(uri, credentials)
+            try:
+                target = target_from_uri(uri, credentials)
+            except ValueError as exc:  # parse_uri's message never repeats a password
+                raise ConfigError(str(exc), "--target") from None
             if target.endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
                 target = target_from_uri(uri, Credentials(timeout=credentials.timeout))
             if target.name not in names:
@@ -47,17 +55,20 @@ class TargetFlags:
         # are for the --target targets, never for a host a request names.
         anonymous = Credentials(timeout=credentials.timeout)
         for text in self.allow:
-            config.allow.append(AllowRule(parse_pattern(text), anonymous))
+            try:
+                pattern = parse_pattern(text)
+            except ValueError as exc:
+                raise ConfigError(str(exc), "--scrape.allow") from None
+            config.allow.append(AllowRule(pattern, anonymous))
         return config
 
     def _password(self) -> Secret | None:
         if self.password_file:
             try:
-                with open(self.password_file, encoding="utf-8") as handle:
-                    return Secret(handle.read().strip())
-            except OSError as exc:
-                raise ValueError(
-                    f"cannot read --redis.password-file {self.password_file}: {exc.strerror}"
+                return read_password_file(self.password_file)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"cannot read {self.password_file}: {exc}", "--redis.password-file"
                 ) from None
         password = os.environ.get("CACHESCOPE_REDIS_PASSWORD")
         return Secret(password) if password else None

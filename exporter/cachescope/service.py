@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import TypeVar
 
 from cachescope.config import Config
 from cachescope.fleet import Fleet, Limits
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 # File descriptors kept for the HTTP side, name resolution and logs when sizing
 # how many targets may hold a connection between scrapes.
 _RESERVED_FDS = 256
+# A reload reads only small local files, so one still running after this is stuck.
+_RELOAD_WAIT = 10.0
+T = TypeVar("T")
 
 
 def raise_fd_limit() -> int:
@@ -67,19 +71,39 @@ class Service:
         self.server = ExporterServer(address, self.fleet, web, self.reload, max_requests)
 
     def reload(self) -> None:
-        """Load the configuration again; on error the running one stays, and it raises."""
-        with self._reload_lock:
-            try:
-                config = self._load()
-            except ConfigError as exc:
-                log.error("reload refused, keeping the running configuration: %s", exc)
-                raise
-            self.fleet.reload(config)
+        """Load the configuration again; on any failure the running one stays.
+
+        Whatever goes wrong comes out as a ConfigError with a message fit for the
+        client of POST /-/reload: never another exception, never a traceback.
+        """
+        if not self._reload_lock.acquire(timeout=_RELOAD_WAIT):
+            raise ConfigError("another reload is still under way; try again later")
+        try:
+            config = self._checked(self._load)
+            self._checked(lambda: self.fleet.reload(config))
             log.info("configuration reloaded: %d targets", len(config.targets))
+        finally:
+            self._reload_lock.release()
+
+    @staticmethod
+    def _checked(step: Callable[[], T]) -> T:
+        """Run one step of a reload, turning every failure into a logged ConfigError."""
+        try:
+            return step()
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            raise
+        except Exception as exc:  # a reload must never take the exporter (or a thread) down
+            # The type only: an unexpected exception's text may quote what it failed on.
+            log.error("reload refused, keeping the running configuration: %s", type(exc).__name__)
+            log.debug("reload failure", exc_info=True)
+            raise ConfigError(
+                f"unexpected {type(exc).__name__} while reloading; see the exporter log"
+            ) from None
 
     def _on_sighup(self, signum: int, frame: FrameType | None) -> None:
         def run() -> None:
-            with contextlib.suppress(ConfigError):  # reload() logs why
+            with contextlib.suppress(Exception):  # reload() has logged why
                 self.reload()
 
         threading.Thread(target=run, name="reload", daemon=True).start()

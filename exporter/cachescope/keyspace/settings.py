@@ -41,6 +41,19 @@ _KEYS = {
     "prefer_replica",
     "max_series",
 }
+# The largest sane value of each count: beyond these the sampler would be a load test.
+_COUNT_LIMITS = {
+    "keys_per_cycle": 10_000_000,
+    "commands_per_second": 1_000_000,
+    "scan_count": 100_000,
+    "memory_samples": 10_000,
+    "max_groups": 10_000,
+    "top": 1_000,
+    "max_series": 1_000_000,
+}
+# (lowest, highest) seconds: a cycle at most daily, a cap of at most an hour.
+_DURATION_LIMITS = {"interval": (1.0, 86_400.0), "time_cap": (0.001, 3_600.0)}
+_MAX_PREFIX_DEPTH = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,25 +88,21 @@ def parse_keyspace(
         if key not in _KEYS:
             raise error(path + (key,), f"unknown field (known: {', '.join(sorted(_KEYS))})")
     options: dict[str, Any] = {}
-    for key in ("interval", "time_cap"):
+    for key, (low, high) in _DURATION_LIMITS.items():
         if key in value:
             try:
-                options[key] = duration(value[key])
+                seconds = duration(value[key])
             except ValueError as exc:
                 raise error(path + (key,), str(exc)) from None
-    for key in (
-        "keys_per_cycle",
-        "commands_per_second",
-        "scan_count",
-        "memory_samples",
-        "max_groups",
-        "top",
-        "max_series",
-    ):
+            if not low <= seconds <= high:
+                raise error(path + (key,), f"must be between {low:g}s and {high:g}s")
+            options[key] = seconds
+    for key, high in _COUNT_LIMITS.items():
         if key in value:
-            if not isinstance(value[key], int) or isinstance(value[key], bool) or value[key] < 1:
-                raise error(path + (key,), "must be a positive whole number")
-            options[key] = value[key]
+            number = value[key]
+            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= high:
+                raise error(path + (key,), f"must be a whole number between 1 and {high}")
+            options[key] = number
     if "key_names" in value:
         if value["key_names"] not in ("plain", "hash"):
             raise error(path + ("key_names",), "must be plain or hash")
@@ -127,8 +136,10 @@ def _prefix(item: Any, path: Path, error: ErrorFactory) -> dict[str, Any]:
     if not isinstance(item, dict) or not set(item) <= {"delimiter", "depth"}:
         raise error(path, "must be a mapping with delimiter and depth (or false)")
     depth = item.get("depth", 1)
-    if not isinstance(depth, int) or depth < 0:
-        raise error(path + ("depth",), "must be a whole number, 0 to turn prefixes off")
+    if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= _MAX_PREFIX_DEPTH:
+        raise error(
+            path + ("depth",), f"must be a whole number up to {_MAX_PREFIX_DEPTH}, 0: no prefixes"
+        )
     delimiter = str(item.get("delimiter", ":"))
     if not delimiter:
         raise error(path + ("delimiter",), "must not be empty")

@@ -7,11 +7,12 @@ with values of the same kind, and every error names the file, line and field.
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
 from cachescope.rules.model import duration_seconds
-from cachescope.yamlmarks import ConfigError, MarkedYAML
+from cachescope.yamlmarks import MarkedYAML, load_yaml_file
 from cachescope.yamlmarks import Path as FieldPath
 
 # The file sits at the top of a source checkout, next to the rendered rules.
@@ -25,11 +26,7 @@ _DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
 
 def read(path: Path | str) -> MarkedYAML:
     """Parse a thresholds file, keeping line numbers for errors."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read thresholds file: {exc.strerror}", str(path)) from None
-    doc = MarkedYAML(text, str(path))
+    doc = load_yaml_file(str(path), "thresholds file")
     if not isinstance(doc.data, dict):
         raise doc.error((), "a thresholds file must be a mapping")
     return doc
@@ -87,8 +84,9 @@ def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) ->
                 path, f"must be {'true or false' if isinstance(default, bool) else 'a number'}"
             )
     elif isinstance(default, int | float):
-        if not isinstance(value, int | float) or value < 0:
-            raise doc.error(path, f"must be a number >= 0, not {value!r}")
+        # NaN compares false with everything, so `< 0` alone would let it through.
+        if not isinstance(value, int | float) or not 0 <= value < math.inf:
+            raise doc.error(path, f"must be a number >= 0 and finite, not {value!r}")
     elif isinstance(default, str) and (not isinstance(value, str) or not value.strip()):
         raise doc.error(path, "must be a non-empty string")
 
