@@ -12,6 +12,7 @@ from collections.abc import Callable
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
+from cachescope.basicauth import Outcome
 from cachescope.exposition import COUNTER, GAUGE, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.httpconn import Answer
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
+_RETRY = {"Retry-After": "1"}
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
 # Open HTTP connections: an idle or slow one costs a descriptor, not a thread.
@@ -121,7 +123,10 @@ class ExporterServer:
         return self._answer(request) if self.web.authorized(None) else None
 
     def _answer(self, request: Request) -> Answer:
-        if not self.web.authorized(request.headers.get("authorization")):
+        outcome = self.web.check(request.headers.get("authorization"))
+        if outcome is Outcome.THROTTLED:  # a flood of new passwords spent the bcrypt budget
+            return 503, b"Too many password checks; try again shortly.\n", TEXT, _RETRY
+        if outcome is not Outcome.OK:
             return 401, b"Unauthorized\n", TEXT, {"WWW-Authenticate": 'Basic realm="cachescope"'}
         if request.method == "POST":
             return self._post(request)

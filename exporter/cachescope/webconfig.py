@@ -20,7 +20,7 @@ import ssl
 from typing import Any
 
 from cachescope.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
-from cachescope.yamlmarks import ConfigError, MarkedYAML, Path
+from cachescope.yamlmarks import MarkedYAML, Path, load_yaml_file
 
 _TLS_KEYS = {
     "cert_file",
@@ -75,11 +75,7 @@ class WebConfig:
 
 def load_web_config(filename: str) -> WebConfig:
     """Read a web config file; raise ConfigError naming file, line and field."""
-    try:
-        with open(filename, encoding="utf-8") as handle:
-            doc = MarkedYAML(handle.read(), filename)
-    except OSError as exc:
-        raise ConfigError(f"cannot read web config file: {exc.strerror}", filename) from None
+    doc = load_yaml_file(filename, "web config file")
     root = _mapping(
         doc, doc.data, (), {"tls_server_config", "basic_auth_users", "http_server_config"}
     )
