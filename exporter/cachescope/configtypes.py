@@ -95,8 +95,8 @@ def _human(seconds: float) -> str:
 
 # A timeout past ten minutes is a hang by another name; one under 1ms always fails.
 TIMEOUT = Bounds(0.001, 600.0)
-# How often something runs in the background: discovery, keyspace sampling.
-INTERVAL = Bounds(1.0, 86_400.0)
+# How often discovery runs in the background: faster than 100ms only loads the seeds.
+INTERVAL = Bounds(0.1, 86_400.0)
 ANY_DURATION = Bounds(0.001, 86_400.0)
 
 
