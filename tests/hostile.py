@@ -191,3 +191,48 @@ def trickles_tls_handshake(conn: socket.socket, server: HostileServer) -> None:
     conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, TLS 1.2, 16384 bytes follow
     while not server.stopping.wait(0.3):
         conn.sendall(b"\x02")
+
+
+def _stream(conn: socket.socket, server: HostileServer, block: bytes) -> None:
+    """Send `block` again and again until the peer hangs up or the server stops.
+
+    send(), not sendall(): a timed-out sendall() may have sent part of a block,
+    and the stream must stay well-formed RESP wherever the reader stops.
+    """
+    view, offset = memoryview(block), 0
+    while not server.stopping.is_set():
+        try:
+            offset += conn.send(view[offset:])
+        except TimeoutError:
+            continue
+        if offset == len(block):
+            offset = 0
+
+
+def floods_info_reply(head: bytes, block: bytes) -> Callable[[socket.socket, HostileServer], None]:
+    """Log in fine, then answer INFO with `head` and `block` streamed without end.
+
+    For replies that announce more than any server sends, e.g. `$9223372036854775807`,
+    or an array whose elements never stop coming.
+    """
+
+    def behaviour(conn: socket.socket, server: HostileServer) -> None:
+        def answer(command: list[bytes]) -> bytes | None:
+            if command[0].upper() != b"INFO":
+                return b"+OK\r\n"
+            conn.sendall(head)
+            _stream(conn, server, block)
+            return None
+
+        redis_like(answer)(conn, server)
+
+    return behaviour
+
+
+HUGE_BULK = floods_info_reply(b"$9223372036854775807\r\n", b"x" * 65536)
+HUGE_ARRAY = floods_info_reply(b"*2147483647\r\n", b":1\r\n" * 16384)
+# A million elements is within any cap on one array, but of 1000 bytes each they
+# would be a gigabyte: only a cap on the bytes of the round trip stops them.
+ENDLESS_ELEMENTS = floods_info_reply(b"*1000000\r\n", (b"$1000\r\n" + b"e" * 1000 + b"\r\n") * 60)
+# Arrays of arrays, each announcing 100,000: small one by one, 10^10 elements in all.
+NESTED_ARRAYS = floods_info_reply(b"*100000\r\n", b"*100000\r\n" + b"+element\r\n" * 100_000)

@@ -15,6 +15,7 @@ from typing import Any
 import hiredis
 
 from cachescope.errors import ScrapeError, scrub
+from cachescope.redis.guard import GuardedReader
 from cachescope.transport import Connection
 
 Command = Sequence[str | bytes | int]
@@ -28,8 +29,13 @@ class RedisConnection(Connection):
     incomplete = False  # hiredis' gets() while a reply is still arriving
     protocol_errors = (hiredis.ProtocolError,)
 
-    def new_reader(self) -> hiredis.Reader:
-        return hiredis.Reader()
+    def new_reader(self) -> GuardedReader:
+        self._guard = GuardedReader()
+        return self._guard
+
+    def roundtrip(self, commands: Sequence[Command], deadline: float) -> list[Any]:
+        self._guard.begin()  # the caps on bytes and elements count per round trip
+        return super().roundtrip(commands, deadline)
 
     def encode(self, commands: Sequence[Command]) -> bytes:
         return b"".join(_pack(tuple(command)) for command in commands)
