@@ -9,6 +9,7 @@ Everything received is recorded, so a test can also prove what was (not) sent.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 from collections.abc import Callable
@@ -236,3 +237,35 @@ HUGE_ARRAY = floods_info_reply(b"*2147483647\r\n", b":1\r\n" * 16384)
 ENDLESS_ELEMENTS = floods_info_reply(b"*1000000\r\n", (b"$1000\r\n" + b"e" * 1000 + b"\r\n") * 60)
 # Arrays of arrays, each announcing 100,000: small one by one, 10^10 elements in all.
 NESTED_ARRAYS = floods_info_reply(b"*100000\r\n", b"*100000\r\n" + b"+element\r\n" * 100_000)
+
+
+def renames_info_fields(count: int) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer INFO with `count` numeric fields, commands and errors, all renamed on every call.
+
+    Every other command is refused, as a proxy would. Whatever the exporter keeps per
+    name (metric names, HELP lines, rendered labels) it would keep anew each scrape.
+    """
+    calls = itertools.count()
+
+    def answer(command: list[bytes]) -> bytes:
+        if command[0].upper() != b"INFO":
+            return b"-ERR unknown command\r\n"
+        n = next(calls)
+        lines = [INFO_HEAD, b"# Other\r\n"]
+        lines += [b"field_%d_%d:%d\r\n" % (n, i, i) for i in range(count)]
+        lines.append(b"# Commandstats\r\n")
+        lines += [
+            b"cmdstat_c%d_%d:calls=%d,usec=1,usec_per_call=1.00\r\n" % (n, i, i)
+            for i in range(count // 10)
+        ]
+        lines.append(b"# Errorstats\r\n")
+        lines += [b"errorstat_E%d_%d:count=1\r\n" % (n, i) for i in range(count // 10)]
+        lines.append(b"# Latencystats\r\n")
+        lines += [
+            b"latency_percentiles_usec_c%d_%d:p50=%d.001\r\n" % (n, i, i)
+            for i in range(count // 10)
+        ]
+        body = b"".join(lines)
+        return b"$%d\r\n%s\r\n" % (len(body), body)
+
+    return redis_like(answer)

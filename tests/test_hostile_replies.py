@@ -114,3 +114,31 @@ def test_analyze_of_a_flooding_reply_reports_an_error_with_bounded_memory(
     flooded, healthy = json.loads(out)
     assert flooded["status"] == "error" and healthy["status"] == "success"
     assert flooded["error"].startswith("protocol: ") and message in flooded["error"], flooded
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1])
+
+
+def test_info_field_names_new_on_every_scrape_leave_memory_flat(
+    start_exporter: StartExporter, flood: Callable[[Behaviour], HostileServer]
+) -> None:
+    """Each scrape brings 3,000 new field names, 900 new label values: the caches of
+    rendered text fill up in the first scrapes, and then must start over, not grow."""
+    fake = flood(hostile.renames_info_fields(3000))
+    exporter = start_exporter("--target", f"redis://{fake.address}", "--timeout", "5s")
+
+    def scrape(n: int) -> None:
+        metrics = exporter.metrics()
+        assert metrics.value("redis_up", instance=fake.address) == 1
+        assert metrics.get(f"redis_field_{n}_2999", instance=fake.address) == [2999]
+
+    for n in range(25):  # long enough for every cache to reach its bound
+        scrape(n)
+    before = rss_kb(exporter.proc.pid)
+    for n in range(25, 65):
+        scrape(n)
+    grown = rss_kb(exporter.proc.pid) - before
+    assert grown < 16 * 1024, f"grew by {grown} KiB in 40 scrapes"
