@@ -8,6 +8,11 @@ before hiredis sees it: every element, aggregate or not, is followed directly by
 the next, so no nesting needs tracking. Bulk payloads are skipped by their
 length, never scanned (a key named `*99999999999` is data, not a header), and a
 reply that is one bulk string, like INFO, costs one header parse per round trip.
+
+The caps also keep hostile targets from delaying healthy ones: hiredis makes a
+list of an array's announced length at once, and freeing the list of an
+announced 2^31 elements (when the scrape times out) holds the interpreter lock
+for about 4 s, stalling every other scrape and /metrics itself.
 """
 
 from __future__ import annotations
