@@ -269,3 +269,18 @@ def renames_info_fields(count: int) -> Callable[[socket.socket, HostileServer], 
         return b"$%d\r\n%s\r\n" % (len(body), body)
 
     return redis_like(answer)
+
+
+def answers_info_with_tiny_fields(count: int) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer INFO with `count` fields of a few bytes each ('f12:12'), all in one reply."""
+    reply: list[bytes] = []  # built on first use: 30 MB is no cost to tests that skip it
+
+    def answer(command: list[bytes]) -> bytes:
+        if command[0].upper() != b"INFO":
+            return b"-ERR unknown command\r\n"
+        if not reply:
+            body = INFO_HEAD + b"".join(b"f%d:%d\r\n" % (i, i) for i in range(count))
+            reply.append(b"$%d\r\n%s\r\n" % (len(body), body))
+        return reply[0]
+
+    return redis_like(answer)

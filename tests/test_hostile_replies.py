@@ -31,6 +31,8 @@ FLOODS = {
     "huge-array": (hostile.HUGE_ARRAY, "array of 2147483647 elements"),
     "endless-elements": (hostile.ENDLESS_ELEMENTS, "longer than 33554432 bytes"),
     "nested-arrays": (hostile.NESTED_ARRAYS, "elements announced in one round trip"),
+    # Within the byte cap, but a dict of 1.9 million fields would cost 600 MB.
+    "tiny-fields": (hostile.answers_info_with_tiny_fields(1_900_000), "INFO reply of 3"),
 }
 
 Behaviour = Callable[[socket.socket, HostileServer], None]
