@@ -9,6 +9,7 @@ Everything received is recorded, so a test can also prove what was (not) sent.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import threading
 from collections.abc import Callable
@@ -191,3 +192,95 @@ def trickles_tls_handshake(conn: socket.socket, server: HostileServer) -> None:
     conn.sendall(b"\x16\x03\x03\x40\x00")  # handshake record, TLS 1.2, 16384 bytes follow
     while not server.stopping.wait(0.3):
         conn.sendall(b"\x02")
+
+
+def _stream(conn: socket.socket, server: HostileServer, block: bytes) -> None:
+    """Send `block` again and again until the peer hangs up or the server stops.
+
+    send(), not sendall(): a timed-out sendall() may have sent part of a block,
+    and the stream must stay well-formed RESP wherever the reader stops.
+    """
+    view, offset = memoryview(block), 0
+    while not server.stopping.is_set():
+        try:
+            offset += conn.send(view[offset:])
+        except TimeoutError:
+            continue
+        if offset == len(block):
+            offset = 0
+
+
+def floods_info_reply(head: bytes, block: bytes) -> Callable[[socket.socket, HostileServer], None]:
+    """Log in fine, then answer INFO with `head` and `block` streamed without end.
+
+    For replies that announce more than any server sends, e.g. `$9223372036854775807`,
+    or an array whose elements never stop coming.
+    """
+
+    def behaviour(conn: socket.socket, server: HostileServer) -> None:
+        def answer(command: list[bytes]) -> bytes | None:
+            if command[0].upper() != b"INFO":
+                return b"+OK\r\n"
+            conn.sendall(head)
+            _stream(conn, server, block)
+            return None
+
+        redis_like(answer)(conn, server)
+
+    return behaviour
+
+
+HUGE_BULK = floods_info_reply(b"$9223372036854775807\r\n", b"x" * 65536)
+HUGE_ARRAY = floods_info_reply(b"*2147483647\r\n", b":1\r\n" * 16384)
+# A million elements is within any cap on one array, but of 1000 bytes each they
+# would be a gigabyte: only a cap on the bytes of the round trip stops them.
+ENDLESS_ELEMENTS = floods_info_reply(b"*1000000\r\n", (b"$1000\r\n" + b"e" * 1000 + b"\r\n") * 60)
+# Arrays of arrays, each announcing 100,000: small one by one, 10^10 elements in all.
+NESTED_ARRAYS = floods_info_reply(b"*100000\r\n", b"*100000\r\n" + b"+element\r\n" * 100_000)
+
+
+def renames_info_fields(count: int) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer INFO with `count` numeric fields, commands and errors, all renamed on every call.
+
+    Every other command is refused, as a proxy would. Whatever the exporter keeps per
+    name (metric names, HELP lines, rendered labels) it would keep anew each scrape.
+    """
+    calls = itertools.count()
+
+    def answer(command: list[bytes]) -> bytes:
+        if command[0].upper() != b"INFO":
+            return b"-ERR unknown command\r\n"
+        n = next(calls)
+        lines = [INFO_HEAD, b"# Other\r\n"]
+        lines += [b"field_%d_%d:%d\r\n" % (n, i, i) for i in range(count)]
+        lines.append(b"# Commandstats\r\n")
+        lines += [
+            b"cmdstat_c%d_%d:calls=%d,usec=1,usec_per_call=1.00\r\n" % (n, i, i)
+            for i in range(count // 10)
+        ]
+        lines.append(b"# Errorstats\r\n")
+        lines += [b"errorstat_E%d_%d:count=1\r\n" % (n, i) for i in range(count // 10)]
+        lines.append(b"# Latencystats\r\n")
+        lines += [
+            b"latency_percentiles_usec_c%d_%d:p50=%d.001\r\n" % (n, i, i)
+            for i in range(count // 10)
+        ]
+        body = b"".join(lines)
+        return b"$%d\r\n%s\r\n" % (len(body), body)
+
+    return redis_like(answer)
+
+
+def answers_info_with_tiny_fields(count: int) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer INFO with `count` fields of a few bytes each ('f12:12'), all in one reply."""
+    reply: list[bytes] = []  # built on first use: 30 MB is no cost to tests that skip it
+
+    def answer(command: list[bytes]) -> bytes:
+        if command[0].upper() != b"INFO":
+            return b"-ERR unknown command\r\n"
+        if not reply:
+            body = INFO_HEAD + b"".join(b"f%d:%d\r\n" % (i, i) for i in range(count))
+            reply.append(b"$%d\r\n%s\r\n" % (len(body), body))
+        return reply[0]
+
+    return redis_like(answer)

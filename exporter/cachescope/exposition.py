@@ -16,7 +16,8 @@ import itertools
 import math
 import re
 from array import array
-from typing import TypeVar
+
+from cachescope.textcache import TextCache
 
 COUNTER = "counter"
 GAUGE = "gauge"
@@ -26,8 +27,6 @@ UNTYPED = "untyped"
 Labels = tuple[tuple[str, str], ...]
 Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
 About = tuple[str, str, str]  # (name, type, help) of a family
-K = TypeVar("K")
-V = TypeVar("V")
 
 
 class Family:
@@ -202,24 +201,18 @@ class Rendered:
         self.blob = blob
 
 
-_SHAPES: dict[tuple[str, ...], Shape] = {}
+# A fleet has a few dozen shapes (versions, modes, modules) of a few hundred families.
+_SHAPES: TextCache[tuple[str, ...], Shape] = TextCache(1000, 16 << 20)
 
 
 def _shape(names: tuple[str, ...], about: dict[str, About]) -> Shape:
     shape = _SHAPES.get(names)
     if shape is None:
         shape = Shape(names, tuple(_header(about[name]) for name in names))
-        remember(_SHAPES, names, shape, 1000)
+        # A name costs its text, its header, a slot in the tuples and in the index.
+        chars = sum(map(len, names)) + sum(map(len, shape.headers)) + 120 * len(names)
+        _SHAPES.remember(names, shape, chars)
     return shape
-
-
-def remember(cache: dict[K, V], key: K, value: V, limit: int) -> V:
-    """Store `value` in a cache of what repeats scrape after scrape; a cache that reaches
-    `limit` starts over, as its keys come from servers and must not grow without end."""
-    if len(cache) >= limit:
-        cache.clear()
-    cache[key] = value
-    return value
 
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
@@ -230,7 +223,7 @@ def metric_name(prefix: str, field: str) -> str:
     return prefix + _NOT_NAME.sub("_", field)
 
 
-_UNNAMED: dict[tuple[str, str], About] = {}
+_UNNAMED: TextCache[tuple[str, str], About] = TextCache(10_000, 4 << 20)
 
 
 def unnamed(prefix: str, field: str, source: str) -> About:
@@ -243,7 +236,7 @@ def unnamed(prefix: str, field: str, source: str) -> About:
     if about is None:
         help_ = f"{source} {field}, not yet named by cachescope."
         about = (metric_name(prefix, field), UNTYPED, help_)
-        remember(_UNNAMED, (prefix, field), about, 10_000)
+        _UNNAMED.remember((prefix, field), about, 3 * len(field) + len(help_) + len(prefix))
     return about
 
 
@@ -285,8 +278,7 @@ def number_text(value: str) -> str | None:
 
 # Label sets repeat from scrape to scrape (cmd="get", db="db0", ...): rendering
 # each once and looking it up afterwards halves the cost of building a scrape.
-_RENDERED: dict[Labels, str] = {}
-_RENDERED_MAX = 50_000
+_RENDERED: TextCache[Labels, str] = TextCache(50_000, 8 << 20)
 
 
 def join_labels(labels: Labels) -> str:
@@ -294,12 +286,12 @@ def join_labels(labels: Labels) -> str:
     text = _RENDERED.get(labels)
     if text is None:
         text = ",".join(f'{key}="{escape_label(value)}"' for key, value in labels)
-        remember(_RENDERED, labels, text, _RENDERED_MAX)
+        _RENDERED.remember(labels, text, 2 * len(text) + 60 * len(labels))
     return text
 
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
-_HEADERS: dict[About, bytes] = {}
+_HEADERS: TextCache[About, bytes] = TextCache(50_000, 8 << 20)
 
 
 def _header(about: About) -> bytes:
@@ -307,7 +299,7 @@ def _header(about: About) -> bytes:
     if text is None:
         name, type_, help_ = about
         text = f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n".encode()
-        remember(_HEADERS, about, text, _RENDERED_MAX)
+        _HEADERS.remember(about, text, len(text) + len(name) + len(help_))
     return text
 
 

@@ -15,11 +15,18 @@ from typing import Any
 import hiredis
 
 from cachescope.errors import ScrapeError, scrub
+from cachescope.redis.guard import GuardedReader
 from cachescope.transport import Connection
 
 Command = Sequence[str | bytes | int]
 ReplyError = hiredis.ReplyError
 _pack: Any = hiredis.pack_command  # its stub is narrower than what it accepts
+# Replies we parse line by line into a dict or records, where a line of a few bytes
+# costs a few hundred: INFO of the largest servers is under 200 KiB, CLUSTER NODES
+# of a 1000-node cluster with a fragmented slot map under 1 MiB. A hostile 32 MiB
+# INFO of tiny fields would cost 600 MB and seconds of parsing; 2 MiB keeps it small.
+MAX_TEXT_REPLY = 2 << 20
+_TEXT_COMMANDS = frozenset({"INFO", "CLUSTER"})
 
 
 class RedisConnection(Connection):
@@ -28,8 +35,26 @@ class RedisConnection(Connection):
     incomplete = False  # hiredis' gets() while a reply is still arriving
     protocol_errors = (hiredis.ProtocolError,)
 
-    def new_reader(self) -> hiredis.Reader:
-        return hiredis.Reader()
+    def new_reader(self) -> GuardedReader:
+        self._guard = GuardedReader()
+        return self._guard
+
+    def roundtrip(self, commands: Sequence[Command], deadline: float) -> list[Any]:
+        self._guard.begin()  # the caps on bytes and elements count per round trip
+        return super().roundtrip(commands, deadline)
+
+    def execute(self, commands: Sequence[Command], deadline: float) -> list[Any]:
+        """Send the commands in one write; their replies, text ones within MAX_TEXT_REPLY."""
+        replies = super().execute(commands, deadline)
+        for command, reply in zip(commands, replies, strict=True):
+            if reply.__class__ is bytes and len(reply) > MAX_TEXT_REPLY:
+                name = str(command[0]).upper()
+                if name in _TEXT_COMMANDS:
+                    raise ScrapeError(
+                        "protocol",
+                        f"{name} reply of {len(reply)} bytes, more than {MAX_TEXT_REPLY}",
+                    )
+        return replies
 
     def encode(self, commands: Sequence[Command]) -> bytes:
         return b"".join(_pack(tuple(command)) for command in commands)

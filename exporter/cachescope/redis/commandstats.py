@@ -23,9 +23,9 @@ from cachescope.exposition import (
     escape_label,
     format_value,
     number_text,
-    remember,
 )
 from cachescope.redis.parse import parse_kv
+from cachescope.textcache import TextCache
 
 _LATENCY = "redis_latency_percentiles_usec"
 # Redis 6.2 and later write every command's statistics in this shape (before 7.0
@@ -107,7 +107,7 @@ def _add_latencies(
 # Redis keeps latencies in histograms of two significant digits: the same few
 # values ('p50=1.003,p99=3.007,p99.9=27.007') come back for many commands,
 # scrape after scrape, so each value's lines are rendered once.
-_TAILS: dict[str, tuple[str, ...]] = {}
+_TAILS: TextCache[str, tuple[str, ...]] = TextCache(10_000, 4 << 20)
 
 
 def _tails(value: str) -> tuple[str, ...]:
@@ -116,7 +116,7 @@ def _tails(value: str) -> tuple[str, ...]:
     if tails is None:
         tails = tuple(f'quantile="{quantile}"}} {text}\n' for quantile, text in _percentiles(value))
         if len(value) <= 256:  # short values only: a hostile server's long lines cost no memory
-            remember(_TAILS, value, tails, 10_000)
+            _TAILS.remember(value, tails, len(value) + sum(map(len, tails)) + 60 * len(tails))
     return tails
 
 

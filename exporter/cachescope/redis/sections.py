@@ -22,6 +22,7 @@ from cachescope.redis.replication import (
     add_replica,
     is_numbered_master,
 )
+from cachescope.textcache import TextCache
 
 # Dragonfly writes -1 for statistics it does not keep: absent, not a value.
 _NOT_TRACKED = {"instantaneous_input_kbps", "instantaneous_output_kbps"}
@@ -61,7 +62,8 @@ def _classify(key: str) -> str:
     return "generic"
 
 
-_KINDS: dict[str, str] = {}
+# What each INFO key is, by its name: names come from servers, so bounded.
+_KINDS: TextCache[str, str] = TextCache(10_000, 2 << 20)
 Databases = list[tuple[str, str]]  # keyspace lines: ('db0', 'keys=1,expires=0,avg_ttl=0')
 
 
@@ -80,13 +82,11 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
     databases: Databases = []
     plain: list[tuple[About, str]] = []  # fields whose text goes out as the server wrote it
     kinds = _KINDS
-    if len(kinds) > 10_000:  # keys come from servers: keep the cache bounded
-        kinds.clear()
     add = metrics.add
     for key, value in fields.items():
         kind = kinds.get(key)
         if kind is None:
-            kind = kinds[key] = _classify(key)
+            kind = kinds.remember(key, _classify(key), len(key))
         if kind == "field":
             about, divisor = _FIELDS[key]
             if divisor == 1.0 and value.isascii() and value.replace(".", "", 1).isdecimal():
