@@ -92,6 +92,14 @@ def test_every_alert_and_level_has_a_case() -> None:
     assert len(ALERTS) >= 55
 
 
+def test_readme_counts_the_alerts() -> None:
+    names = {name for name, _ in ALERTS}
+    doubled = {name for name in names if len(_levels(name)) > 1}
+    words = {2: "two", 3: "three", 4: "four", 5: "five"}
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert f"then {len(names)} alerts, {words[len(doubled)]} of them at two severities" in text
+
+
 def test_every_alert_is_a_small_document() -> None:
     for (name, severity), rule in ALERTS.items():
         assert re.fullmatch(r"(Redis|Memcached|Cachescope)([A-Z][a-z0-9]*)+", name), name
