@@ -18,7 +18,9 @@ from cachescope.analyze.checks import MEMCACHED, human_bytes
 from cachescope.analyze.figures import Command, Figures, Replica, SentinelMaster
 from cachescope.analyze.findings import PRIORITIES, evaluate, unreachable
 from cachescope.analyze.redis_checks import REDIS
+from cachescope.analyze.sampling import sample
 from cachescope.cli import main
+from cachescope.config import Credentials, target_from_uri
 from cachescope.rules import thresholds
 from click.testing import CliRunner
 from servers import ROOT, MemcachedServer, RedisServer, free_port
@@ -94,19 +96,35 @@ def _oom(during: float, total: float) -> dict[str, tuple[float, float]]:
 CASES: list[tuple[str, Figures, str, Figures]] = [
     ("RedisRestarted", healthy(uptime=60), "low", healthy(uptime=600)),
     ("RedisLoading", healthy(loading=True), "medium", healthy(loading=False)),
-    ("RedisMemoryNearLimit", healthy(used=85 * MIB), "high", healthy(used=80 * MIB)),
-    ("RedisMemoryNearLimit", healthy(used=95 * MIB), "critical", healthy(used=90 * MIB)),
     (
-        "RedisNoevictionNearLimit",
-        healthy(policy="noeviction", used=92 * MIB),
+        "RedisMemoryNearLimit",
+        healthy(policy="noeviction", used=85 * MIB),
         "high",
-        healthy(policy="noeviction", used=90 * MIB),
+        healthy(policy="noeviction", used=80 * MIB),
     ),
     (
-        "RedisNoevictionNearLimit",
-        healthy(policy="noeviction", used=96 * MIB),
+        "RedisMemoryNearLimit",
+        healthy(policy="noeviction", used=95 * MIB),
         "critical",
-        healthy(policy="allkeys-lru", used=96 * MIB),
+        healthy(policy="noeviction", used=90 * MIB),
+    ),
+    (  # a full LRU cache is healthy: eviction makes room
+        "RedisMemoryNearLimit",
+        healthy(policy="noeviction", used=100 * MIB),
+        "critical",
+        healthy(policy="allkeys-lru", used=100 * MIB),
+    ),
+    (  # volatile-*: 10% of the keys with a TTL cannot free 20% of headroom, half of them can
+        "RedisMemoryNearLimit",
+        healthy(policy="volatile-lru", used=85 * MIB, keys=1000, keys_expiring=100),
+        "high",
+        healthy(policy="volatile-lru", used=85 * MIB, keys=1000, keys_expiring=500),
+    ),
+    (
+        "RedisRssNearSystemMemory",
+        healthy(rss=950 * MIB, system_memory=1000 * MIB),
+        "medium",
+        healthy(rss=900 * MIB, system_memory=1000 * MIB),
     ),
     (
         "RedisMaxmemoryUnset",
@@ -342,16 +360,16 @@ MEMCACHED_CASES: list[tuple[str, Figures, str, Figures]] = [
         healthy(MC, evictions_per_second=1.0, hits_per_second=9.0, misses_per_second=1.0),
     ),
     (
-        "MemcachedMemoryNearLimit",
-        healthy(MC, used=95 * MIB, evictions_per_second=1.0),
+        "MemcachedItemsEvictedEarly",
+        healthy(MC, used=100 * MIB, evictions_per_second=1.0, evicted_early=20.0),
         "medium",
-        healthy(MC, used=95 * MIB, evictions_per_second=0.0),
+        healthy(MC, used=100 * MIB, evictions_per_second=1.0, evicted_early=600.0),
     ),
-    (
-        "MemcachedMemoryNearLimit",
-        healthy(MC, used=95 * MIB, evictions_per_second=1.0),
+    (  # full and evicting with a good hit ratio: an LRU cache at work
+        "MemcachedItemsEvictedEarly",
+        healthy(MC, evicted_early=5.0),
         "medium",
-        healthy(MC, used=90 * MIB, evictions_per_second=1.0),
+        healthy(MC, used=100 * MIB, evictions_per_second=50.0),
     ),
     (
         "MemcachedConnectionsNearLimit",
@@ -401,12 +419,10 @@ def test_every_check_has_a_firing_case() -> None:
 def test_findings_come_most_urgent_first_with_category_and_runbook_action() -> None:
     figures = healthy(policy="noeviction", used=99 * MIB, uptime=60, blocked=60)
     findings = evaluate(figures, DEFAULTS)
-    assert [f.priority for f in findings] == ["critical", "critical", "low", "low"]
-    noeviction = next(f for f in findings if f.alert == "RedisNoevictionNearLimit")
-    assert noeviction.category == "memory"
-    assert noeviction.action.startswith(
-        "writes will fail with OOM: set maxmemory-policy allkeys-lru"
-    )
+    assert [f.priority for f in findings] == ["critical", "low", "low"]
+    memory = next(f for f in findings if f.alert == "RedisMemoryNearLimit")
+    assert memory.category == "memory"
+    assert memory.action.startswith("writes will fail with OOM: for a cache set maxmemory-policy")
 
 
 def test_runbook_actions_named_in_the_issue() -> None:
@@ -436,7 +452,7 @@ def test_override_file_moves_thresholds_and_disables_alerts(tmp_path: Path) -> N
         "  RedisMemoryNearLimit: {warning: {threshold: 0.4}}\n"
     )
     limits = thresholds.load(override)
-    figures = healthy(uptime=60 * 60)
+    figures = healthy(uptime=60 * 60, policy="noeviction")
     assert fired(figures) == {}
     assert fired(figures, limits) == {"RedisHitRatioLow": "medium", "RedisMemoryNearLimit": "high"}
     assert "RedisRestarted" not in fired(healthy(uptime=5), limits)
@@ -520,13 +536,63 @@ def test_noeviction_redis_filled_to_its_limit_is_critical_and_exits_2(start_redi
     assert code == 2
     assert report["status"] == "success"
     found = by_alert(report)
-    assert found["RedisNoevictionNearLimit"]["priority"] == "critical"
-    assert found["RedisNoevictionNearLimit"]["action"].startswith("writes will fail with OOM")
     assert found["RedisMemoryNearLimit"]["priority"] == "critical"
+    assert found["RedisMemoryNearLimit"]["action"].startswith("writes will fail with OOM")
     assert found["RedisOutOfMemoryErrors"]["priority"] == "critical"  # failed during the sample
     memory = report["metrics"]["memoryUsage"]
     assert memory["maxmemory"] == "2MB" and memory["policy"] == "noeviction"
     assert memory["utilizationPercent"] >= 95
+
+
+def test_full_lru_cache_under_cache_aside_load_is_healthy_and_exits_0(start_redis: Any) -> None:
+    server: RedisServer = start_redis("--maxmemory", "4mb", "--maxmemory-policy", "allkeys-lru")
+    client = server.client()
+    value = "v" * 1000
+    pipe = client.pipeline(transaction=False)
+    for i in range(12000):  # ~12 MB of keys with a TTL into 4 MB: full, and evicting
+        pipe.set(f"item:{i}", value, ex=3600)
+    pipe.execute()
+    assert client.info("stats")["evicted_keys"] > 0
+    reader = server.client()
+    counter = iter(range(10**9))
+
+    def cache_aside() -> None:
+        """Read-through: 19 reads of hot keys, 1 of a cold one; a miss loads and SETEXes."""
+        n = next(counter)
+        key = f"cold:{n}" if n % 20 == 0 else f"hot:{n % 200}"
+        if reader.get(key) is None:
+            reader.set(key, value, ex=3600)
+
+    evicted_before = client.info("stats")["evicted_keys"]
+    with background(cache_aside):
+        code, report = analyze_json(server.uri)
+    stats = client.info("stats")
+    assert stats["evicted_keys"] > evicted_before  # it evicted during the sample
+    assert stats["keyspace_hits"] / (stats["keyspace_hits"] + stats["keyspace_misses"]) > 0.8
+    assert report["metrics"]["memoryUsage"]["utilizationPercent"] >= 90
+    urgent = [r for r in report["recommendations"] if r["priority"] in ("critical", "high")]
+    assert (code, urgent) == (0, [])
+
+
+def test_noeviction_oom_before_the_sample_is_high(start_redis: Any) -> None:
+    server: RedisServer = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    fill_until_oom(server.client())
+    code, report = analyze_json(server.uri)
+    assert by_alert(report)["RedisOutOfMemoryErrors"]["priority"] == "high"
+    assert code == 2  # the memory near the limit under noeviction is critical on its own
+
+
+def test_first_oom_is_counted_from_the_exporters_zero(start_redis: Any) -> None:
+    server: RedisServer = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "noeviction")
+    client = server.client()
+    target = target_from_uri(server.uri, Credentials(timeout=5.0))
+    before = sample(target, 0.0).second
+    assert before.value("redis_errors_total", err="OOM") == 0  # not listed by Redis yet
+    assert before.value("redis_errors_total", err="BUSY") == 0
+    assert "errorstat_OOM" not in client.info("errorstats")
+    fill_until_oom(client)  # exactly one OOM reply
+    after = sample(target, 0.0).second
+    assert after.value("redis_errors_total", err="OOM") == 1
 
 
 def test_cache_with_keys_without_ttl_gets_the_ttl_finding(start_redis: Any) -> None:

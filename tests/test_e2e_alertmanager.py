@@ -172,7 +172,7 @@ def test_stopped_redis_and_full_memcached_reach_the_receiver_with_inhibition(
         redis_name, memcached_name = f"127.0.0.1:{redis.port}", f"127.0.0.1:{memcached.port}"
         expected = {
             ("cache-oncall", "RedisDown", "critical", redis_name),
-            ("cache-team", "MemcachedMemoryNearLimit", "warning", memcached_name),
+            ("cache-team", "MemcachedItemsEvictedEarly", "warning", memcached_name),
             ("cache-team", "MemcachedEvictionsHigh", "warning", memcached_name),
             ("cache-team", "MemcachedHitRatioLow", "warning", memcached_name),
         }

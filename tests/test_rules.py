@@ -92,6 +92,14 @@ def test_every_alert_and_level_has_a_case() -> None:
     assert len(ALERTS) >= 55
 
 
+def test_readme_counts_the_alerts() -> None:
+    names = {name for name, _ in ALERTS}
+    doubled = {name for name in names if len(_levels(name)) > 1}
+    words = {2: "two", 3: "three", 4: "four", 5: "five"}
+    text = " ".join((ROOT / "README.md").read_text().split())
+    assert f"then {len(names)} alerts, {words[len(doubled)]} of them at two severities" in text
+
+
 def test_every_alert_is_a_small_document() -> None:
     for (name, severity), rule in ALERTS.items():
         assert re.fullmatch(r"(Redis|Memcached|Cachescope)([A-Z][a-z0-9]*)+", name), name
@@ -159,7 +167,7 @@ def test_every_threshold_has_a_comment() -> None:
         (
             "alerts:\n  RedisHitRatioLow:\n    threshold: high\n",
             ":3: field 'alerts.RedisHitRatioLow.threshold'",
-            "must be a number",
+            "must be a finite number, not 'high'",
         ),
         (
             "alerts:\n  RedisDown:\n    for: soon\n",
@@ -171,7 +179,47 @@ def test_every_threshold_has_a_comment() -> None:
             ":3: field 'alerts.RedisDown.severity'",
             "must be one of",
         ),
-        ("alerts:\n  RedisTypo:\n    for: 1m\n", ":2: field 'alerts.RedisTypo'", "unknown field"),
+        (
+            "alerts:\n  RedisHitRatioLow:\n    threshold: 95\n",
+            ":3: field 'alerts.RedisHitRatioLow.threshold'",
+            "must be a ratio from 0 to 1 (0.8 = 80%), not 95",
+        ),
+        (
+            "alerts:\n  RedisMemoryNearLimit:\n    critical: {threshold: 1.5}\n",
+            ":3: field 'alerts.RedisMemoryNearLimit.critical.threshold'",
+            "must be a ratio from 0 to 1",
+        ),
+        (
+            "alerts:\n  RedisEvictionsHigh:\n    max_hit_ratio: -0.1\n",
+            ":3: field 'alerts.RedisEvictionsHigh.max_hit_ratio'",
+            "must be a ratio from 0 to 1",
+        ),
+        (
+            "alerts:\n  RedisKeysWithoutTtl:\n    min_keys: -1\n",
+            ":3: field 'alerts.RedisKeysWithoutTtl.min_keys'",
+            "must be a number from 0 up, not -1",
+        ),
+        (
+            "alerts:\n  RedisMissSpike:\n    factor: 0\n",
+            ":3: field 'alerts.RedisMissSpike.factor'",
+            "must be a number above 0",
+        ),
+        (
+            "alerts:\n  RedisFragmentationHigh:\n    threshold: .nan\n",
+            ":3: field 'alerts.RedisFragmentationHigh.threshold'",
+            "must be a finite number",
+        ),
+        (
+            "alerts:\n  RedisHitRatioLw:\n    threshold: 0.9\n",
+            ":2: field 'alerts.RedisHitRatioLw'",
+            "unknown alert 'RedisHitRatioLw' (did you mean 'RedisHitRatioLow'?); the alerts are:"
+            " CachescopeExporterDown,",
+        ),
+        (
+            "alerts:\n  RedisDown:\n    fro: 1m\n",
+            ":3: field 'alerts.RedisDown.fro'",
+            "unknown field 'fro' (did you mean 'for'?); the fields are: for, severity",
+        ),
         ("selector: ''\n", ":1: field 'selector'", "non-empty string"),
         ("alerts:\n  RedisDown: [1]\n", ":2: field 'alerts.RedisDown'", "must be a mapping"),
         ("alerts: {RedisDown: {for: 1m}\n", ":2", "invalid YAML"),
@@ -189,6 +237,22 @@ def test_bad_thresholds_name_file_line_and_field(
     result = CliRunner().invoke(main, ["rules", "render", "--thresholds", str(path)])
     assert result.exit_code == 1
     assert f"error: {path}{where}" in result.output
+
+
+def test_unknown_alert_message_names_every_alert(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yml"
+    path.write_text("alerts:\n  Xyzzy: {for: 1m}\n")
+    with pytest.raises(ConfigError) as caught:
+        thresholds.load(path)
+    assert "did you mean" not in str(caught.value)
+    assert all(name in str(caught.value) for name in render.alerts())
+
+
+def test_thresholds_cite_only_files_inside_the_repository() -> None:
+    text = (RULES / "thresholds.yml").read_text()
+    assert "/work/" not in text and "CACHE-PRACTICE" not in text
+    for cited in re.findall(r"\b(?:docs|rules|tests)/[\w./-]+\w", text):
+        assert (ROOT / cited).exists(), cited
 
 
 def test_override_changes_only_what_it_names(tmp_path: Path) -> None:
@@ -213,7 +277,7 @@ def test_override_changes_only_what_it_names(tmp_path: Path) -> None:
     assert "< 0.95" in hit_ratio["expr"] and 'job="cache"' in hit_ratio["expr"]
     assert "(threshold 95%)" in hit_ratio["annotations"]["description"]
     assert rules[("RedisMemoryNearLimit", "critical")]["for"] == "30s"
-    assert rules[("RedisMemoryNearLimit", "warning")]["for"] == "15m"
+    assert rules[("RedisMemoryNearLimit", "warning")]["for"] == "10m"
 
 
 def test_cli_writes_rule_files_that_promtool_accepts(tmp_path: Path) -> None:

@@ -35,13 +35,11 @@ Firing = set[tuple[str, str, str]]  # (alertname, severity, instance)
 
 
 def live_thresholds(path: Path) -> Path:
-    """Defaults with no `for`, and a memory threshold a 2 MB Memcached can reach."""
+    """Defaults with no `for`, and no warm-up for a fresh Memcached."""
     alerts: dict[str, dict[str, object]] = {}
     for name, entry in thresholds.load()["alerts"].items():
         levels = [key for key in ("warning", "critical") if key in entry]
         alerts[name] = {key: {"for": "0s"} for key in levels} if levels else {"for": "0s"}
-    # Slab chunks round item sizes up, so a full 2 MB server stores about 90% of its limit.
-    alerts["MemcachedMemoryNearLimit"]["threshold"] = 0.8
     # Fresh servers: no warm-up grace, and a few gets per second count as traffic.
     alerts["MemcachedHitRatioLow"].update(warmup="0s", min_gets=0)
     path.write_text(yaml.safe_dump({"selector": 'job="cachescope"', "alerts": alerts}))
@@ -143,14 +141,12 @@ def test_real_trouble_fires_exactly_the_expected_alerts(
                 ("RedisRestarted", "info", name[full]),
                 ("RedisMemoryNearLimit", "warning", name[full]),
                 ("RedisMemoryNearLimit", "critical", name[full]),
-                ("RedisNoevictionNearLimit", "warning", name[full]),
-                ("RedisNoevictionNearLimit", "critical", name[full]),
                 ("RedisOutOfMemoryErrors", "critical", name[full]),
                 ("RedisDown", "critical", name[primary]),
                 ("CachescopeScrapeErrors", "warning", name[primary]),
                 ("RedisRestarted", "info", name[replica]),
                 ("RedisReplicaLinkDown", "critical", name[replica]),
-                ("MemcachedMemoryNearLimit", "warning", name[evicting]),
+                ("MemcachedItemsEvictedEarly", "warning", name[evicting]),
                 ("MemcachedEvictionsHigh", "warning", name[evicting]),
                 ("MemcachedHitRatioLow", "warning", name[evicting]),
                 ("MemcachedDown", "critical", name[stopped]),

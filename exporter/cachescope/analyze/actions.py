@@ -24,18 +24,19 @@ ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "RedisMemoryNearLimit": (
         "memory",
-        "set TTLs on keys that lack them, shrink or delete big and abandoned keys "
-        "(SCAN + UNLINK), or raise maxmemory within the host's RAM",
+        "writes will fail with OOM: for a cache set maxmemory-policy allkeys-lru or "
+        "allkeys-lfu; under volatile-* set TTLs on keys that may go; else raise maxmemory "
+        "within the host's RAM or delete what is not needed",
+    ),
+    "RedisRssNearSystemMemory": (
+        "memory",
+        "lower maxmemory so data plus buffers fit the host, cap client output buffers, "
+        "and run MEMORY PURGE or activedefrag if fragmentation is the cause",
     ),
     "RedisMaxmemoryUnset": (
         "memory",
         "set maxmemory below the host's memory and an eviction policy "
         "(CONFIG SET maxmemory 4gb; CONFIG SET maxmemory-policy allkeys-lru; CONFIG REWRITE)",
-    ),
-    "RedisNoevictionNearLimit": (
-        "memory",
-        "writes will fail with OOM: set maxmemory-policy allkeys-lru or allkeys-lfu, "
-        "or raise maxmemory",
     ),
     "RedisOutOfMemoryErrors": (
         "memory",
@@ -210,9 +211,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "efficiency",
         "raise -m or add servers; enable slab rebalancing (-o slab_reassign,slab_automove=1)",
     ),
-    "MemcachedMemoryNearLimit": (
-        "memory",
-        "give it more memory (-m) or servers, or store less (shorter TTLs, smaller values)",
+    "MemcachedItemsEvictedEarly": (
+        "efficiency",
+        "give it more memory (-m) or servers, let the slab automover rebalance classes, "
+        "or store smaller values",
     ),
     "MemcachedConnectionsNearLimit": (
         "connections",

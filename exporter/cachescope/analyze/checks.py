@@ -113,14 +113,14 @@ def _mc_evictions(f: Figures, p: Params) -> str | None:
     return evictions_high(f, p, "items")
 
 
-@register(MEMCACHED, "MemcachedMemoryNearLimit")
-def _mc_memory(f: Figures, p: Params) -> str | None:
-    ratio = f.memory_ratio
-    if ratio is None or ratio <= p["threshold"] or not f.evictions_per_second:
+@register(MEMCACHED, "MemcachedItemsEvictedEarly")
+def _mc_evicted_early(f: Figures, p: Params) -> str | None:
+    shortest, limit = f.evicted_early, seconds(p, "threshold")
+    if shortest is None or shortest >= limit:
         return None
     return (
-        f"stores {pct(ratio)} of its {human_bytes(f.maxmemory)} limit (threshold "
-        f"{pct(p['threshold'])}) and evicts {f.evictions_per_second:.1f} items/s"
+        f"evicted items {shortest:.0f}s after their last access (threshold {limit:.0f}s): "
+        "the cache is too small for its working set"
     )
 
 

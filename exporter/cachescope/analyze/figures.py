@@ -64,6 +64,9 @@ class Figures:
     rss: float | None = None
     maxmemory: float | None = None
     policy: str | None = None
+    system_memory: float | None = None  # the host's, as Redis reports it
+    # the shortest evicted_time of the slab classes that evicted during the interval
+    evicted_early: float | None = None
     fragmentation: float | None = None
     # clients
     clients: float | None = None
@@ -166,6 +169,7 @@ def redis_figures(samples: Samples, now: float | None = None) -> Figures:
         rss=last.value("redis_memory_used_rss_bytes"),
         maxmemory=last.value("redis_memory_max_bytes"),
         policy=last.label("redis_instance_info", "maxmemory_policy"),
+        system_memory=last.value("redis_total_system_memory_bytes"),
         fragmentation=last.value("redis_mem_fragmentation_ratio"),
         clients=last.value("redis_connected_clients"),
         blocked=last.value("redis_blocked_clients"),
@@ -289,4 +293,16 @@ def memcached_figures(samples: Samples) -> Figures:
     )
     figures.events["rejected"] = _event(samples, "memcached_connections_rejected_total")
     figures.events["slab_outofmemory"] = _event(samples, "memcached_slab_items_outofmemory_total")
+    figures.evicted_early = _evicted_early(samples)
     return figures
+
+
+def _evicted_early(samples: Samples) -> float | None:
+    """The shortest evicted_time among slab classes that evicted during the interval."""
+    times = []
+    for labels, value in samples.second.series("memcached_slab_items_evicted_time_seconds"):
+        slab = labels.get("slab", "")
+        evicted = _rate(samples, "memcached_slab_items_evicted_total", slab=slab)
+        if evicted:
+            times.append(value)
+    return min(times, default=None)

@@ -3,7 +3,7 @@
 {"operation": "analyze-cache", "target": "redis://127.0.0.1:6379", "status": "success",
  "metrics": {"hitRate": 94.5, "memoryUsage": {"used": "3.2GB", ...}, ...},
  "recommendations": [{"category": "memory", "issue": "...", "action": "...",
-                      "priority": "critical", "alert": "RedisNoevictionNearLimit"}]}
+                      "priority": "critical", "alert": "RedisMemoryNearLimit"}]}
 """
 
 from __future__ import annotations

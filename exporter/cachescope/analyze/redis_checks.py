@@ -44,12 +44,34 @@ def _memory(f: Figures) -> str:
     return f"{human_bytes(f.used)} of maxmemory {human_bytes(f.maxmemory)}"
 
 
+def cannot_evict(f: Figures, threshold: float) -> bool:
+    """True where eviction cannot free the headroom: noeviction, or volatile-* with few TTLs."""
+    if f.policy == "noeviction":
+        return True
+    if f.policy is None or not f.policy.startswith("volatile-") or not f.keys:
+        return False
+    return (f.keys_expiring or 0.0) < (1 - threshold) * f.keys
+
+
 @check("RedisMemoryNearLimit")
 def _memory_near_limit(f: Figures, p: Params) -> str | None:
     ratio = f.memory_ratio
-    if ratio is None or ratio <= p["threshold"]:
+    if ratio is None or ratio <= p["threshold"] or not cannot_evict(f, p["threshold"]):
         return None
-    return f"memory {pct(ratio)} used ({_memory(f)}; threshold {pct(p['threshold'])})"
+    return (
+        f"memory {pct(ratio)} used ({_memory(f)}; threshold {pct(p['threshold'])}) under "
+        f"maxmemory-policy {f.policy}, which cannot make room: at 100% writes fail with OOM"
+    )
+
+
+@check("RedisRssNearSystemMemory")
+def _rss_near_system(f: Figures, p: Params) -> str | None:
+    if f.rss is None or not f.system_memory or f.rss / f.system_memory <= p["threshold"]:
+        return None
+    return (
+        f"RSS {human_bytes(f.rss)} is {pct(f.rss / f.system_memory)} of the host's "
+        f"{human_bytes(f.system_memory)} (threshold {pct(p['threshold'])})"
+    )
 
 
 @check("RedisMaxmemoryUnset")
@@ -58,17 +80,6 @@ def _maxmemory_unset(f: Figures, p: Params) -> str | None:
     if f.maxmemory != 0 or f.role != "master" or not expires:
         return None
     return f"keys expire like a cache but maxmemory is 0; it uses {human_bytes(f.used)}"
-
-
-@check("RedisNoevictionNearLimit")
-def _noeviction(f: Figures, p: Params) -> str | None:
-    ratio = f.memory_ratio
-    if f.policy != "noeviction" or ratio is None or ratio <= p["threshold"]:
-        return None
-    return (
-        f"maxmemory-policy noeviction at {pct(ratio)} of maxmemory ({_memory(f)}; threshold "
-        f"{pct(p['threshold'])}): at 100% every write fails with OOM"
-    )
 
 
 @check("RedisOutOfMemoryErrors")

@@ -112,7 +112,6 @@ def fleet_table(thresholds: dict[str, Any]) -> grafana.Panel:
             value["memcached memory"],
             "Memcached memory / limit",
             "percentunit",
-            **alerting(t, Bound("MemcachedMemoryNearLimit")),
         ),
         grafana.column(
             value["redis hits"],

@@ -47,9 +47,10 @@ def overview(t: dict[str, Any]) -> list[grafana.Panel]:
             t,
             "Memory / limit",
             "instance:memcached_memory_utilization:ratio{SEL}",
-            "bytes / limit_maxbytes.",
+            "bytes / limit_maxbytes. Full is the normal state of an LRU cache.",
             "percentunit",
-            [Bound("MemcachedMemoryNearLimit")],
+            [],
+            ["MemcachedItemsEvictedEarly"],
         ),
         single(
             t,
@@ -133,11 +134,21 @@ def capacity(t: dict[str, Any]) -> list[grafana.Panel]:
         ),
         series(
             t,
-            "Memory / limit",
-            [("instance:memcached_memory_utilization:ratio{SEL}", I)],
-            "The alert needs evictions too: full and evicting.",
-            "percentunit",
-            [Bound("MemcachedMemoryNearLimit")],
+            "Last access of evicted items",
+            [
+                (
+                    "memcached_slab_items_evicted_time_seconds{SEL}\n"
+                    "and on (job, instance, slab)"
+                    " rate(memcached_slab_items_evicted_total{SEL}[$__rate_interval]) > 0",
+                    "{{instance}} slab {{slab}}",
+                )
+            ],
+            "Seconds between an evicted item's last access and its eviction, per slab class"
+            " that evicts. Full is the normal state of an LRU cache; items evicted this soon"
+            " after use mean the working set does not fit.",
+            "s",
+            [Bound("MemcachedItemsEvictedEarly", above=False)],
+            ["MemcachedEvictionsHigh"],
         ),
         series(
             t,

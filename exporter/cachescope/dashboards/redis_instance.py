@@ -91,28 +91,34 @@ def memory(t: dict[str, Any]) -> list[grafana.Panel]:
         ),
         series(
             t,
-            "Memory / maxmemory",
-            [
-                ("instance:redis_memory_utilization:ratio{SEL}", I),
-            ],
-            "Share of maxmemory in use. Under noeviction, writes fail at 100%.",
-            "percentunit",
-            [Bound("RedisMemoryNearLimit")],
-            ["RedisNoevictionNearLimit"],
-        ),
-        series(
-            t,
-            "Memory / maxmemory under noeviction",
+            "RSS / host memory",
             [
                 (
-                    "instance:redis_memory_utilization:ratio{SEL}\nand on (job, instance)"
-                    ' redis_instance_info{SEL, maxmemory_policy="noeviction"}',
+                    "redis_memory_used_rss_bytes{SEL}\n"
+                    "/ (redis_total_system_memory_bytes{SEL} > 0)",
                     I,
                 ),
             ],
-            "Only instances with maxmemory-policy noeviction: at 100% every write fails with OOM.",
+            "Resident memory against the host's: maxmemory leaves out buffers and"
+            " fragmentation, and the OOM killer acts on RSS. The memory risk of a full LRU cache.",
             "percentunit",
-            [Bound("RedisNoevictionNearLimit")],
+            [Bound("RedisRssNearSystemMemory")],
+            ["RedisEvictionsHigh"],
+        ),
+        series(
+            t,
+            "Memory / maxmemory where eviction cannot help",
+            [
+                (
+                    "instance:redis_memory_utilization:ratio{SEL}\nand on (job, instance)"
+                    ' redis_instance_info{SEL, maxmemory_policy=~"noeviction|volatile-.+"}',
+                    I,
+                ),
+            ],
+            "Instances with noeviction or a volatile-* policy: at 100% writes fail with OOM"
+            " (under volatile-*, once too few keys have a TTL). Under allkeys-* full is normal.",
+            "percentunit",
+            [Bound("RedisMemoryNearLimit")],
             ["RedisOutOfMemoryErrors"],
         ),
         series(

@@ -26,6 +26,15 @@ from cachescope.textcache import TextCache
 
 # Dragonfly writes -1 for statistics it does not keep: absent, not a value.
 _NOT_TRACKED = {"instantaneous_input_kbps", "instantaneous_output_kbps"}
+# Error kinds reported at 0 until INFO errorstats lists them. Redis adds an
+# `errorstat_<KIND>` line only at the first such error, so without a 0 the series
+# would be born at 1 and `increase()` could never see the first OOM or BUSY. Absent
+# really means zero since the last restart or CONFIG RESETSTAT.
+KNOWN_ERRORS = (
+    "OOM", "BUSY", "LOADING", "CLUSTERDOWN", "MOVED", "ASK", "READONLY",
+    "NOSCRIPT", "MASTERDOWN", "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM",
+)  # fmt: skip
+_ERRORS_HELP = "Error replies by error prefix."
 
 
 # The family of each named field, and the divisor to its base unit.
@@ -80,6 +89,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
     commands: list[tuple[str, str]] = []
     latencies: list[tuple[str, str]] = []
     databases: Databases = []
+    errors: set[str] = set()
     plain: list[tuple[About, str]] = []  # fields whose text goes out as the server wrote it
     kinds = _KINDS
     add = metrics.add
@@ -104,13 +114,8 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
         elif kind == "errorstat":
             count = to_float(parse_kv(value).get("count", ""))
             if count is not None:
-                add(
-                    "redis_errors_total",
-                    COUNTER,
-                    "Error replies by error prefix.",
-                    count,
-                    (("err", key[10:]),),
-                )
+                errors.add(key[10:])
+                add("redis_errors_total", COUNTER, _ERRORS_HELP, count, (("err", key[10:]),))
         elif kind == "generic":
             number = to_float(value)
             if number is not None:
@@ -126,10 +131,23 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
         elif kind == "module":
             add_module(metrics, parse_kv(value))
     metrics.add_texts(plain)
+    if errors or "total_error_replies" in fields:
+        _add_unseen_errors(metrics, errors)
     add_command_stats(metrics, commands, latencies)
     add_other_masters(metrics, fields)
     add_identity(metrics, fields, now)
     return databases
+
+
+def _add_unseen_errors(metrics: MetricSet, seen: set[str]) -> None:
+    """The known error kinds INFO errorstats has not listed yet, at 0.
+
+    Only where the server keeps errorstats (Redis 6.2+: `total_error_replies` came with
+    it), so an older server does not claim a count it never kept.
+    """
+    for kind in KNOWN_ERRORS:
+        if kind not in seen:
+            metrics.add("redis_errors_total", COUNTER, _ERRORS_HELP, 0.0, (("err", kind),))
 
 
 def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: float) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from cachescope.rules.model import Alert, Group, Recording
+from cachescope.rules.model import Alert, Group, Recording, first_events
+
+_UPTIME = "memcached_uptime_seconds{@{selector}}"
+_SLAB_OOM = "memcached_slab_items_outofmemory_total{@{selector}}"
 
 _GETS = 'memcached_commands_total{@{selector}, command="get", status="%s"}'
 
@@ -71,12 +74,16 @@ ALERTS = Group(
             " hit ratio is below @{max_hit_ratio|pct}: it is too small for its working set.",
         ),
         Alert(
-            "MemcachedMemoryNearLimit",
-            "instance:memcached_memory_utilization:ratio{@{selector}} > @{threshold}\n"
-            "and on (job, instance) instance:memcached_evicted_items:rate5m{@{selector}} > 0",
-            "Memcached is full and evicting.",
-            "Memcached {{ $labels.instance }} stores {{ $value | humanizePercentage }} of its"
-            " memory limit (threshold @{threshold|pct}) and evicts items.",
+            # A full Memcached is an LRU cache at work; items pushed out soon after their
+            # last use mean the working set does not fit, whatever the hit ratio says.
+            "MemcachedItemsEvictedEarly",
+            "memcached_slab_items_evicted_time_seconds{@{selector}} < @{threshold|seconds}\n"
+            "and on (job, instance, slab)"
+            " rate(memcached_slab_items_evicted_total{@{selector}}[5m]) > 0",
+            "Memcached evicts items soon after their last use.",
+            "Slab class {{ $labels.slab }} of Memcached {{ $labels.instance }} evicted an item"
+            " {{ $value | humanizeDuration }} after its last access (threshold"
+            " @{threshold}): the cache is too small for its working set.",
         ),
         Alert(
             "MemcachedConnectionsNearLimit",
@@ -88,21 +95,26 @@ ALERTS = Group(
         ),
         Alert(
             "MemcachedListenerDisabled",
-            "increase(memcached_connections_listener_disabled_total{@{selector}}[5m]) > 0",
+            first_events("memcached_connections_listener_disabled_total{@{selector}}", _UPTIME),
             "Memcached stopped accepting connections at its limit.",
             "Memcached {{ $labels.instance }} disabled its listener {{ $value | humanize }}"
             " times in the last 5 minutes: new clients wait or time out.",
         ),
         Alert(
             "MemcachedConnectionsRejected",
-            "increase(memcached_connections_rejected_total{@{selector}}[5m]) > 0",
+            first_events("memcached_connections_rejected_total{@{selector}}", _UPTIME),
             "Memcached rejects connections at its limit.",
             "Memcached {{ $labels.instance }} rejected {{ $value | humanize }} connections in"
             " the last 5 minutes.",
         ),
         Alert(
             "MemcachedSlabOutOfMemory",
-            "increase(memcached_slab_items_outofmemory_total{@{selector}}[5m]) > 0",
+            # A slab class is listed only once it holds items, so its counter can be born
+            # above 0 at any time: a series new since 5 minutes ago on a server watched
+            # then counts as new events.
+            first_events(_SLAB_OOM, _UPTIME) + "\n"
+            f"or (({_SLAB_OOM} > 0 unless {_SLAB_OOM} offset 5m)\n"
+            "    and on (job, instance) (memcached_up{@{selector}} offset 5m == 1))",
             "Memcached could not store items for lack of memory.",
             "Slab class {{ $labels.slab }} of Memcached {{ $labels.instance }} failed to store"
             " {{ $value | humanize }} items in the last 5 minutes.",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+SEVERITIES = ("critical", "warning", "info")
 PLACEHOLDER = re.compile(r"@\{(\w+)(?:\|(\w+))?\}")
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
@@ -82,6 +83,18 @@ def fill(template: str, params: Mapping[str, Any]) -> str:
         return FILTERS[filter_name](value) if filter_name else _number(value)
 
     return PLACEHOLDER.sub(replace, template)
+
+
+def first_events(counter: str, uptime: str) -> str:
+    """`increase(counter[5m]) > 0`, that also catches a counter born above 0 after a restart.
+
+    The exporter reports the counter at 0 before its first event, so increase() sees the
+    0 -> 1 step. A series that first appears above 0 (the server restarted while nobody
+    scraped it) counts only while the server is up less than the window: every event it
+    counts then falls inside the window. A series that appears above 0 on a server up for
+    longer (an exporter restart) holds old events, and stays quiet.
+    """
+    return f"increase({counter}[5m]) > 0\nor ({counter} > 0 and on (job, instance) {uptime} < 300)"
 
 
 def placeholders(template: str) -> set[str]:

@@ -6,7 +6,9 @@ rules work on /metrics (instance = target name) and /scrape alike.
 
 from __future__ import annotations
 
-from cachescope.rules.model import Alert, Group, Recording
+from cachescope.rules.model import Alert, Group, Recording, first_events
+
+_UPTIME = "redis_uptime_in_seconds{@{selector}}"
 
 RECORDING = Group(
     "cachescope.redis.recording",
@@ -84,10 +86,22 @@ MEMORY = Group(
     (
         Alert(
             "RedisMemoryNearLimit",
-            "instance:redis_memory_utilization:ratio{@{selector}} > @{threshold}",
-            "Redis memory is close to maxmemory.",
+            # Only where eviction cannot make room: under allkeys-* a full cache is the
+            # normal state, and RedisEvictionsHigh / RedisRssNearSystemMemory speak for it.
+            "instance:redis_memory_utilization:ratio{@{selector}} > @{threshold}\n"
+            "and on (job, instance) (\n"
+            '  redis_instance_info{@{selector}, maxmemory_policy="noeviction"}\n'
+            "  or (\n"
+            '    redis_instance_info{@{selector}, maxmemory_policy=~"volatile-.+"}\n'
+            "    and on (job, instance)\n"
+            "      sum without (db) (redis_db_keys_expiring{@{selector}})\n"
+            "      < (1 - @{threshold}) * sum without (db) (redis_db_keys{@{selector}})\n"
+            "  )\n"
+            ")",
+            "Redis is close to maxmemory and its policy cannot make room.",
             "Redis {{ $labels.instance }} uses {{ $value | humanizePercentage }} of its"
-            " maxmemory (threshold @{threshold|pct}).",
+            " maxmemory (threshold @{threshold|pct}) under noeviction, or under a volatile-*"
+            " policy with too few keys with a TTL to evict: at the limit writes fail with OOM.",
         ),
         Alert(
             "RedisMaxmemoryUnset",
@@ -104,18 +118,8 @@ MEMORY = Group(
             " memory.",
         ),
         Alert(
-            "RedisNoevictionNearLimit",
-            "instance:redis_memory_utilization:ratio{@{selector}} > @{threshold}\n"
-            "and on (job, instance)"
-            ' redis_instance_info{@{selector}, maxmemory_policy="noeviction"}',
-            "Redis with noeviction is about to refuse writes with OOM.",
-            "Redis {{ $labels.instance }} uses {{ $value | humanizePercentage }} of maxmemory"
-            " with policy noeviction (threshold @{threshold|pct}); at 100% every write fails"
-            " with OOM.",
-        ),
-        Alert(
             "RedisOutOfMemoryErrors",
-            'increase(redis_errors_total{@{selector}, err="OOM"}[5m]) > 0',
+            first_events('redis_errors_total{@{selector}, err="OOM"}', _UPTIME),
             "Redis refuses commands with OOM errors.",
             "Redis {{ $labels.instance }} answered {{ $value | humanize }} commands with"
             " 'OOM command not allowed' in the last 5 minutes.",
@@ -143,6 +147,15 @@ MEMORY = Group(
             "Redis holds much more memory than its data needs.",
             "Redis {{ $labels.instance }} holds {{ $value | humanize1024 }}B of RSS above its"
             " used memory (threshold @{threshold|bytes}).",
+        ),
+        Alert(
+            "RedisRssNearSystemMemory",
+            "redis_memory_used_rss_bytes{@{selector}}\n"
+            "/ (redis_total_system_memory_bytes{@{selector}} > 0) > @{threshold}",
+            "Redis' resident memory approaches the host's memory.",
+            "Redis {{ $labels.instance }} holds {{ $value | humanizePercentage }} of the"
+            " host's memory as RSS (threshold @{threshold|pct}): the kernel's OOM killer,"
+            " not maxmemory, decides what happens next.",
         ),
     ),
 )
@@ -211,7 +224,7 @@ CLIENTS = Group(
         ),
         Alert(
             "RedisRejectedConnections",
-            "increase(redis_rejected_connections_total{@{selector}}[5m]) > 0",
+            first_events("redis_rejected_connections_total{@{selector}}", _UPTIME),
             "Redis rejects connections at maxclients.",
             "Redis {{ $labels.instance }} rejected {{ $value | humanize }} connections in the"
             " last 5 minutes because maxclients was reached.",
@@ -264,7 +277,7 @@ LATENCY = Group(
         ),
         Alert(
             "RedisBusyScript",
-            'increase(redis_errors_total{@{selector}, err="BUSY"}[5m]) > 0',
+            first_events('redis_errors_total{@{selector}, err="BUSY"}', _UPTIME),
             "A Redis script or function blocked the server.",
             "Redis {{ $labels.instance }} answered {{ $value | humanize }} commands with BUSY"
             " in the last 5 minutes: a script ran past busy-reply-threshold.",

@@ -8,8 +8,16 @@ from typing import Any
 import yaml
 
 from cachescope.rules import exporter, memcached, redis_health, redis_keyspace, redis_topology
-from cachescope.rules.model import Alert, Group, Recording, duration_seconds, fill, placeholders
-from cachescope.rules.thresholds import SEVERITIES
+from cachescope.rules.model import (
+    PLACEHOLDER,
+    SEVERITIES,
+    Alert,
+    Group,
+    Recording,
+    duration_seconds,
+    fill,
+    placeholders,
+)
 from cachescope.yamlmarks import ConfigError
 
 # Rule file name -> the groups in it.
@@ -106,6 +114,16 @@ def prometheus_rule(thresholds: dict[str, Any]) -> dict[str, Any]:
         "spec": {
             "groups": [group for file in render(thresholds).values() for group in file["groups"]]
         },
+    }
+
+
+def ratio_parameters() -> set[tuple[str, str]]:
+    """(alert, parameter) of every value a template shows as a percentage: a ratio."""
+    return {
+        (name, match.group(1))
+        for name, alert in alerts().items()
+        for match in PLACEHOLDER.finditer(alert.expr + alert.summary + alert.description)
+        if match.group(2) == "pct"
     }
 
 

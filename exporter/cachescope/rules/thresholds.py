@@ -7,11 +7,14 @@ with values of the same kind, and every error names the file, line and field.
 from __future__ import annotations
 
 import copy
+import difflib
 import math
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cachescope.rules.model import duration_seconds
+from cachescope.rules import render
+from cachescope.rules.model import SEVERITIES, duration_seconds
 from cachescope.yamlmarks import MarkedYAML, load_yaml_file
 from cachescope.yamlmarks import Path as FieldPath
 
@@ -19,9 +22,15 @@ from cachescope.yamlmarks import Path as FieldPath
 # Shipped inside the package (so wheels and the image have it); rules/thresholds.yml
 # in the repository is a link to it.
 DEFAULT_FILE = Path(__file__).resolve().parent / "thresholds.yml"
-SEVERITIES = ("critical", "warning", "info")
 _FREE_FORM = {("kubernetes", "labels")}  # mappings whose keys the user chooses
 _DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
+_POSITIVE = {"factor"}  # a multiplier of 0 would compare everything with 0
+
+
+@cache
+def _ratios() -> frozenset[tuple[str, str]]:
+    """(alert, parameter) pairs whose value is a ratio: the rules show them as a percent."""
+    return frozenset(render.ratio_parameters())
 
 
 def read(path: Path | str) -> MarkedYAML:
@@ -59,13 +68,18 @@ def _check(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
             return
         for key, item in value.items():
             if key not in default and not (key == "enabled" and path[:1] == ("alerts",)):
-                known = (
-                    ", ".join(sorted(default)) if len(default) < 12 else "see rules/thresholds.yml"
-                )
-                raise doc.error(path + (key,), f"unknown field (known: {known})")
+                raise doc.error(path + (key,), _unknown(str(key), path, sorted(default)))
             _check(doc, item, default.get(key, True), path + (key,))
         return
     _check_scalar(doc, value, default, path)
+
+
+def _unknown(key: str, path: FieldPath, known: list[str]) -> str:
+    """'unknown alert 'X' (did you mean 'Y'?); the alerts are: ...' with every name."""
+    what = "alert" if path == ("alerts",) else "field"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {what} {key!r}{hint}; the {what}s are: {', '.join(known)}"
 
 
 def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
@@ -84,11 +98,27 @@ def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) ->
                 path, f"must be {'true or false' if isinstance(default, bool) else 'a number'}"
             )
     elif isinstance(default, int | float):
-        # NaN compares false with everything, so `< 0` alone would let it through.
-        if not isinstance(value, int | float) or not 0 <= value < math.inf:
-            raise doc.error(path, f"must be a number >= 0 and finite, not {value!r}")
+        problem = _number_problem(value, path)
+        if problem:
+            raise doc.error(path, f"{problem}, not {value!r}")
     elif isinstance(default, str) and (not isinstance(value, str) or not value.strip()):
         raise doc.error(path, "must be a non-empty string")
+
+
+def _number_problem(value: Any, path: FieldPath) -> str | None:
+    """What is wrong with a number for its meaning (ratio, count, factor), or None."""
+    # NaN compares false with everything, so a range check alone would let it through.
+    if not isinstance(value, int | float) or not -math.inf < value < math.inf:
+        return "must be a finite number"
+    if len(path) >= 3 and path[0] == "alerts" and (path[1], path[-1]) in _ratios():
+        if not 0 <= value <= 1:
+            return "must be a ratio from 0 to 1 (0.8 = 80%)"
+    elif path[-1] in _POSITIVE:
+        if value <= 0:
+            return "must be a number above 0"
+    elif value < 0:
+        return "must be a number from 0 up"
+    return None
 
 
 def _is_duration(text: str) -> bool:
