@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema
 import pytest
 import redis
-from cachescope.analyze.checks import MEMCACHED, human_bytes
+from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Command, Figures, Replica, SentinelMaster
 from cachescope.analyze.findings import PRIORITIES, evaluate, unreachable
-from cachescope.analyze.redis_checks import REDIS
+from cachescope.analyze.judged import MEMCACHED, NOT_JUDGED, REDIS
 from cachescope.analyze.sampling import sample
 from cachescope.cli import main
 from cachescope.config import Credentials, target_from_uri
@@ -30,18 +30,9 @@ DEFAULTS = thresholds.load()
 GIB = 1024**3
 MIB = 1024**2
 
-# Alerts analyze cannot judge from two samples of one target: they need history
-# (the last day, the last hour) or a view from outside the target.
-NOT_EVALUATED = {
-    "RedisDown",  # from an unreachable target, see unreachable()
-    "MemcachedDown",
-    "RedisReplicaMissing",
-    "RedisSentinelFailover",
-    "CachescopeExporterDown",
-    "CachescopeScrapeErrors",
-    "RedisBigKeys",  # the keyspace sampler's findings, not sampled by analyze
-    "RedisKeyGroupWithoutTtl",
-}
+# Alerts analyze cannot judge from two samples of one target, each with its reason in the
+# alert registry: they need history or a view from outside the target.
+NOT_EVALUATED = set(NOT_JUDGED)
 
 
 def healthy(kind: str = "redis", **changes: Any) -> Figures:

@@ -1,7 +1,7 @@
-"""The check behind each alert: figures + the alert's parameters -> an issue, or None.
+"""Helpers of the analyze checks: figures + an alert's parameters -> an issue, or None.
 
-Each check mirrors its alert's PromQL in rules/*.py on the figures of one sample; the
-Redis ones are in redis_checks.py. Shared helpers and the Memcached checks live here.
+Each check mirrors its alert's PromQL on the figures of one sample, and lives with its
+alert in cachescope/alerts/; the ones several alerts share are here.
 """
 
 from __future__ import annotations
@@ -14,22 +14,10 @@ from cachescope.rules.model import duration_seconds
 
 Params = dict[str, Any]
 Check = Callable[[Figures, Params], str | None]
-MEMCACHED: dict[str, Check] = {}
 
 
 class Past(str):
     """An issue seen only before the sample (a counter above 0 that did not grow)."""
-
-
-def register(table: dict[str, Check], *names: str) -> Callable[[Check], Check]:
-    """Register a check for the alerts `names` in `table`."""
-
-    def add(function: Check) -> Check:
-        for name in names:
-            table[name] = function
-        return function
-
-    return add
 
 
 def pct(ratio: float) -> str:
@@ -101,45 +89,3 @@ def scrape_slow(f: Figures, p: Params) -> str | None:
     if f.duration <= p["threshold"]:
         return None
     return f"reading the server took {f.duration:.2f}s (threshold {p['threshold']}s)"
-
-
-@register(MEMCACHED, "MemcachedHitRatioLow")
-def _mc_hit_ratio(f: Figures, p: Params) -> str | None:
-    return hit_ratio_low(f, p, "min_gets")
-
-
-@register(MEMCACHED, "MemcachedEvictionsHigh")
-def _mc_evictions(f: Figures, p: Params) -> str | None:
-    return evictions_high(f, p, "items")
-
-
-@register(MEMCACHED, "MemcachedItemsEvictedEarly")
-def _mc_evicted_early(f: Figures, p: Params) -> str | None:
-    shortest, limit = f.evicted_early, seconds(p, "threshold")
-    if shortest is None or shortest >= limit:
-        return None
-    return (
-        f"evicted items {shortest:.0f}s after their last access (threshold {limit:.0f}s): "
-        "the cache is too small for its working set"
-    )
-
-
-register(MEMCACHED, "MemcachedConnectionsNearLimit")(connections_near_limit)
-
-
-@register(MEMCACHED, "MemcachedListenerDisabled")
-def _mc_listener(f: Figures, p: Params) -> str | None:
-    return event(f, "listener_disabled", "times the listener was disabled at the connection limit")
-
-
-@register(MEMCACHED, "MemcachedConnectionsRejected")
-def _mc_rejected(f: Figures, p: Params) -> str | None:
-    return event(f, "rejected", "connections rejected at the connection limit")
-
-
-@register(MEMCACHED, "MemcachedSlabOutOfMemory")
-def _mc_slab_oom(f: Figures, p: Params) -> str | None:
-    return event(f, "slab_outofmemory", "items a slab class could not store (outofmemory)")
-
-
-register(MEMCACHED, "CachescopeScrapeSlow")(scrape_slow)

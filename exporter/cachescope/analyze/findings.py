@@ -8,10 +8,10 @@
 - rates (hits, misses, evictions, connections) are the interval's, and RedisMissSpike compares
   the interval's misses/s with the average since the server started (not the hour before);
 - RedisSlowlogGrowing scales the interval's new entries to 10 minutes, as increase() does;
-- alerts that need history or a view from outside (RedisReplicaMissing, RedisSentinelFailover,
-  CachescopeExporterDown, CachescopeScrapeErrors), and those on the keyspace sampler's findings
-  (RedisBigKeys, RedisKeyGroupWithoutTtl), are not evaluated; RedisDown, MemcachedDown
-  and RedisLoading come from a target that cannot be read (`unreachable`).
+- alerts that need history or a view from outside, and those on the keyspace sampler's
+  findings, are not evaluated: each says why in its registry entry (`judged.NOT_JUDGED`,
+  listed in README.md); RedisDown, MemcachedDown and RedisLoading come from a target that
+  cannot be read (`unreachable`).
 
 Priorities: critical -> critical; info -> low; warning -> high for the warning level of an
 alert that also has a critical level (the step before an outage), medium otherwise.
@@ -23,10 +23,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cachescope.analyze.actions import ACTIONS
-from cachescope.analyze.checks import MEMCACHED, Params, Past
+from cachescope import alerts
+from cachescope.analyze.checks import Params, Past
 from cachescope.analyze.figures import Figures
-from cachescope.analyze.redis_checks import REDIS
+from cachescope.analyze.judged import MEMCACHED, REDIS
 
 PRIORITIES = ("critical", "high", "medium", "low")
 
@@ -90,5 +90,5 @@ def _finding(name: str, issue: str, severity: str, paired: bool) -> Finding:
     level = priority(severity, paired)
     if isinstance(issue, Past):
         level = PRIORITIES[min(PRIORITIES.index(level) + 1, len(PRIORITIES) - 1)]
-    category, action = ACTIONS[name]
-    return Finding(category, str(issue), action, level, name)
+    alert = alerts.BY_NAME[name]
+    return Finding(alert.category, str(issue), alert.action, level, name)

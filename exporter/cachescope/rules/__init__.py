@@ -1,6 +1,7 @@
 """Alert and recording rules: definitions as data, rendered from one thresholds file.
 
-`rules/thresholds.yml` holds every threshold, `for` and severity; the modules
-`redis_health`, `redis_topology`, `memcached` and `exporter` hold the rule
-templates; `render` turns both into Prometheus rule files or a PrometheusRule.
+`rules/thresholds.yml` holds every threshold, `for` and severity; the alert registry
+(cachescope/alerts/) holds each alert's templates, and `recording` the recording rules;
+`render` turns them into Prometheus rule files or a PrometheusRule, and `docs` renders
+docs/runbooks.md and README's alert tables from the registry.
 """

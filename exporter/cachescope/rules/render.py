@@ -1,13 +1,15 @@
-"""Render rule groups from thresholds (pure: dicts in, dicts and text out)."""
+"""Render rule groups from the alert registry and the thresholds (pure: dicts in, text out)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import yaml
 
-from cachescope.rules import exporter, memcached, redis_health, redis_keyspace, redis_topology
+from cachescope import alerts as registry
+from cachescope.rules import recording
 from cachescope.rules.model import (
     PLACEHOLDER,
     SEVERITIES,
@@ -20,11 +22,17 @@ from cachescope.rules.model import (
 )
 from cachescope.yamlmarks import ConfigError
 
+
+def _groups(*areas: ModuleType) -> tuple[Group, ...]:
+    """One rule group per area module of the alert registry, its alerts in order."""
+    return tuple(Group(area.GROUP, tuple(alert.rule for alert in area.ALERTS)) for area in areas)
+
+
 # Rule file name -> the groups in it.
 FILES: dict[str, tuple[Group, ...]] = {
-    "redis.rules.yml": redis_health.GROUPS + redis_topology.GROUPS + redis_keyspace.GROUPS,
-    "memcached.rules.yml": memcached.GROUPS,
-    "cachescope.rules.yml": exporter.GROUPS,
+    "redis.rules.yml": (recording.REDIS, *_groups(*registry.REDIS_AREAS)),
+    "memcached.rules.yml": (recording.MEMCACHED, *_groups(registry.memcached)),
+    "cachescope.rules.yml": _groups(registry.exporter),
 }
 OPERATOR_FILE = "prometheusrule.yml"
 HEADER = (
