@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cachescope import alerts as registry
+from cachescope.alerts.model import CATEGORIES, RUNBOOKS
 from cachescope.cli import main
-from cachescope.rules import render, thresholds
+from cachescope.rules import docs, render, thresholds
 from cachescope.rules.cli import render_documents
 from cachescope.rules.model import duration_seconds
 from cachescope.yamlmarks import ConfigError
@@ -97,7 +99,57 @@ def test_readme_counts_the_alerts() -> None:
     doubled = {name for name in names if len(_levels(name)) > 1}
     words = {2: "two", 3: "three", 4: "four", 5: "five"}
     text = " ".join((ROOT / "README.md").read_text().split())
-    assert f"then {len(names)} alerts, {words[len(doubled)]} of them at two severities" in text
+    assert f"The pack has {len(names)} alerts, {words[len(doubled)]} of them at two" in text
+    assert all(f"[{name}](docs/runbooks.md#{name.lower()})" in text for name in names)
+
+
+def test_committed_docs_match_a_fresh_render() -> None:
+    assert RUNBOOKS_FILE.read_text() == docs.runbooks_page(), (
+        "docs/runbooks.md is stale: run `cachescope rules docs`"
+    )
+    readme = (ROOT / "README.md").read_text()
+    assert readme == docs.readme(readme, thresholds.load()), (
+        "README.md's alert blocks are stale: run `cachescope rules docs`"
+    )
+
+
+def test_every_alert_is_defined_once_with_all_its_parts() -> None:
+    """Registry, thresholds, promtool cases and runbooks name the same alerts, each complete."""
+    names = [alert.name for alert in registry.ALL]
+    assert len(names) == len(set(names)), "an alert is defined twice"
+    assert set(names) == set(thresholds.load()["alerts"]), "registry and thresholds differ"
+    assert set(names) == {case["alert"] for case in CASES}, "registry and tests/rules differ"
+    for case in CASES:  # a firing case and a quiet case each
+        assert case["fire"] and case["quiet"], case["alert"]
+    files = {path.stem for path in RUNBOOKS.glob("*.md")} - {"intro"}
+    assert files == set(names), "runbooks/*.md without an alert, or an alert without one"
+    for alert in registry.ALL:
+        assert alert.category in CATEGORIES, alert.name
+        assert alert.action and "\n" not in alert.action and not alert.action.endswith("."), (
+            alert.name
+        )
+        assert (alert.check is None) != (not alert.unjudged), (
+            f"{alert.name} needs an analyze check or the reason it has none, not both"
+        )
+        for part in ("**What it means**", "**Confirm**", "**What to do**"):
+            assert part in alert.runbook(), f"{alert.name}.md lacks {part}"
+
+
+def test_docs_command_rewrites_only_the_marked_blocks(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    stale = (ROOT / "README.md").read_text().replace("| RedisDown", "| RedisGone", 1)
+    readme.write_text(stale.replace("The pack has", "The pack had", 1))
+    runbooks = tmp_path / "runbooks.md"
+    args = ["rules", "docs", "--runbooks", str(runbooks), "--readme", str(readme)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert readme.read_text() == (ROOT / "README.md").read_text()
+    assert runbooks.read_text() == RUNBOOKS_FILE.read_text()
+    readme.write_text("# no markers here\n")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert f"error: {readme} lacks the lines '<!-- alerts:begin" in result.output
+    assert readme.read_text() == "# no markers here\n"
 
 
 def test_every_alert_is_a_small_document() -> None:

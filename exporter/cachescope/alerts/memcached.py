@@ -61,8 +61,8 @@ ALERTS = (
         category="availability",
         action="restart memcached and check why it stopped; expect a miss wave on the database",
         unjudged=(
-            "analyze reports it for a target it cannot read (findings.unreachable), not from a "
-            "sample"
+            "analyze reports it when it cannot read the target at all (findings.unreachable), "
+            "not from a sample"
         ),
     ),
     AlertDef(

@@ -38,8 +38,8 @@ ALERTS = (
             "restart it and read its log for why it stopped"
         ),
         unjudged=(
-            "analyze reports it for a target it cannot read (findings.unreachable), not from a "
-            "sample"
+            "analyze reports it when it cannot read the target at all (findings.unreachable), "
+            "not from a sample"
         ),
     ),
     AlertDef(

@@ -53,8 +53,8 @@ ALERTS = (
             "reaches the primary"
         ),
         unjudged=(
-            "it needs history: the primary had a replica within the last day, which two samples "
-            "cannot show"
+            "it needs history: the primary had a replica within its lookback window, which "
+            "two samples cannot show"
         ),
     ),
     AlertDef(

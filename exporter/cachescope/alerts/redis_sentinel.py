@@ -126,7 +126,7 @@ ALERTS = (
             "back as a replica"
         ),
         unjudged=(
-            "it needs history: the config epoch grew within the last hour, which two samples "
+            "it needs history: the config epoch grew within its window, which two samples "
             "cannot show"
         ),
     ),

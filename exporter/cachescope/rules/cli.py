@@ -1,4 +1,4 @@
-"""`cachescope rules render`: write the rule files (or a PrometheusRule) from thresholds."""
+"""`cachescope rules render` / `docs`: the rule files, the runbooks and README's alert tables."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cachescope.rules import docs as docs_rendering
 from cachescope.rules import render as rendering
 from cachescope.rules import thresholds as thresholds_file
 from cachescope.yamlmarks import ConfigError
@@ -62,6 +63,37 @@ def render(thresholds_path: str | None, output_format: str, output: str) -> None
     for name, text in documents.items():
         (directory / name).write_text(text, encoding="utf-8")
         click.echo(f"wrote {directory / name}", err=True)
+
+
+@rules.command()
+@click.option(
+    "--runbooks",
+    "runbooks_path",
+    default="docs/runbooks.md",
+    type=click.Path(dir_okay=False),
+    help="The runbook page to write, whole.",
+)
+@click.option(
+    "--readme",
+    "readme_path",
+    default="README.md",
+    type=click.Path(dir_okay=False, exists=True),
+    help="The README whose alert blocks (between marker comments) to rewrite.",
+)
+def docs(runbooks_path: str, readme_path: str) -> None:
+    """Render the runbook page and README's alert tables from the alert registry."""
+    readme = Path(readme_path)
+    try:
+        text = docs_rendering.readme(readme.read_text(encoding="utf-8"), thresholds_file.load())
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except ValueError as exc:
+        click.echo(f"error: {readme_path} {exc}", err=True)
+        sys.exit(1)
+    Path(runbooks_path).write_text(docs_rendering.runbooks_page(), encoding="utf-8")
+    readme.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {runbooks_path} and the alert blocks of {readme_path}", err=True)
 
 
 def render_documents(
