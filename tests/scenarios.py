@@ -96,6 +96,9 @@ def fill_redis_cache(client: redis.Redis) -> None:
                 pipe.execute()
                 if client.info("stats")["evicted_keys"] > 0:
                     break
+        # Redis' LRU clock ticks once a second: hot keys set in the same second as the filler
+        # would look just as idle and be evicted with it.
+        time.sleep(1.5)
         for index in range(HOT_KEYS):
             pipe.set(f"user:{index}:profile", VALUE, ex=3600)
         pipe.execute()

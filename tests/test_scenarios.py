@@ -67,6 +67,11 @@ class Observed:
     def fired(self, instance: str, alertname: str) -> bool:
         return any(a[0] == alertname and a[2] == "firing" for a in self.alerts.get(instance, ()))
 
+    def history(self, expr: str) -> list[float]:
+        """The values of the one series `expr` selects, over the run, for failure messages."""
+        result = self.prometheus.query(f"{expr}[{RUN_SECONDS + 30}s]")
+        return [round(float(v), 3) for _, v in result[0]["values"]] if result else []
+
     def value(self, expr: str) -> float:
         """The one value `expr` has at the end of the run (NaN if it has none)."""
         result = self.prometheus.query(expr)
@@ -151,7 +156,10 @@ def test_full_lru_cache_with_good_hit_ratio_stays_quiet(observed: Observed) -> N
         over_run("redis_keyspace_misses_total{}", instance),
     )
     assert ratio > 0.85, "the workload should keep the hit ratio high"
-    assert observed.loud(instance) == set()
+    history = observed.history(
+        over_run("instance:redis_keyspace_hit_ratio:ratio_rate5m{}", instance)
+    )
+    assert observed.loud(instance) == set(), f"hit ratio over the run: {history}"
 
 
 def test_volatile_lru_cache_with_ttls_everywhere_stays_quiet(observed: Observed) -> None:
