@@ -9,29 +9,16 @@ exactly the expected ones.
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import redis
 import yaml
 from cachescope.rules import thresholds
-from cachescope.rules.cli import render_documents
+from prometheus import Firing, Prometheus, render_rules
 from pymemcache.client.base import Client as MemcacheClient
-from servers import (
-    MemcachedServer,
-    Process,
-    StartExporter,
-    StartRedis,
-    free_port,
-    require_binary,
-    wait_for,
-    wait_for_link_up,
-)
-
-Firing = set[tuple[str, str, str]]  # (alertname, severity, instance)
+from servers import MemcachedServer, StartExporter, StartRedis, wait_for_link_up
 
 
 def live_thresholds(path: Path) -> Path:
@@ -44,50 +31,6 @@ def live_thresholds(path: Path) -> Path:
     alerts["MemcachedHitRatioLow"].update(warmup="0s", min_gets=0)
     path.write_text(yaml.safe_dump({"selector": 'job="cachescope"', "alerts": alerts}))
     return path
-
-
-class Prometheus(Process):
-    """prometheus on a free loopback port, scraping and evaluating every second."""
-
-    def __init__(self, workdir: Path, exporter_port: int, rule_dir: Path) -> None:
-        self.port = free_port()
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(rule_dir / "*.rules.yml")],
-            "scrape_configs": [
-                {
-                    "job_name": "cachescope",
-                    "honor_labels": True,
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                }
-            ],
-        }
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        super().__init__(
-            [
-                require_binary("prometheus"),
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir,
-            "prometheus",
-        )
-        wait_for(lambda: self.api("/-/ready") is not None, 30, f"prometheus: {self.log()}")
-
-    def api(self, path: str) -> object:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as reply:
-            body = reply.read().decode()
-        return json.loads(body) if path.startswith("/api/") else body
-
-    def firing(self) -> Firing:
-        reply = self.api("/api/v1/alerts")
-        assert isinstance(reply, dict) and reply["status"] == "success", reply
-        return {
-            (a["labels"]["alertname"], a["labels"]["severity"], a["labels"]["instance"])
-            for a in reply["data"]["alerts"]
-            if a["state"] == "firing"
-        }
 
 
 def fill_until_oom(client: redis.Redis) -> None:
@@ -129,11 +72,9 @@ def test_real_trouble_fires_exactly_the_expected_alerts(
         primary.stop()
         stopped.stop()
 
-        rule_dir = tmp_path / "rules"
-        rule_dir.mkdir()
-        values = thresholds.load(live_thresholds(tmp_path / "live-thresholds.yml"))
-        for name, text in render_documents(values, "prometheus").items():
-            (rule_dir / name).write_text(text)
+        rule_dir = render_rules(
+            live_thresholds(tmp_path / "live-thresholds.yml"), tmp_path / "rules"
+        )
         prometheus = Prometheus(tmp_path, exporter.port, rule_dir)
         try:
             name = {s: f"127.0.0.1:{s.port}" for s in (full, primary, replica, evicting, stopped)}
