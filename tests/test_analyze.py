@@ -23,6 +23,7 @@ from cachescope.cli import main
 from cachescope.config import Credentials, target_from_uri
 from cachescope.rules import thresholds
 from click.testing import CliRunner
+from pymemcache.client.base import Client as MemcacheClient
 from servers import ROOT, MemcachedServer, RedisServer, free_port
 
 SCHEMA = json.loads((ROOT / "docs/analyze-report.schema.json").read_text())
@@ -710,3 +711,46 @@ def test_bad_thresholds_file_is_located(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["analyze", "--thresholds", str(bad), "redis://x:1"])
     assert result.exit_code == 1
     assert "bad.yml:2" in result.output and "RedisHitRatioLow" in result.output
+
+
+def test_full_memcached_dropping_never_read_items_has_no_early_eviction_finding() -> None:
+    server = MemcachedServer("-m", "2")
+    try:
+        client = MemcacheClient(("127.0.0.1", server.port), timeout=2, no_delay=True)
+        for i in range(4000):  # ~4 MB of 1 KB items into 2 MB: full, evicting the oldest
+            client.set(f"tail:{i}", b"v" * 1000, expire=3600)
+        counter = iter(range(4000, 10**9))
+
+        def one_off_writes() -> None:
+            """A long tail of keys set once and never read again."""
+            client.set(f"tail:{next(counter)}", b"v" * 1000, expire=3600)
+
+        with background(one_off_writes):
+            code, report = analyze_json(server.uri)
+        assert int(client.stats()[b"evictions"]) > 4000 - 2000  # it evicted, all of it unread
+        assert "MemcachedItemsEvictedEarly" not in by_alert(report)
+        assert code == 0
+    finally:
+        server.stop()
+
+
+def test_memcached_evicting_items_still_being_read_gets_the_early_eviction_finding() -> None:
+    server = MemcachedServer("-m", "2")
+    try:
+        client = MemcacheClient(("127.0.0.1", server.port), timeout=2, no_delay=True)
+        counter = iter(range(10**9))
+
+        def working_set_too_big() -> None:
+            """Read-through over 4,000 keys in turn: each is read, then pushed out in use."""
+            key = f"page:{next(counter) % 4000}"
+            client.get(key)
+            client.set(key, b"v" * 1000, expire=3600)
+            client.get(key)
+
+        for _ in range(8000):
+            working_set_too_big()
+        with background(working_set_too_big):
+            _, report = analyze_json(server.uri)
+        assert by_alert(report)["MemcachedItemsEvictedEarly"]["priority"] == "medium"
+    finally:
+        server.stop()

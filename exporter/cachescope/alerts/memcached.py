@@ -106,19 +106,24 @@ ALERTS = (
         check=_mc_evictions,
     ),
     AlertDef(
-        # A full Memcached is an LRU cache at work; items pushed out soon after their
-        # last use mean the working set does not fit, whatever the hit ratio says.
+        # A full Memcached is an LRU cache at work; items that had been read, pushed out soon
+        # after their last use, mean the working set does not fit. Items set and never read
+        # (a long tail, counted by evicted_unfetched) leaving early is no harm.
         name="MemcachedItemsEvictedEarly",
         expr=(
             "memcached_slab_items_evicted_time_seconds{@{selector}} < @{threshold|seconds}\n"
-            "and on (job, instance, slab)"
-            " rate(memcached_slab_items_evicted_total{@{selector}}[5m]) > 0"
+            "and on (job, instance, slab)\n"
+            "(\n"
+            "  rate(memcached_slab_items_evicted_total{@{selector}}[5m])\n"
+            "  - rate(memcached_slab_items_evicted_unfetched_total{@{selector}}[5m])\n"
+            ") > 0"
         ),
         summary="Memcached evicts items soon after their last use.",
         description=(
             "Slab class {{ $labels.slab }} of Memcached {{ $labels.instance }} evicted an item"
             " {{ $value | humanizeDuration }} after its last access (threshold"
-            " @{threshold}): the cache is too small for its working set."
+            " @{threshold}) while evicting items that had been read: the cache is too small for its"
+            " working set."
         ),
         category="efficiency",
         action=(

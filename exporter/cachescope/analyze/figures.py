@@ -298,11 +298,13 @@ def memcached_figures(samples: Samples) -> Figures:
 
 
 def _evicted_early(samples: Samples) -> float | None:
-    """The shortest evicted_time among slab classes that evicted during the interval."""
+    """The shortest evicted_time among slab classes that evicted fetched items meanwhile."""
     times = []
     for labels, value in samples.second.series("memcached_slab_items_evicted_time_seconds"):
         slab = labels.get("slab", "")
-        evicted = _rate(samples, "memcached_slab_items_evicted_total", slab=slab)
-        if evicted:
+        evicted = _rate(samples, "memcached_slab_items_evicted_total", slab=slab) or 0.0
+        unfetched = _rate(samples, "memcached_slab_items_evicted_unfetched_total", slab=slab)
+        # Items set once and never read (a long tail) leaving an LRU cache is the cache at work.
+        if evicted - (unfetched or 0.0) > 0:
             times.append(value)
     return min(times, default=None)
