@@ -303,6 +303,12 @@ CASES: list[tuple[str, Figures, str, Figures]] = [
         "medium",
         healthy(cluster={"disconnected": 0}),
     ),
+    (  # 200 MOVED replies beside 800 commands served in the 10 s sample: 20%
+        "RedisClusterMovedHigh",
+        healthy(ops_per_second=80.0, events={"MOVED": (200.0, 200.0)}),
+        "medium",
+        healthy(ops_per_second=80.0, events={"MOVED": (40.0, 900.0)}),
+    ),
     (
         "RedisClusterNodeFailed",
         healthy(cluster={"failed_peers": 1}),

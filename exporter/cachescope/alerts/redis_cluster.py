@@ -9,6 +9,7 @@ from cachescope.alerts.model import AlertDef
 from cachescope.analyze.checks import (
     Check,
     Params,
+    pct,
 )
 from cachescope.analyze.figures import Figures
 
@@ -24,6 +25,16 @@ def _cluster(key: str, failing: Callable[[float, float], bool], bad: float, text
         return text.format(value=value) if value is not None and failing(value, bad) else None
 
     return run
+
+
+def _redirected(f: Figures, p: Params) -> str | None:
+    """The share of commands answered MOVED during the sample (they are not `processed`)."""
+    moved, _ = f.events.get("MOVED", (0.0, 0.0))
+    commands = (f.ops_per_second or 0.0) * f.interval
+    if moved <= 0 or moved / (commands + moved) <= p["threshold"]:
+        return None
+    share = moved / (commands + moved)
+    return f"{pct(share)} of commands answered MOVED: a client does not follow redirections"
 
 
 ALERTS = (
@@ -93,6 +104,33 @@ ALERTS = (
         category="cluster",
         action="restore connectivity on the cluster bus port; CLUSTER FORGET nodes gone for good",
         check=_cluster("disconnected", operator.gt, 0, "no cluster-bus link to {value:.0f} nodes"),
+    ),
+    AlertDef(
+        # A cluster-aware client sees one MOVED per slot that moved, then asks the right node;
+        # a steady share of MOVED replies is a client that never learns the slot map.
+        name="RedisClusterMovedHigh",
+        expr=(
+            'rate(redis_errors_total{@{selector}, err="MOVED"}[5m])\n'
+            "/ ignoring (err)\n"
+            "(\n"
+            '  rate(redis_errors_total{@{selector}, err="MOVED"}[5m])\n'
+            "  + ignoring (err) rate(redis_commands_processed_total{@{selector}}[5m])\n"
+            "  > 0\n"
+            ")\n"
+            "> @{threshold}"
+        ),
+        summary="Redis Cluster sends many commands to another node (MOVED).",
+        description=(
+            "Cluster node {{ $labels.instance }} answered {{ $value | humanizePercentage }} of"
+            " its commands with MOVED over 5m (threshold @{threshold|pct}): a client does not"
+            " follow the cluster's redirections."
+        ),
+        category="cluster",
+        action=(
+            "find the client (CLIENT LIST, the application's driver settings) and switch it to "
+            "a cluster-aware driver or mode; a short burst during resharding is normal"
+        ),
+        check=_redirected,
     ),
     AlertDef(
         name="RedisClusterNodeFailed",

@@ -192,7 +192,7 @@ def redis_figures(samples: Samples, now: float | None = None) -> Figures:
     saved = last.value("redis_rdb_last_save_timestamp_seconds")
     if saved:
         figures.last_save_age = max(now - saved, 0.0)
-    for err in ("OOM", "BUSY"):
+    for err in ("OOM", "BUSY", "MOVED"):
         figures.events[err] = _event(samples, "redis_errors_total", err=err)
     figures.events["rejected"] = _event(samples, "redis_rejected_connections_total")
     _add_latency(figures, samples, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cachescope.dashboards import grafana
+from cachescope.dashboards.bounds import Bound
 from cachescope.dashboards.common import OK_MAPPINGS, UP_MAPPINGS, panel_kw, q, series, single
 
 CLUSTER = 'job=~"$job", cluster=~"$cluster", instance=~"$instance"'
@@ -174,6 +175,24 @@ def cluster_panels(t: dict[str, Any]) -> list[grafana.Panel]:
                 ),
             ],
             "Cluster bus traffic; a storm follows flapping nodes.",
+            selector=c,
+        ),
+        series(
+            t,
+            "Commands answered MOVED",
+            [
+                (
+                    'rate(redis_errors_total{SEL, err="MOVED"}[$__rate_interval])'
+                    " / ignoring (err) ("
+                    'rate(redis_errors_total{SEL, err="MOVED"}[$__rate_interval])'
+                    " + ignoring (err)"
+                    " rate(redis_commands_processed_total{SEL}[$__rate_interval]) > 0)",
+                    "{{instance}}",
+                ),
+            ],
+            "Share of commands sent to the wrong node: a client that ignores redirections.",
+            unit="percentunit",
+            bounds=[Bound("RedisClusterMovedHigh")],
             selector=c,
         ),
     ]
