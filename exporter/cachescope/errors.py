@@ -79,6 +79,8 @@ class Scrubber:
     def of(cls, secret: str) -> Scrubber:
         spellings = {secret, quote(secret, safe=""), quote(secret), repr(secret)[1:-1]}
         spellings.add(escape_label(secret))  # also a JSON string's escaping, but for \n
+        # IGNORECASE folds one character at a time; "straße".upper() is "STRASSE".
+        spellings |= {secret.upper(), secret.lower(), secret.casefold()}
         return cls(
             _pattern(spellings) if len(secret) >= MIN_SCRUBBED else None,
             _pattern({escape_label(text) for text in spellings}),
