@@ -51,9 +51,8 @@ def scrub_labels(metrics: MetricSet, scrubber: Scrubber) -> None:
     Only targets with a secret pay, and they pay one search per family unless the
     secret is there; then only label values are rewritten, never names or values.
     """
-    pattern = scrubber.label_pattern
     for family in metrics.families():
-        if pattern.search("".join(family.lines)) is None:
+        if not scrubber.in_labels("".join(family.lines)):
             continue
         family.lines[:] = [
             _LABEL_VALUE.sub(lambda m: f'="{scrubber.label(m.group(1))}"', line)
