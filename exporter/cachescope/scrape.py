@@ -10,12 +10,13 @@ import logging
 import re
 import threading
 import time
+import traceback
 from collections import Counter, deque
 from typing import Protocol
 
 from cachescope.config import TargetConfig
-from cachescope.errors import ERROR_HINTS, ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered, escape_label
+from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
+from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered
 from cachescope.joined import Joined
 
 log = logging.getLogger(__name__)
@@ -44,20 +45,17 @@ def make_collector(target: TargetConfig) -> Collector:
 _LABEL_VALUE = re.compile(r'="((?:[^"\\]|\\.)*)"')  # a label value, escapes and all
 
 
-def scrub_labels(metrics: MetricSet, secret: str) -> None:
+def scrub_labels(metrics: MetricSet, scrubber: Scrubber) -> None:
     """Redact a configured secret from label values, should a server report it as a field.
 
-    Only targets with a secret pay, and they pay one substring search per family
-    unless the secret is there; then only label values are rewritten, never names or values.
+    Only targets with a secret pay, and they pay one search per family unless the
+    secret is there; then only label values are rewritten, never names or values.
     """
-    needle = escape_label(secret)
-    if not needle:
-        return
     for family in metrics.families():
-        if needle not in "".join(family.lines):
+        if not scrubber.in_labels("".join(family.lines)):
             continue
         family.lines[:] = [
-            _LABEL_VALUE.sub(lambda m: m.group(0).replace(needle, "<redacted>"), line)
+            _LABEL_VALUE.sub(lambda m: f'="{scrubber.label(m.group(1))}"', line)
             for line in family.lines
         ]
 
@@ -67,6 +65,7 @@ class TargetState:
 
     def __init__(self, target: TargetConfig, persistent: bool = True, max_series: int = 0) -> None:
         self.target = target
+        self.scrubber = scrubber_for(target)  # None without a password: nothing to scrub
         self.collector = make_collector(target)
         self.lock = threading.Lock()
         self.errors: Counter[str] = Counter()
@@ -109,15 +108,19 @@ class TargetState:
                 if self.sampler is not None:
                     self.sampler.add_metrics(metrics)
                 self._check_series(metrics)
-                if self.target.credentials.password is not None:
-                    scrub_labels(metrics, self.target.credentials.password.reveal())
+                if self.scrubber is not None:
+                    scrub_labels(metrics, self.scrubber)
                 up = 1.0
                 self.last_error = ""
             except ScrapeError as exc:
                 metrics = MetricSet(base_labels)  # drop partial samples of a failed scrape
                 self.record_failure(exc)
             except Exception as exc:  # a bug or an odd reply must not cost other targets
-                log.exception("target=%s unexpected error while scraping", self.target.name)
+                log.error(
+                    "target=%s unexpected error while scraping\n%s",
+                    self.target.name,
+                    self._scrub(traceback.format_exc()),  # may quote the reply
+                )
                 metrics = MetricSet(base_labels)
                 self.record_failure(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
             finally:
@@ -137,15 +140,20 @@ class TargetState:
                 "series_limit", f"{count} series, more than the limit of {self.max_series}"
             )
 
+    def _scrub(self, text: str) -> str:
+        return text if self.scrubber is None else self.scrubber.text(text)
+
     def record_failure(self, error: ScrapeError) -> None:
+        """Count, keep and log a failure; its message is scrubbed before any of that."""
+        message = self._scrub(error.message)
         self.errors[error.kind] += 1
-        self.last_error = error.message
+        self.last_error = message
         log.warning(
             "target=%s address=%s error=%s msg=%r hint=%r",
             self.target.name,
             self.target.endpoint.redacted(),
             error.kind,
-            error.message,
+            message,
             error.hint,
         )
 

@@ -20,7 +20,7 @@ from cachescope.config import (
     parse_duration,
     target_from_uri,
 )
-from cachescope.errors import ScrapeError
+from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.rules import thresholds as thresholds_file
 from cachescope.rules.cli import thresholds_option
 from cachescope.yamlmarks import ConfigError
@@ -125,7 +125,13 @@ def _resolve(names: tuple[str, ...], config_file: str | None, timeout: float) ->
 
 
 def _analyze(target: TargetConfig, interval: float, limits: dict[str, Any]) -> output.Report:
-    """One target's report; never raises."""
+    """One target's report, scrubbed of its password (table and JSON alike); never raises."""
+    data = _report(target, interval, limits)
+    scrubber = scrubber_for(target)
+    return data if scrubber is None else output.scrubbed(data, scrubber)
+
+
+def _report(target: TargetConfig, interval: float, limits: dict[str, Any]) -> output.Report:
     shown = target.endpoint.redacted()
     try:
         samples = sample(target, interval)

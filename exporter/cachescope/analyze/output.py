@@ -15,6 +15,7 @@ import click
 from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Figures
 from cachescope.analyze.findings import Finding
+from cachescope.errors import Scrubber
 
 Report = dict[str, Any]
 COLOURS = {"critical": "red", "high": "yellow", "medium": "cyan", "low": "white"}
@@ -33,6 +34,17 @@ def report(
         data["error"] = error
     data["metrics"] = metrics(figures) if figures is not None else {}
     data["recommendations"] = [finding.as_dict() for finding in findings]
+    return data
+
+
+def scrubbed(data: Any, scrubber: Scrubber) -> Any:
+    """A report (or any part of one) with every string scrubbed of the target's password."""
+    if isinstance(data, str):
+        return scrubber.text(data)
+    if isinstance(data, dict):
+        return {key: scrubbed(value, scrubber) for key, value in data.items()}
+    if isinstance(data, list):
+        return [scrubbed(value, scrubber) for value in data]
     return data
 
 

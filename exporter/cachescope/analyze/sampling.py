@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cachescope.config import TargetConfig
-from cachescope.errors import ScrapeError, scrub
+from cachescope.errors import ScrapeError, scrub, scrubbed, scrubber_for
 from cachescope.exposition import MetricSet
-from cachescope.scrape import Collector, make_collector
+from cachescope.scrape import Collector, make_collector, scrub_labels
 
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -91,11 +91,15 @@ def sample(target: TargetConfig, interval: float) -> Samples:
 
 
 def _collect(collector: Collector, target: TargetConfig) -> MetricSet:
+    """One scrape, scrubbed of the target's password as the exporter's scrapes are."""
     metrics = MetricSet()
     try:
         collector.collect(metrics, time.monotonic() + target.timeout)
-    except ScrapeError:
-        raise
+    except ScrapeError as exc:
+        raise scrubbed(exc, target) from None
     except Exception as exc:  # an odd reply is reported as such, never as a traceback
         raise ScrapeError("parse", scrub(f"{type(exc).__name__}: {exc}", target)) from None
+    scrubber = scrubber_for(target)
+    if scrubber is not None:
+        scrub_labels(metrics, scrubber)
     return metrics

@@ -14,7 +14,8 @@ from typing import Any
 
 import hiredis
 
-from cachescope.errors import ScrapeError, scrub
+from cachescope.config import TargetConfig
+from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.redis.guard import GuardedReader
 from cachescope.transport import Connection
 
@@ -35,13 +36,27 @@ class RedisConnection(Connection):
     incomplete = False  # hiredis' gets() while a reply is still arriving
     protocol_errors = (hiredis.ProtocolError,)
 
+    def __init__(self, target: TargetConfig) -> None:
+        super().__init__(target)
+        # Whatever a server says may repeat the password it was sent (a proxy echoing
+        # AUTH's argument in later errors); None without one, which costs nothing.
+        self._scrubber = scrubber_for(target)
+
     def new_reader(self) -> GuardedReader:
         self._guard = GuardedReader()
         return self._guard
 
     def roundtrip(self, commands: Sequence[Command], deadline: float) -> list[Any]:
+        """The replies; error replies scrubbed of the password before anyone reads them."""
         self._guard.begin()  # the caps on bytes and elements count per round trip
-        return super().roundtrip(commands, deadline)
+        replies = super().roundtrip(commands, deadline)
+        scrubber = self._scrubber
+        if scrubber is not None:
+            replies = [
+                ReplyError(scrubber.text(str(r))) if isinstance(r, ReplyError) else r
+                for r in replies
+            ]
+        return replies
 
     def execute(self, commands: Sequence[Command], deadline: float) -> list[Any]:
         """Send the commands in one write; their replies, text ones within MAX_TEXT_REPLY."""
@@ -83,7 +98,6 @@ class RedisConnection(Connection):
         commands.append(("CLIENT", "SETNAME", "cachescope"))
         replies = self.roundtrip(commands, deadline)
         if creds.password is not None and isinstance(replies[0], ReplyError):
-            message = scrub(str(replies[0]), self.target)
-            raise ScrapeError("auth", f"authentication failed: {message}")
+            raise ScrapeError("auth", f"authentication failed: {replies[0]}")
         if isinstance(replies[-1], ReplyError):  # an ACL without client|setname: scrape anyway
             self.unavailable["CLIENT"] = str(replies[-1])
