@@ -18,6 +18,7 @@ from scenarios import (
     fill_until_oom,
     load_batch_data,
     memcached_cache_aside,
+    misrouted_client,
     redis_cache_aside,
     reject_connections,
     reload_slowly,
@@ -135,6 +136,9 @@ class Fleet:
         memcached = MemcacheClient(("127.0.0.1", self.memcached["memcached-full"].port), timeout=2)
         load.add(memcached_cache_aside(memcached))
         load.add(batch_job(self.redis["batch"].client()), pause=10)
+        # Trouble from the start: the cluster it misroutes to is broken later, which only
+        # turns its MOVED replies into CLUSTERDOWN ones.
+        load.add(misrouted_client(self.redis["cluster-down-1"].client(), self.happened))
 
     def break_things(self) -> threading.Thread:
         """Each broken scenario's trouble, once; returns the reload still running."""

@@ -227,3 +227,20 @@ class PrimariesOnlyCluster(Cluster):
             timeout=60,
         )
         wait_for(self.converged, timeout=30, what="cluster state ok on every node")
+
+
+def misrouted_client(client: redis.Redis, happened: dict[str, int]) -> Callable[[], None]:
+    """A plain (not cluster-aware) client reading keys of every slot from one cluster node."""
+    happened.setdefault("moved_replies", 0)
+    counter = iter(range(10**9))
+
+    def step() -> None:
+        for _ in range(10):
+            try:
+                client.get(f"user:{next(counter) % 1000}:profile")
+            except redis.exceptions.MovedError:
+                happened["moved_replies"] += 1
+            except redis.exceptions.ResponseError:  # CLUSTERDOWN, once the cluster is broken
+                pass
+
+    return step

@@ -13,10 +13,12 @@ healthy cache is true from the first evaluation on: a long `for` only hides it f
 Info alerts (RedisRestarted) are allowed. Broken scenarios must fire their alert from the
 first occurrence: one OOM reply, one BUSY reply, a handful of refused connections.
 
-The one override of the shipped thresholds is RedisLoading's `for` (5m shipped, 5s here):
-a slowed-down `DEBUG RELOAD` keeps Redis loading for about 15 s, and a five-minute `for`
-would outlast the whole run. Every other `for` is as shipped; the replica-link and
-cluster-state alerts (`for: 1m`) fire within the run because their trouble starts early.
+Two overrides of the shipped thresholds shorten a `for` that would outlast the whole run:
+RedisLoading's (5m shipped, 5s here: a slowed-down `DEBUG RELOAD` keeps Redis loading for
+about 15 s) and RedisClusterMovedHigh's (15m shipped, 5s here: its condition, a share of
+MOVED replies over 5m, is what the test proves; the 15m only rides out resharding). Every
+other `for` is as shipped; the replica-link and cluster-state alerts (`for: 1m`) fire within
+the run because their trouble starts early.
 
 ALERTS is read per instance over the whole run (max_over_time of the ALERTS series, pending
 and firing), and polled during the run too. The servers, the exporter and Prometheus are
@@ -90,7 +92,7 @@ def hit_ratio(observed: Observed, hits: str, misses: str) -> float:
 
 def start_prometheus(tmp_path: Path, exporter: Exporter) -> Prometheus:
     override = tmp_path / "thresholds.yml"
-    alerts = {"RedisLoading": {"for": "5s"}}  # see the module docstring
+    alerts = {"RedisLoading": {"for": "5s"}, "RedisClusterMovedHigh": {"for": "5s"}}
     override.write_text(yaml.safe_dump({"selector": 'job="cachescope"', "alerts": alerts}))
     return Prometheus(tmp_path, exporter.port, render_rules(override, tmp_path / "rules"))
 
@@ -268,3 +270,10 @@ def test_cluster_that_lost_a_primary_without_replica_fires_cluster_state_not_ok(
 ) -> None:
     assert observed.value(over_run("min_over_time(redis_cluster_state{}[RUN])", node)) == 0
     assert observed.fired(node, "RedisClusterStateNotOk")
+
+
+def test_client_that_ignores_cluster_redirections_fires_redis_cluster_moved_high(
+    observed: Observed,
+) -> None:
+    assert observed.happened["moved_replies"] > 0
+    assert observed.fired("cluster-down-1", "RedisClusterMovedHigh")
