@@ -218,3 +218,89 @@ class TLSExporter(Exporter):
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
             reply = Reader(sock).reply()
         return reply.status, reply.body.decode()
+
+
+def test_evicting_connections_with_events_pending_never_stops_the_front(
+    start_exporter,  # type: ignore[no-untyped-def]
+    redis_server: RedisServer,
+) -> None:
+    raise_open_file_limit()
+    exporter = start_exporter("--target", redis_server.uri, "--web.max-connections", "20")
+    for round_ in range(40):
+        try:
+            evict_storm(exporter.port, 30)
+            reply, _ = timed_get(exporter.port, "/-/healthy", timeout=10)
+        except OSError as exc:
+            code = exporter.proc.poll()
+            pytest.fail(f"round {round_}: {exc!r}, exit code {code}\n{exporter.log()[-1500:]}")
+        assert reply.status == 200, f"round {round_}"
+    assert "Traceback" not in exporter.log()
+
+
+def evict_storm(port: int, count: int) -> None:
+    """`count` partial heads made readable and closed at once, while `count` newcomers arrive.
+
+    The newcomers evict the oldest waiting connections while those have events
+    pending in the same select() batch; their descriptors may be reused at once.
+    """
+    old = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(count)]
+    for sock in old:
+        sock.sendall(b"GET /metrics HTTP/1.1\r\nX: ")
+    time.sleep(0.1)  # the front has read the partial heads
+    new: list[socket.socket] = []
+
+    def close_old() -> None:
+        for sock in old:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"a\r\n")
+        for sock in old:
+            sock.close()
+
+    def open_new() -> None:
+        for _ in range(count):
+            with contextlib.suppress(OSError):
+                new.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+
+    threads = [threading.Thread(target=close_old), threading.Thread(target=open_new)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    time.sleep(0.1)  # the front handles the batch before the newcomers leave
+    for sock in new:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GET /metrics\x01SECRET-MARK HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nSECRET-MARK\x01: 1\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\n SECRET-MARK\r\nHost: x\r\n\r\n",
+        b"SECRET-MARK\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-SECRET-MARK: " + b"a" * 70000 + b"\r\n\r\n",
+    ],
+    ids=["request-line", "header-name", "continuation", "no-request-line", "huge-head"],
+)
+def test_a_bad_request_is_answered_without_echoing_its_bytes(
+    exporter: Exporter, raw: bytes
+) -> None:
+    reply, closed = exchange(exporter.port, raw)
+    assert reply.status in (400, 431) and closed
+    assert b"SECRET" not in reply.body and b"bytearray" not in reply.body, reply.body
+    assert 0 < len(reply.body) < 80
+
+
+def test_a_head_cut_off_at_its_deadline_gets_408_and_silence_gets_a_plain_close(
+    exporter: Exporter,
+) -> None:
+    with (
+        socket.create_connection(("127.0.0.1", exporter.port), timeout=30) as partial,
+        socket.create_connection(("127.0.0.1", exporter.port), timeout=30) as silent,
+    ):
+        partial.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        reader = Reader(partial)
+        reply = reader.reply()  # blocks until the front's head deadline, about 10 s
+        assert reply.status == 408 and reply.headers["connection"] == "close"
+        assert reader.at_eof()
+        assert silent.recv(100) == b""  # closed at the same deadline, with no answer

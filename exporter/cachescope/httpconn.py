@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import selectors
 import socket
@@ -30,18 +31,25 @@ Handler = Callable[[Request], Answer]
 @dataclasses.dataclass(slots=True, eq=False)
 class Connection:
     sock: socket.socket
+    # Its descriptor as registered: sock.fileno() is -1 once closed, and the number
+    # may already belong to a newer connection.
+    fd: int
     http: h11.Connection
     deadline: float
     since: float  # when its current wait began: the oldest waiting one is evicted first
     handshaking: bool = False
-    busy: bool = False  # a worker owns it
+    busy: bool = False  # a worker owns it: the selector thread leaves it alone
     idle: bool = False  # between requests
+    heard: bool = False  # a byte of the current request has come: a timeout is answered
+    registered: bool = False  # in the selector
+    closed: bool = False  # a stale event for it in the current select() batch is skipped
     request: Request | None = None
     body: int = 0
 
     def wait(self, now: float) -> None:
         """Start waiting: for a whole request if one is under way, else idle."""
         self.idle = not self.http.trailing_data[0]
+        self.heard = not self.idle
         self.deadline = now + (IDLE_TIMEOUT if self.idle else HEAD_TIMEOUT)
         self.since = now
 
@@ -164,8 +172,12 @@ class Refusals:
             sock.close()
             return
         lingering = Lingering(sock, time.monotonic() + LINGER)
+        try:
+            self._selector.register(sock, selectors.EVENT_READ, lingering)
+        except (KeyError, ValueError, OSError):  # not worth a linger: the refusal is sent
+            sock.close()
+            return
         self._lingering.add(lingering)
-        self._selector.register(sock, selectors.EVENT_READ, lingering)
 
     def too_many(self, sock: socket.socket, tls: bool) -> None:
         """Refuse a connection past the limit: 503, or over TLS (no handshake yet) a close."""
@@ -176,18 +188,23 @@ class Refusals:
 
     def drain(self, lingering: Lingering) -> None:
         """Discard what the client still sends; close at its end."""
-        if receive(lingering.sock) == b"":
-            self._forget(lingering)
+        if lingering in self._lingering and receive(lingering.sock) == b"":
+            self.forget(lingering)
 
     def sweep(self, now: float) -> None:
         for lingering in [x for x in self._lingering if x.deadline <= now]:
-            self._forget(lingering)
+            self.forget(lingering)
 
     def close(self) -> None:
         for lingering in list(self._lingering):
-            self._forget(lingering)
+            self.forget(lingering)
 
-    def _forget(self, lingering: Lingering) -> None:
-        self._selector.unregister(lingering.sock)
+    def forget(self, lingering: Lingering) -> None:
+        """Stop watching and close it; again is a no-op."""
+        if lingering not in self._lingering:
+            return
         self._lingering.discard(lingering)
-        lingering.sock.close()
+        with contextlib.suppress(KeyError, ValueError):  # unregistered already
+            self._selector.unregister(lingering.sock)  # before the close: the fd is still ours
+        with contextlib.suppress(OSError):
+            lingering.sock.close()

@@ -33,7 +33,7 @@ from cachescope.httpconn import (
     receive,
     write_answer,
 )
-from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, from_event
+from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
 
 log = logging.getLogger(__name__)
 
@@ -78,21 +78,36 @@ class Front:
         next_sweep = 0.0
         try:
             while not self._stop.is_set():
-                for key, _ in self._selector.select(0.5):
-                    if key.data is None:
-                        self._accept()
-                    elif key.data is self._wake_r:
-                        self._take_back()
-                    elif isinstance(key.data, Lingering):
-                        self._refusals.drain(key.data)
-                    else:
-                        self._on_event(key.data)
-                now = time.monotonic()
-                if now >= next_sweep:
-                    self._sweep(now)
-                    next_sweep = now + 0.5
+                try:
+                    for key, _ in self._selector.select(0.5):
+                        self._on_ready(key.data)
+                    now = time.monotonic()
+                    if now >= next_sweep:
+                        next_sweep = now + 0.5
+                        self._sweep(now)
+                except Exception as exc:  # a bug of ours must not take the port down
+                    log.warning("HTTP front: unexpected %s: %s", type(exc).__name__, exc)
+                    self._stop.wait(0.05)  # no busy loop should it persist
         finally:
             self._stopped.set()
+
+    def _on_ready(self, data: object) -> None:
+        """One ready socket; whatever goes wrong with it ends that connection, not the loop."""
+        try:
+            if data is None:
+                self._accept()
+            elif data is self._wake_r:
+                self._take_back()
+            elif isinstance(data, Lingering):
+                self._refusals.drain(data)
+            elif isinstance(data, Connection) and not data.closed:  # closed earlier this batch
+                self._on_event(data)
+        except Exception as exc:
+            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+            if isinstance(data, Lingering):
+                self._refusals.forget(data)
+            elif isinstance(data, Connection) and not data.busy:
+                self._close(data)
 
     def shutdown(self) -> None:
         """Stop serve_forever() and wait until it returned."""
@@ -128,24 +143,35 @@ class Front:
                     self._selector.unregister(self._listener)
                     self._accepting = False
                 return
-            sock.setblocking(False)
-            if sock.family != socket.AF_UNIX:  # no Nagle delay on keep-alive responses
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if len(self._conns) >= self.max_connections and not self._evict():
-                log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
-                self._refusals.too_many(sock, tls=self._tls is not None)
-                continue
-            self._admit(sock)
+            try:
+                self._admit(sock)
+            except OSError as exc:  # gone already (reset before we looked): its loss alone
+                log.debug("dropping a new connection: %s", exc)
+                sock.close()
 
     def _admit(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        if sock.family != socket.AF_UNIX:  # no Nagle delay on keep-alive responses
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if len(self._conns) >= self.max_connections and not self._evict():
+            log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
+            self._refusals.too_many(sock, tls=self._tls is not None)
+            return
         now = time.monotonic()
         handshaking = self._tls is not None
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        conn = Connection(sock, http, now + HEAD_TIMEOUT, now, handshaking)
+        conn = Connection(
+            sock=sock,
+            fd=sock.fileno(),
+            http=http,
+            deadline=now + HEAD_TIMEOUT,
+            since=now,
+            handshaking=handshaking,
+        )
         self._conns.add(conn)
-        self._selector.register(sock, selectors.EVENT_READ, conn)
+        self._watch(conn)
         if handshaking:
             self._handshake(conn)
 
@@ -163,14 +189,14 @@ class Front:
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
             writing = isinstance(exc, ssl.SSLWantWriteError)
             events = selectors.EVENT_WRITE if writing else selectors.EVENT_READ
-            self._selector.modify(conn.sock, events, conn)
+            self._selector.modify(conn.fd, events, conn)
             return
         except OSError as exc:
             log.debug("TLS handshake failed: %s", exc)
             self._close(conn)
             return
         conn.handshaking = False
-        self._selector.modify(conn.sock, selectors.EVENT_READ, conn)
+        self._selector.modify(conn.fd, selectors.EVENT_READ, conn)
         self._on_event(conn)  # the request may have come with the handshake's last flight
 
     def _on_event(self, conn: Connection) -> None:
@@ -186,6 +212,7 @@ class Front:
         if conn.idle:  # a new request begins: it has HEAD_TIMEOUT to arrive whole
             now = time.monotonic()
             conn.idle, conn.deadline, conn.since = False, now + HEAD_TIMEOUT, now
+        conn.heard = True
         conn.http.receive_data(data)
         self._advance(conn)
 
@@ -201,7 +228,7 @@ class Front:
                     if conn.body > MAX_BODY:
                         raise BadRequest(413, "request body too large")
             except h11.RemoteProtocolError as exc:
-                self._reject(conn, exc.error_status_hint, str(exc))
+                self._reject(conn, exc.error_status_hint, complaint(str(exc)))
                 return
             except BadRequest as exc:
                 self._reject(conn, exc.status, str(exc))
@@ -212,7 +239,7 @@ class Front:
                 if not self._inline(conn):
                     self._dispatch(conn)
                     return
-                if conn.sock.fileno() < 0:
+                if conn.closed:
                     return
             if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 self._close(conn)
@@ -221,7 +248,11 @@ class Front:
     def _inline(self, conn: Connection) -> bool:
         """Answer here what costs nothing (health), rather than hand it to a worker."""
         request = conn.request
-        answer = self.quick(request) if self.quick and request else None
+        try:
+            answer = self.quick(request) if self.quick and request else None
+        except Exception:  # a worker answers it then, with the handler's own error path
+            log.warning("HTTP front: the quick answer to %s failed", request and request.path)
+            answer = None
         if request is None or answer is None:
             return False
         conn.request, conn.body = None, 0
@@ -234,12 +265,18 @@ class Front:
     def _dispatch(self, conn: Connection) -> None:
         request, conn.request, conn.body = conn.request, None, 0
         assert request is not None
-        self._selector.unregister(conn.sock)
+        self._unwatch(conn)
         conn.busy = True
         with self._lock:
             self.active += 1
         pool = self._light if request.path in LIGHT_PATHS else self._pool
-        pool.submit(self.serve, conn, request)
+        try:
+            pool.submit(self.serve, conn, request)
+        except RuntimeError:  # the pools are shut down: the front is closing
+            with self._lock:
+                self.active -= 1
+            conn.busy = False
+            self._close(conn)
 
     def serve(self, conn: Connection, request: Request) -> None:
         """In a worker: answer, write, and hand a kept-alive connection back to the front."""
@@ -254,7 +291,9 @@ class Front:
             with self._lock:
                 self.active -= 1
         if not keep or self.closing:
-            conn.sock.close()
+            conn.closed = True  # the worker owns it until it is returned
+            with contextlib.suppress(OSError):
+                conn.sock.close()
         self._returned.append(conn)
         self._wake()
 
@@ -266,33 +305,60 @@ class Front:
         now = time.monotonic()
         while self._returned:
             conn = self._returned.popleft()
-            if conn.sock.fileno() < 0 or self.closing:
-                conn.sock.close()
-                self._conns.discard(conn)
-                continue
             conn.busy = False
-            conn.wait(now)
-            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
-            if not conn.idle:  # a pipelined request came with the last one
-                self._advance(conn)
+            if conn.closed or self.closing:
+                self._close(conn)
+                continue
+            try:
+                conn.wait(now)
+                self._watch(conn)
+                if not conn.idle:  # a pipelined request came with the last one
+                    self._advance(conn)
+            except Exception as exc:  # the rest of the returned still go back
+                log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+                self._close(conn)
 
     def _reject(self, conn: Connection, status: int, message: str) -> None:
-        log.debug("bad request (%d): %s", status, message[:200])
-        self._selector.unregister(conn.sock)
+        """Answer an error and close: the refusal lingers on, the connection is done."""
+        log.debug("bad request (%d): %s", status, message)
+        self._unwatch(conn)
         self._conns.discard(conn)
-        self._refusals.refuse(conn.sock, status, message[:200])
+        conn.closed = True
+        self._refusals.refuse(conn.sock, status, message)
+
+    def _watch(self, conn: Connection) -> None:
+        self._selector.register(conn.fd, selectors.EVENT_READ, conn)
+        conn.registered = True
+
+    def _unwatch(self, conn: Connection) -> None:
+        # By its recorded fd, and only if ours: a closed socket's number may be another's now.
+        if conn.registered:
+            conn.registered = False
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.fd)
 
     def _close(self, conn: Connection) -> None:
-        if not conn.busy:
-            self._selector.unregister(conn.sock)
-        conn.sock.close()
+        """Forget a connection and close its socket, once; never one a worker owns."""
+        if conn.busy:
+            return
+        self._unwatch(conn)  # before the close, while the fd is still this socket's
         self._conns.discard(conn)
+        if not conn.closed:  # else closed by its worker, or its socket is a refusal's now
+            conn.closed = True
+            with contextlib.suppress(OSError):
+                conn.sock.close()
 
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline; accept again once descriptors are free."""
         for conn in [c for c in self._conns if not c.busy and c.deadline <= now]:
-            log.debug("closing a connection that was %s too long", "idle" if conn.idle else "slow")
-            self._close(conn)
+            if conn.heard and not conn.handshaking:  # part of a head came: say why we close
+                log.debug("answering 408 to a connection slow to send its request")
+                self._reject(conn, 408, "request not received in time")
+            else:
+                log.debug(
+                    "closing a connection that was %s too long", "idle" if conn.idle else "slow"
+                )
+                self._close(conn)
         self._refusals.sweep(now)
         if not self._accepting:
             self._accepting = True

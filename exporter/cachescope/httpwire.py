@@ -118,3 +118,30 @@ def closing_response(status: int, message: str, extra: dict[str, str] | None = N
     """A small response written by the front itself, after which it closes the connection."""
     body = f"{message}\n".encode()
     return response_head(status, len(body), TEXT, extra or {}, False) + body
+
+
+# h11's messages quote the client's bytes (as a bytearray's repr); a response never does.
+_COMPLAINTS = {
+    "illegal request line": "malformed request line",
+    "no request line": "malformed request line",
+    "illegal header line": "malformed header line",
+    "continuation line": "malformed header line",
+    "Illegal header": "malformed header",
+    "Missing mandatory Host": "missing Host header",
+    "Found multiple Host": "more than one Host header",
+    "conflicting Content-Length": "conflicting Content-Length headers",
+    "bad Content-Length": "malformed Content-Length",
+    "Only Transfer-Encoding": "unsupported Transfer-Encoding",
+    "multiple Transfer-Encoding": "unsupported Transfer-Encoding",
+    "illegal chunk header": "malformed chunked body",
+    "malformed chunk footer": "malformed chunked body",
+    "Receive buffer too long": "request head too large",
+}
+
+
+def complaint(h11_message: str) -> str:
+    """A fixed message for what h11 refused: the kind of error, nothing the client sent."""
+    for start, message in _COMPLAINTS.items():
+        if h11_message.startswith(start):
+            return message
+    return "malformed HTTP request"
