@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import ssl
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from cachescope import transport
 from cachescope.config import load_config
 from cachescope.rules import thresholds
 from cachescope.webconfig import load_web_config
@@ -165,3 +169,32 @@ def test_every_yaml_file_refuses_what_is_not_a_regular_file(tmp_path: Path, kind
         with pytest.raises(ConfigError, match="not a regular file") as raised:
             load(path)
         assert raised.value.source == path
+
+
+@pytest.mark.parametrize("field", ["ca_file", "cert_file"])
+def test_a_target_tls_file_swapped_for_a_fifo_after_load_fails_the_connect_not_hangs(
+    tmp_path: Path, key_pair: tuple[str, str], field: str
+) -> None:
+    cert, key = key_pair
+    config = tmp_path / "cachescope.yml"
+    config.write_text(f"{TLS_TARGET}      ca_file: {cert}\n      cert_file: {cert}\n")
+    config.write_text(config.read_text() + f"      key_file: {key}\n")
+    target = load_config(str(config)).targets[0]
+    swapped = dataclasses.replace(target.credentials.tls, **{field: not_files(tmp_path)["fifo"]})
+    target = dataclasses.replace(
+        target, credentials=dataclasses.replace(target.credentials, tls=swapped)
+    )
+    outcome: list[BaseException | None] = []
+
+    def build() -> None:
+        try:
+            transport.tls_context(target)
+            outcome.append(None)
+        except BaseException as exc:  # what the scrape would get
+            outcome.append(exc)
+
+    thread = threading.Thread(target=build, daemon=True)  # a hang must not block the suite
+    thread.start()
+    thread.join(_RUN_TIMEOUT)
+    assert outcome, "building the TLS context blocked on a FIFO"
+    assert isinstance(outcome[0], ssl.SSLError) and "not a regular file" in str(outcome[0])
