@@ -26,6 +26,7 @@ def hostile_files(tmp_path: Path, uri: str) -> list[tuple[bytes, int, str]]:
         (target.encode() + b"    labels: {team: caf\xe9}\n", 4, "not UTF-8"),
         (f"{target}    password_file: /dev/zero\n".encode(), 4, "not a regular file"),
         (f"{target}    password_file: {fifo}\n".encode(), 4, "not a regular file"),
+        (f"{target}    password_file: {tmp_path}\n".encode(), 4, "not a regular file"),
     ]
 
 

@@ -192,6 +192,8 @@ def write(tmp_path: Path, text: str) -> str:
         ("$1$abc$def", "bcrypt hash"),
         ("$2y$03$" + "a" * 53, "cost"),
         ("$2y$32$" + "a" * 53, "cost"),
+        ("$2y$31$" + "a" * 53, "bcrypt cost must be 4 to 14, got 31"),
+        ("$2b$15$" + "a" * 53, "bcrypt cost must be 4 to 14, got 15"),
         ("$2y$10$" + "!" * 53, "bcrypt hash"),
         ("$2y$10$" + "a" * 52, "bcrypt hash"),
         ("$2b$04$guIjbjuhTFR0VB1Xbi99XzBWQ4pgQDz8HBmR6Mbg0Gc2KpjY1QKgK", "salt"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -206,7 +207,21 @@ def serve(
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
     log.info("starting cachescope version=%s targets=%d", __version__, len(service.fleet.states))
-    service.run()
+    if not service.run():
+        _exit_now()
+
+
+def _exit_now() -> None:
+    """Exit without waiting for the threads still at work.
+
+    A request thread may be inside a bcrypt check, which nothing can interrupt, and
+    the interpreter joins its pool threads at exit: SIGTERM would log "stopped" and
+    the process would live on until the check ends.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @main.group("config")

@@ -59,7 +59,9 @@ __all__ = [
     "load_config",
     "parse_config",
     "parse_duration",
+    "pem_or_der",
     "read_password_file",
+    "read_tls_file",
     "target_from_uri",
 ]
 
@@ -74,6 +76,8 @@ _TARGET_KEYS = _CREDENTIAL_KEYS | {
 }
 _DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes", "allow"}
 _TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
+# The system CA bundle is about 200 KiB; a file many times that is a wrong path.
+MAX_TLS_FILE_BYTES = 4 << 20
 # A password is a line, not a document; more is a wrong path (or /dev/zero).
 MAX_PASSWORD_FILE_BYTES = 64 << 10
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -166,8 +170,12 @@ class _Reader:
         for key in ("ca_file", "cert_file", "key_file"):
             if key in entry:
                 files[key] = self.string(entry[key], path + (key,))
-                if not os.path.isfile(files[key]):
-                    raise self.doc.error(path + (key,), f"file {files[key]} does not exist")
+                try:
+                    read_tls_file(files[key])
+                except ValueError as exc:
+                    raise self.doc.error(
+                        path + (key,), f"cannot read {files[key]}: {exc}"
+                    ) from None
         skip = entry.get("insecure_skip_verify", False)
         if not isinstance(skip, bool):
             raise self.doc.error(path + ("insecure_skip_verify",), "must be true or false")
@@ -194,6 +202,20 @@ def read_password_file(filename: str) -> Secret:
         return Secret(data.decode("utf-8").strip())
     except UnicodeDecodeError:
         raise ValueError("not UTF-8 text") from None
+
+
+def read_tls_file(filename: str) -> bytes:
+    """A certificate, key or CA bundle from a small regular file; ValueError otherwise.
+
+    Checked at load so that a FIFO, a directory or /dev/zero is a located error there
+    rather than a scrape (or the start) blocked in OpenSSL's own open().
+    """
+    return read_regular_file(filename, MAX_TLS_FILE_BYTES)
+
+
+def pem_or_der(data: bytes) -> str | bytes:
+    """A CA bundle as SSLContext's cadata takes it: PEM as text, DER as bytes."""
+    return data.decode("ascii", "replace") if b"-----BEGIN" in data else data
 
 
 def load_config(filename: str) -> Config:

@@ -29,6 +29,11 @@ class TLSConfig:
     server_name: str | None = None
     insecure_skip_verify: bool = False
 
+    def files(self) -> list[tuple[str, str]]:
+        """(field, path) of each file configured."""
+        named = (("ca_file", self.ca_file), ("cert_file", self.cert_file))
+        return [(k, v) for k, v in (*named, ("key_file", self.key_file)) if v]
+
 
 @dataclasses.dataclass(frozen=True)
 class Credentials:

@@ -112,8 +112,8 @@ class Service:
         log.info("SIGTERM: stopping")
         threading.Thread(target=self.server.shutdown, name="shutdown", daemon=True).start()
 
-    def run(self) -> None:
-        """Serve until SIGTERM or Ctrl-C, then stop within the grace period."""
+    def run(self) -> bool:
+        """Serve until SIGTERM or Ctrl-C, then stop; false if work was left running."""
         signal.signal(signal.SIGHUP, self._on_sighup)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         host, port = self.server.server_address[:2]
@@ -123,9 +123,10 @@ class Service:
         except KeyboardInterrupt:
             log.info("interrupted: stopping")
         finally:
-            self.stop()
+            clean = self.stop()
+        return clean
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
         """Stop listening, let requests under way finish (up to the grace), close connections."""
         self.server.server_close()
         deadline = time.monotonic() + self.shutdown_grace
@@ -141,3 +142,4 @@ class Service:
         closer.start()
         closer.join(max(deadline - time.monotonic(), 1.0))
         log.info("stopped")
+        return not self.server.active and not closer.is_alive()

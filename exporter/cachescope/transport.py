@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
-from cachescope.config import TargetConfig
+from cachescope.config import TargetConfig, pem_or_der, read_tls_file
 from cachescope.errors import ScrapeError, scrub
 
 log = logging.getLogger(__name__)
@@ -21,13 +21,25 @@ log = logging.getLogger(__name__)
 def tls_context(target: TargetConfig) -> ssl.SSLContext:
     """Verification on by default; a client certificate when one is configured."""
     tls = target.credentials.tls
-    context = ssl.create_default_context(cafile=tls.ca_file)
+    # Built at every connect, so a renewed certificate is picked up; the files are
+    # checked again (non-blocking, regular, bounded) as they may have changed since load.
+    files = {name: _tls_file(name, path) for name, path in tls.files()}
+    ca = files.get("ca_file")
+    context = ssl.create_default_context(cadata=pem_or_der(ca) if ca is not None else None)
     if tls.cert_file:
         context.load_cert_chain(tls.cert_file, tls.key_file)
     if tls.insecure_skip_verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+def _tls_file(name: str, path: str) -> bytes:
+    """A TLS file's bytes; an SSLError (a 'tls' scrape error) when it is no longer usable."""
+    try:
+        return read_tls_file(path)
+    except ValueError as exc:
+        raise ssl.SSLError(f"cannot read {name} {path}: {exc}") from None
 
 
 # getaddrinfo() has no timeout of its own, and with a dead resolver it can block

@@ -20,6 +20,7 @@ import ssl
 from typing import Any
 
 from cachescope.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
+from cachescope.config import pem_or_der, read_tls_file
 from cachescope.yamlmarks import MarkedYAML, Path, load_yaml_file
 
 _TLS_KEYS = {
@@ -120,6 +121,11 @@ def _tls(doc: MarkedYAML, value: Any) -> ssl.SSLContext:
     for key in ("cert_file", "key_file"):
         if not entry.get(key):
             raise doc.error(path + (key,), "is required when tls_server_config is set")
+    files = {
+        key: _check_file(doc, entry[key], path + (key,))
+        for key in ("cert_file", "key_file", "client_ca_file")
+        if entry.get(key)
+    }
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(entry["cert_file"], entry["key_file"])
@@ -131,8 +137,9 @@ def _tls(doc: MarkedYAML, value: Any) -> ssl.SSLContext:
     context.verify_mode = _CLIENT_AUTH[auth]
     if entry.get("client_ca_file"):
         try:
-            context.load_verify_locations(entry["client_ca_file"])
-        except (OSError, ssl.SSLError) as exc:
+            # From the bytes checked above: no second open() that a swapped file could block.
+            context.load_verify_locations(cadata=pem_or_der(files["client_ca_file"]))
+        except (OSError, ssl.SSLError, ValueError) as exc:
             raise doc.error(path + ("client_ca_file",), f"cannot load CA: {exc}") from None
     elif context.verify_mode != ssl.CERT_NONE:
         raise doc.error(path + ("client_ca_file",), f"is required with {auth}")
@@ -142,3 +149,13 @@ def _tls(doc: MarkedYAML, value: Any) -> ssl.SSLContext:
                 raise doc.error(path + (key,), f"must be one of {', '.join(_VERSIONS)}")
             setattr(context, attribute, _VERSIONS[entry[key]])
     return context
+
+
+def _check_file(doc: MarkedYAML, value: Any, path: Path) -> bytes:
+    """The bytes of a TLS file, or a located error: OpenSSL's open() would block on a FIFO."""
+    if not isinstance(value, str):
+        raise doc.error(path, "must be a file name")
+    try:
+        return read_tls_file(value)
+    except ValueError as exc:
+        raise doc.error(path, f"cannot read {value}: {exc}") from None

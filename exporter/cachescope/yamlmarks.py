@@ -67,9 +67,12 @@ def read_regular_file(filename: str, limit: int) -> bytes:
         fd = os.open(filename, flags)
     except OSError as exc:
         raise ValueError(exc.strerror or "unreadable") from None
+    # fstat before fdopen: Python's file object refuses a directory itself, with an
+    # IsADirectoryError that names the descriptor, not the file.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError("not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError("not a regular file")
         try:
             data = handle.read(limit + 1)  # the file may grow after fstat
         except OSError as exc:
