@@ -2,7 +2,8 @@
 
 Where is everything about RedisMemoryNearLimit? In the area module that defines it
 (`grep -rl RedisMemoryNearLimit exporter/cachescope/alerts`): its PromQL, summary and
-description, its analyze check, category and action; its runbook section is
+description, its analyze check, category and action, and the bound a dashboard panel draws
+for it (`bound_key`, `fires_below`); its runbook section is
 `runbooks/RedisMemoryNearLimit.md` next to it, and its numbers (thresholds, `for`,
 severities) are its entry in `rules/thresholds.yml`. `cachescope rules render` writes the
 rule files from here, and `cachescope rules docs` docs/runbooks.md and README's tables.

@@ -67,6 +67,7 @@ ALERTS = (
     ),
     AlertDef(
         name="MemcachedHitRatioLow",
+        fires_below=True,
         expr=(
             "instance:memcached_hit_ratio:ratio_rate5m{@{selector}} < @{threshold}\n"
             "and on (job, instance)\n"
@@ -110,6 +111,7 @@ ALERTS = (
         # after their last use, mean the working set does not fit. Items set and never read
         # (a long tail, counted by evicted_unfetched) leaving early is no harm.
         name="MemcachedItemsEvictedEarly",
+        fires_below=True,
         expr=(
             "memcached_slab_items_evicted_time_seconds{@{selector}} < @{threshold|seconds}\n"
             "and on (job, instance, slab)\n"

@@ -40,6 +40,10 @@ class AlertDef:
     action: str  # one line for `cachescope analyze`, from the runbook's "What to do"
     check: Check | None = None  # the same condition on one sample of the target
     unjudged: str = ""  # why analyze cannot judge it from one sample, when check is None
+    # What a dashboard panel showing the alerted number draws: the parameter (in the panel's
+    # unit) and whether the alert fires below it, so the panel colours where the alert fires.
+    bound_key: str = "threshold"
+    fires_below: bool = False
 
     @property
     def rule(self) -> Alert:

@@ -44,6 +44,8 @@ ALERTS = (
     ),
     AlertDef(
         name="RedisRestarted",
+        fires_below=True,
+        bound_key="window",
         expr="redis_uptime_in_seconds{@{selector}} < @{window|seconds}",
         summary="Redis restarted recently.",
         description=(

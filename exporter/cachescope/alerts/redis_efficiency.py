@@ -40,6 +40,7 @@ def _keys_without_ttl(f: Figures, p: Params) -> str | None:
 ALERTS = (
     AlertDef(
         name="RedisHitRatioLow",
+        fires_below=True,
         expr=(
             "instance:redis_keyspace_hit_ratio:ratio_rate5m{@{selector}} < @{threshold}\n"
             "and on (job, instance)\n"

@@ -178,6 +178,7 @@ ALERTS = (
     ),
     AlertDef(
         name="RedisFragmentationRatioLow",
+        fires_below=True,
         expr=(
             "redis_mem_fragmentation_ratio{@{selector}} < @{threshold}\n"
             "and on (job, instance) redis_memory_used_bytes{@{selector}} > @{min_used_bytes}"

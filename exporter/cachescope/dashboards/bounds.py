@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from cachescope.alerts import BY_NAME
 from cachescope.rules.model import duration_seconds
 from cachescope.rules.render import levels
 
@@ -20,11 +21,17 @@ DRAWN_PREFIX = "Colours at the thresholds of: "
 
 
 class Bound(NamedTuple):
-    """The alert behind a panel: it fires `above` (or below) its `key` parameter."""
+    """The alert behind a panel; which parameter it draws, and which way, is the alert's."""
 
     alert: str
-    above: bool = True
-    key: str = "threshold"
+
+    @property
+    def above(self) -> bool:
+        return not BY_NAME[self.alert].fires_below
+
+    @property
+    def key(self) -> str:
+        return BY_NAME[self.alert].bound_key
 
 
 def alert_values(thresholds: dict[str, Any], bound: Bound) -> list[tuple[str, float]]:

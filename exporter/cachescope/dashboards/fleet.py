@@ -117,13 +117,13 @@ def fleet_table(thresholds: dict[str, Any]) -> grafana.Panel:
             value["redis hits"],
             "Redis hit ratio",
             "percentunit",
-            **alerting(t, Bound("RedisHitRatioLow", above=False)),
+            **alerting(t, Bound("RedisHitRatioLow")),
         ),
         grafana.column(
             value["memcached hits"],
             "Memcached hit ratio",
             "percentunit",
-            **alerting(t, Bound("MemcachedHitRatioLow", above=False)),
+            **alerting(t, Bound("MemcachedHitRatioLow")),
         ),
         grafana.column(value["ops"], "ops/s", "ops"),
         grafana.column(

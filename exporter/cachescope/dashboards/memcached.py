@@ -41,7 +41,7 @@ def overview(t: dict[str, Any]) -> list[grafana.Panel]:
             "instance:memcached_hit_ratio:ratio_rate5m{SEL}",
             "get hits / gets over 5 minutes.",
             "percentunit",
-            [Bound("MemcachedHitRatioLow", above=False)],
+            [Bound("MemcachedHitRatioLow")],
         ),
         single(
             t,
@@ -76,7 +76,7 @@ def traffic(t: dict[str, Any]) -> list[grafana.Panel]:
             [("instance:memcached_hit_ratio:ratio_rate5m{SEL}", I)],
             "Gets served from cache over 5 minutes.",
             "percentunit",
-            [Bound("MemcachedHitRatioLow", above=False)],
+            [Bound("MemcachedHitRatioLow")],
         ),
         series(
             t,
@@ -147,7 +147,7 @@ def capacity(t: dict[str, Any]) -> list[grafana.Panel]:
             " that evicts. Full is the normal state of an LRU cache; items evicted this soon"
             " after use mean the working set does not fit.",
             "s",
-            [Bound("MemcachedItemsEvictedEarly", above=False)],
+            [Bound("MemcachedItemsEvictedEarly")],
             ["MemcachedEvictionsHigh"],
         ),
         series(

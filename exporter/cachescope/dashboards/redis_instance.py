@@ -45,7 +45,7 @@ def overview(t: dict[str, Any]) -> list[grafana.Panel]:
             "redis_uptime_in_seconds{SEL}",
             "Since the last restart; red while RedisRestarted would fire (cold cache).",
             "s",
-            [Bound("RedisRestarted", above=False, key="window")],
+            [Bound("RedisRestarted")],
         ),
         single(
             t,
@@ -61,7 +61,7 @@ def overview(t: dict[str, Any]) -> list[grafana.Panel]:
             "instance:redis_keyspace_hit_ratio:ratio_rate5m{SEL}",
             "keyspace_hits / (hits + misses) over 5 minutes; empty without lookups.",
             "percentunit",
-            [Bound("RedisHitRatioLow", above=False)],
+            [Bound("RedisHitRatioLow")],
         ),
         single(
             t,
@@ -128,7 +128,7 @@ def memory(t: dict[str, Any]) -> list[grafana.Panel]:
             "RSS / used. Above the high threshold memory is wasted, below 1 it is swapped. The"
             " alerts apply only above 100 MiB used: small instances show high ratios.",
             "none",
-            [Bound("RedisFragmentationRatioLow", above=False), Bound("RedisFragmentationHigh")],
+            [Bound("RedisFragmentationRatioLow"), Bound("RedisFragmentationHigh")],
         ),
         series(
             t,
@@ -163,7 +163,7 @@ def efficiency(t: dict[str, Any]) -> list[grafana.Panel]:
             [("instance:redis_keyspace_hit_ratio:ratio_rate5m{SEL}", I)],
             "Lookups served from cache over 5 minutes.",
             "percentunit",
-            [Bound("RedisHitRatioLow", above=False)],
+            [Bound("RedisHitRatioLow")],
             width=12,
         ),
         series(
