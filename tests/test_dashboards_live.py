@@ -82,9 +82,12 @@ def seed(primary: RedisServer) -> None:
     client.execute_command("DEBUG", "SLEEP", "0.02")  # a latency event above 1 ms
 
 
+BIG = b"b" * 100_000
+
+
 @pytest.fixture
 def traffic(primary_etc: dict[str, Any]) -> Iterator[None]:
-    """Hits and misses on the caches, ten rounds a second."""
+    """Hits and misses on the caches, ten rounds a second; Memcached kept evicting."""
     stop = threading.Event()
     client = primary_etc["primary"].client()
     cluster_client = primary_etc["cluster"].nodes[0].client()
@@ -101,6 +104,8 @@ def traffic(primary_etc: dict[str, Any]) -> Iterator[None]:
                 client.get(f"missing:{n}")
                 cluster_client.execute_command("PING")
                 sock.sendall(f"set k{n % 50} 0 0 1\r\nx\r\nget k{n % 50}\r\nget no{n}\r\n".encode())
+                # 100 kB a round into 8 MB: after a few seconds Memcached evicts all along.
+                sock.sendall(f"set big{n} 0 0 {len(BIG)} noreply\r\n".encode() + BIG + b"\r\n")
                 sock.recv(4096)
                 stop.wait(0.1)
 
