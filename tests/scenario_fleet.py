@@ -101,7 +101,9 @@ class Fleet:
             "--loading-process-events-interval-bytes", "1024",
         )  # fmt: skip
         with loading.client() as client, client.pipeline(transaction=False) as pipe:
-            for index in range(600):
+            # 2,000 keys at 10 ms each (reload_slowly): about 20 s of loading, well past the
+            # 5s `for` even when a busy machine delays a scrape or two.
+            for index in range(2000):
                 pipe.set(f"report:{index}", b"r" * 2000)
             pipe.execute()
         limited = MemcachedServer(

@@ -15,7 +15,7 @@ first occurrence: one OOM reply, one BUSY reply, a handful of refused connection
 
 Two overrides of the shipped thresholds shorten a `for` that would outlast the whole run:
 RedisLoading's (5m shipped, 5s here: a slowed-down `DEBUG RELOAD` keeps Redis loading for
-about 15 s) and RedisClusterMovedHigh's (15m shipped, 5s here: its condition, a share of
+about 20 s) and RedisClusterMovedHigh's (15m shipped, 5s here: its condition, a share of
 MOVED replies over 5m, is what the test proves; the 15m only rides out resharding). Every
 other `for` is as shipped; the replica-link and cluster-state alerts (`for: 1m`) fire within
 the run because their trouble starts early.
