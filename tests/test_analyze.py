@@ -188,21 +188,27 @@ CASES: list[tuple[str, Figures, str, Figures]] = [
     ),
     (
         "RedisKeysWithoutTtl",
-        healthy(keys=2000, keys_expiring=900),
+        healthy(keys=2000, keys_expiring=900, policy="volatile-lru"),
         "medium",
-        healthy(keys=2000, keys_expiring=1000),
+        healthy(keys=2000, keys_expiring=1000, policy="volatile-lru"),
     ),
     (
         "RedisKeysWithoutTtl",
-        healthy(keys=2000, keys_expiring=0),
+        healthy(keys=2000, keys_expiring=0, policy="volatile-lru"),
         "medium",
         healthy(keys=2000, keys_expiring=0, policy="noeviction"),  # a data store, not a cache
     ),
     (
         "RedisKeysWithoutTtl",
-        healthy(keys=2000, keys_expiring=0),
+        healthy(keys=2000, keys_expiring=0, policy="volatile-lru"),
         "medium",
-        healthy(keys=1000, keys_expiring=0),
+        healthy(keys=1000, keys_expiring=0, policy="volatile-lru"),
+    ),
+    (  # an LRU cache at its maxmemory evicts keys with or without a TTL
+        "RedisKeysWithoutTtl",
+        healthy(keys=2000, keys_expiring=0, policy="allkeys-lru", maxmemory=0),
+        "medium",
+        healthy(keys=2000, keys_expiring=0, policy="allkeys-lru"),
     ),
     ("RedisConnectionsNearLimit", healthy(clients=8100), "high", healthy(clients=8000)),
     ("RedisConnectionsNearLimit", healthy(clients=9600), "critical", healthy(clients=9500)),
@@ -253,6 +259,14 @@ CASES: list[tuple[str, Figures, str, Figures]] = [
         healthy(replicas=[Replica("10.0.0.2:6379", "online", 10)]),
     ),
     ("RedisFullResyncs", healthy(full_syncs=2), "medium", healthy(full_syncs=1)),
+    (  # three replicas added within the hour: one first sync each
+        "RedisFullResyncs",
+        healthy(full_syncs=4, replicas=[Replica(f"10.0.0.{i}:6379", "online", 0) for i in (1, 2)]),
+        "medium",
+        healthy(
+            full_syncs=3, replicas=[Replica(f"10.0.0.{i}:6379", "online", 0) for i in (1, 2, 3)]
+        ),
+    ),
     ("RedisRdbSaveFailed", healthy(rdb_ok=False), "critical", healthy(rdb_ok=True)),
     ("RedisAofWriteFailed", healthy(aof_write_ok=False), "critical", healthy(aof_write_ok=True)),
     (

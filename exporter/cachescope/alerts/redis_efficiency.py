@@ -32,7 +32,10 @@ def _miss_spike(f: Figures, p: Params) -> str | None:
 def _keys_without_ttl(f: Figures, p: Params) -> str | None:
     ratio = f.no_ttl_ratio
     cache = bool(f.keys_expiring) or (f.policy is not None and f.policy != "noeviction")
-    if ratio is None or not cache or (f.keys or 0) <= p["min_keys"] or ratio <= p["threshold"]:
+    evicts_them = (f.policy or "").startswith("allkeys-") and bool(f.maxmemory)
+    if ratio is None or not cache or evicts_them:
+        return None
+    if (f.keys or 0) <= p["min_keys"] or ratio <= p["threshold"]:
         return None
     return f"{pct(ratio)} of {f.keys:.0f} keys have no TTL (threshold {pct(p['threshold'])})"
 
@@ -85,7 +88,10 @@ ALERTS = (
         expr=(
             "instance:redis_keyspace_misses:rate5m{@{selector}}\n"
             "  > @{factor} * rate(redis_keyspace_misses_total{@{selector}}[1h] offset 5m)\n"
-            "and instance:redis_keyspace_misses:rate5m{@{selector}} > @{min_rate}"
+            "and instance:redis_keyspace_misses:rate5m{@{selector}} > @{min_rate}\n"
+            # rate() over a window the series only partly covers divides by the whole hour:
+            # a baseline needs an hour of history, or every new target looks like a spike.
+            "and on (job, instance) redis_keyspace_misses_total{@{selector}} offset 65m"
         ),
         summary="Redis cache misses jumped (stampede).",
         description=(
@@ -110,6 +116,12 @@ ALERTS = (
             "and on (job, instance) (\n"
             "  sum without (db) (redis_db_keys_expiring{@{selector}}) > 0\n"
             '  or redis_instance_info{@{selector}, maxmemory_policy!="noeviction"}\n'
+            ")\n"
+            # Under allkeys-* with a maxmemory, eviction removes keys without a TTL as well:
+            # they cannot pile up, and TTLs there are a choice, not a need.
+            "unless on (job, instance) (\n"
+            '  redis_instance_info{@{selector}, maxmemory_policy=~"allkeys-.*"}\n'
+            "  and on (job, instance) redis_memory_max_bytes{@{selector}} > 0\n"
             ")"
         ),
         summary="Many Redis cache keys have no TTL.",

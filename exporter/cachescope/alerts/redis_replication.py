@@ -28,9 +28,12 @@ def _lagging(f: Figures, p: Params) -> str | None:
 
 
 def _full_syncs(f: Figures, p: Params) -> str | None:
-    if f.full_syncs is None or f.full_syncs < p["threshold"] or f.full_syncs == 0:
+    if f.full_syncs is None or f.full_syncs == 0:
         return None
-    return f"{f.full_syncs:g} full resyncs sent to replicas within the hour"
+    repeated = f.full_syncs - len(f.replicas)  # one per replica is its first sync
+    if repeated < p["threshold"]:
+        return None
+    return f"{f.full_syncs:g} full resyncs sent to {len(f.replicas)} replicas within the hour"
 
 
 ALERTS = (
@@ -107,11 +110,18 @@ ALERTS = (
     ),
     AlertDef(
         name="RedisFullResyncs",
-        expr="increase(redis_replica_resyncs_full{@{selector}}[1h]) >= @{threshold}",
+        # A replica that is added or restarts costs one full resync: only the ones beyond one
+        # per connected replica are repeated (a scale-out or a rolling restart stays quiet).
+        expr=(
+            "increase(redis_replica_resyncs_full{@{selector}}[1h])\n"
+            "- on (job, instance) redis_connected_slaves{@{selector}}\n"
+            ">= @{threshold}"
+        ),
         summary="Redis replicas keep doing full resyncs.",
         description=(
-            "Primary {{ $labels.instance }} sent {{ $value | humanize }} full resyncs in the"
-            " last hour (threshold @{threshold}): each one forks and copies the whole dataset."
+            "Primary {{ $labels.instance }} sent {{ $value | humanize }} more full resyncs in"
+            " the last hour than it has replicas (threshold @{threshold}): each one forks and"
+            " copies the whole dataset."
         ),
         category="replication",
         action=(
