@@ -77,6 +77,11 @@ class MetricSet:
             return self._plain
         return self._prefix + join_labels(labels) + "}"
 
+    @property
+    def prefix(self) -> str:
+        """The start of a labelled sample's labels, base labels included: '{instance="a",'."""
+        return self._prefix
+
     def lines(self, name: str, type_: str, help_: str) -> list[str]:
         """The sample lines of family `name`, created if needed, for bulk emitters.
 
