@@ -252,9 +252,19 @@ def test_every_threshold_has_a_comment() -> None:
             "must be a number from 0 up, not -1",
         ),
         (
-            "alerts:\n  RedisMissSpike:\n    factor: 0\n",
+            "alerts:\n  RedisMissSpike:\n    factor: 0.5\n",
             ":3: field 'alerts.RedisMissSpike.factor'",
-            "must be a number above 0",
+            "must be a number above 1 (3 = three times the usual), not 0.5",
+        ),
+        (
+            "alerts:\n  RedisRestarted:\n    window: 0s\n",
+            ":3: field 'alerts.RedisRestarted.window'",
+            "must be a duration above 0s",
+        ),
+        (  # inverted levels: the critical page would come before the warning
+            "alerts:\n  RedisMemoryNearLimit:\n    warning: {threshold: 0.95}\n",
+            ":3: field 'alerts.RedisMemoryNearLimit.warning.threshold'",
+            "the warning threshold (0.95) must be below the critical one (0.9)",
         ),
         (
             "alerts:\n  RedisFragmentationHigh:\n    threshold: .nan\n",

@@ -24,7 +24,8 @@ from cachescope.yamlmarks import Path as FieldPath
 DEFAULT_FILE = Path(__file__).resolve().parent / "thresholds.yml"
 _FREE_FORM = {("kubernetes", "labels")}  # mappings whose keys the user chooses
 _DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
-_POSITIVE = {"factor"}  # a multiplier of 0 would compare everything with 0
+_SPANS = {"window", "lookback", "within"}  # a span of 0s holds nothing: the alert never fires
+_GROWTH = {"factor"}  # "N times the usual": at 1 or below, the usual itself is a spike
 
 
 @cache
@@ -50,7 +51,29 @@ def load(override: Path | str | None = None, defaults: Path | str = DEFAULT_FILE
         doc = read(override)
         _check(doc, doc.data, base.data, ())
         _merge(data, doc.data, ())
+        _check_levels(doc, data)
     return data
+
+
+def _check_levels(doc: MarkedYAML, data: dict[str, Any]) -> None:
+    """A warning threshold on the near side of its critical one, as the alert fires."""
+    from cachescope.alerts import BY_NAME  # the registry imports the rule model: not at load
+
+    for name, entry in data["alerts"].items():
+        warning, critical = entry.get("warning"), entry.get("critical")
+        if not (isinstance(warning, dict) and isinstance(critical, dict)):
+            continue
+        low, high = warning.get("threshold"), critical.get("threshold")
+        if not isinstance(low, int | float) or not isinstance(high, int | float):
+            continue
+        below = BY_NAME[name].fires_below
+        if (low < high) if below else (low > high):
+            side = "above" if below else "below"
+            raise doc.error(
+                ("alerts", name, "warning", "threshold"),
+                f"the warning threshold ({low:g}) must be {side} the critical one ({high:g}):"
+                f" {name} fires {'below' if below else 'above'} it, warning first",
+            )
 
 
 def _check(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
@@ -89,9 +112,11 @@ def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) ->
             raise doc.error(path, f"must be one of {', '.join(SEVERITIES)}, not {value!r}")
     elif key in _DURATION_KEYS or (isinstance(default, str) and _is_duration(default)):
         try:
-            duration_seconds(value)
+            seconds = duration_seconds(value)
         except ValueError as exc:
             raise doc.error(path, str(exc)) from None
+        if key in _SPANS and seconds <= 0:
+            raise doc.error(path, f"must be a duration above 0s, not {value!r}")
     elif isinstance(default, bool) or isinstance(value, bool):
         if type(value) is not type(default):
             raise doc.error(
@@ -113,9 +138,9 @@ def _number_problem(value: Any, path: FieldPath) -> str | None:
     if len(path) >= 3 and path[0] == "alerts" and (path[1], path[-1]) in _ratios():
         if not 0 <= value <= 1:
             return "must be a ratio from 0 to 1 (0.8 = 80%)"
-    elif path[-1] in _POSITIVE:
-        if value <= 0:
-            return "must be a number above 0"
+    elif path[-1] in _GROWTH:
+        if value <= 1:
+            return "must be a number above 1 (3 = three times the usual)"
     elif value < 0:
         return "must be a number from 0 up"
     return None
