@@ -31,7 +31,7 @@ def _full_syncs(f: Figures, p: Params) -> str | None:
     if f.full_syncs is None or f.full_syncs == 0:
         return None
     repeated = f.full_syncs - len(f.replicas)  # one per replica is its first sync
-    if repeated < p["threshold"]:
+    if repeated <= p["threshold"]:
         return None
     return f"{f.full_syncs:g} full resyncs sent to {len(f.replicas)} replicas within the hour"
 
@@ -115,7 +115,7 @@ ALERTS = (
         expr=(
             "increase(redis_replica_resyncs_full{@{selector}}[1h])\n"
             "- on (job, instance) redis_connected_slaves{@{selector}}\n"
-            ">= @{threshold}"
+            "> @{threshold}"
         ),
         summary="Redis replicas keep doing full resyncs.",
         description=(
