@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import socket
 import ssl
 import threading
@@ -304,3 +305,43 @@ def test_a_head_cut_off_at_its_deadline_gets_408_and_silence_gets_a_plain_close(
         assert reply.status == 408 and reply.headers["connection"] == "close"
         assert reader.at_eof()
         assert silent.recv(100) == b""  # closed at the same deadline, with no answer
+
+
+def test_many_keep_alive_clients_at_once_each_get_their_own_answers_in_order(
+    exporter: Exporter, target: RedisServer
+) -> None:
+    """Threads share the connections' events: no answer may go to the wrong client or be lost."""
+    paths = [f"/scrape?target={target.uri}", "/-/healthy", "/nothing", "/metrics", "/-/ready"]
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", exporter.port, timeout=30)
+        try:
+            for i in range(40):
+                path = paths[(offset + i) % len(paths)]
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+                if not _answers(path, response.status, body):
+                    failures.append(f"{path}: {response.status} {body[:60]!r}")
+        except OSError as exc:
+            failures.append(f"client {offset}: {exc}")
+        finally:
+            conn.close()
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(24)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join()
+    assert failures == []
+
+
+def _answers(path: str, status: int, body: bytes) -> bool:
+    """Whether a response is the one `path` gets."""
+    if path.startswith("/scrape") or path == "/metrics":
+        return status == 200 and Exposition(body.decode()).get("redis_up") == [1.0]
+    expected = {"/-/healthy": (200, b"Healthy\n"), "/-/ready": (200, b"Ready\n")}
+    if path in expected:
+        return (status, body) == expected[path]
+    return status == 404

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import selectors
 import socket
 import ssl
 import time
@@ -12,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 import h11
 
+from cachescope.httppoll import Poller
 from cachescope.httpwire import MAX_HEAD, Request, closing_response, response_head
 from cachescope.joined import Chunk
 
@@ -38,11 +38,10 @@ class Connection:
     deadline: float
     since: float  # when its current wait began: the oldest waiting one is evicted first
     handshaking: bool = False
-    busy: bool = False  # a worker owns it: the selector thread leaves it alone
+    busy: bool = False  # a thread is reading or answering it: the others leave it alone
     idle: bool = False  # between requests
     heard: bool = False  # a byte of the current request has come: a timeout is answered
-    registered: bool = False  # in the selector
-    closed: bool = False  # a stale event for it in the current select() batch is skipped
+    closed: bool = False  # forgotten: a late event for its descriptor is not its own
     request: Request | None = None
     body: int = 0
 
@@ -148,14 +147,18 @@ class Lingering:
     """A refused connection, read and discarded so that its close does not reset the refusal."""
 
     sock: socket.socket
+    fd: int
     deadline: float
 
 
 class Refusals:
-    """Connections the front answered with an error and is closing: theirs to finish."""
+    """Connections the front answered with an error and is closing: theirs to finish.
 
-    def __init__(self, selector: selectors.BaseSelector) -> None:
-        self._selector = selector
+    Not thread-safe: the front calls it under its lock.
+    """
+
+    def __init__(self, poller: Poller) -> None:
+        self._poller = poller
         self._lingering: set[Lingering] = set()
 
     def refuse(
@@ -171,9 +174,9 @@ class Refusals:
         if len(self._lingering) >= MAX_LINGERING:
             sock.close()
             return
-        lingering = Lingering(sock, time.monotonic() + LINGER)
+        lingering = Lingering(sock, sock.fileno(), time.monotonic() + LINGER)
         try:
-            self._selector.register(sock, selectors.EVENT_READ, lingering)
+            self._poller.add(lingering.fd, lingering)
         except (KeyError, ValueError, OSError):  # not worth a linger: the refusal is sent
             sock.close()
             return
@@ -188,8 +191,12 @@ class Refusals:
 
     def drain(self, lingering: Lingering) -> None:
         """Discard what the client still sends; close at its end."""
-        if lingering in self._lingering and receive(lingering.sock) == b"":
+        if lingering not in self._lingering:
+            return
+        if receive(lingering.sock) == b"":
             self.forget(lingering)
+        else:
+            self._poller.rearm(lingering.fd)
 
     def sweep(self, now: float) -> None:
         for lingering in [x for x in self._lingering if x.deadline <= now]:
@@ -204,7 +211,6 @@ class Refusals:
         if lingering not in self._lingering:
             return
         self._lingering.discard(lingering)
-        with contextlib.suppress(KeyError, ValueError):  # unregistered already
-            self._selector.unregister(lingering.sock)  # before the close: the fd is still ours
+        self._poller.remove(lingering.fd, lingering)  # before the close: the fd is still ours
         with contextlib.suppress(OSError):
             lingering.sock.close()

@@ -1,24 +1,27 @@
-"""The HTTP front: one selector thread reads requests, a bounded pool of threads answers them.
+"""The HTTP front: threads share one epoll set, and the thread that reads a request answers it.
 
 A thread per connection let 64 clients that send a byte a second, or nothing,
 hold every slot. Here a connection costs a file descriptor until its request
-is complete: only complete requests reach a worker, deadlines close the
-connections that are slow to send a head or idle too long, and when the
-connections are all taken the oldest idle or slow one makes room.
+is complete: a thread only reads what has arrived, deadlines close the
+connections slow to send a head or idle too long, and when the connections are
+all taken the oldest idle or slow one makes room.
+
+Requests wait for a slot in a lane (scrapes, or health checks that need a
+password check), so that health is never queued behind scrapes, and two
+threads beyond the slots keep reading and accepting whatever the lanes hold.
+The thread that read a request answers it and re-arms its connection itself:
+there is no hand-off between threads, which cost more than h11's parsing.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import logging
-import selectors
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import h11
 
@@ -33,12 +36,17 @@ from cachescope.httpconn import (
     receive,
     write_answer,
 )
+from cachescope.httppoll import Lane, Poller
 from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
 
 log = logging.getLogger(__name__)
 
-REQUEST_WORKERS = 64  # requests answered at once: the old connection limit
-LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})  # own threads: never behind a scrape
+REQUEST_SLOTS = 64  # requests answered at once: the old connection limit
+LIGHT_SLOTS = 2  # health and readiness that need a password check: never behind a scrape
+SPARE_THREADS = 2  # always waiting on the epoll set, whatever the lanes hold
+LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})
+Queued = tuple[Connection, Request]
+_LISTENER = object()  # the listening socket's owner in the poller
 
 
 class Front:
@@ -58,96 +66,98 @@ class Front:
         self.closing = False
         self._listener, self._tls = listener, tls
         listener.setblocking(False)
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(listener, selectors.EVENT_READ, None)
-        self._wake_r, self._wake_w = socket.socketpair()
-        for sock in (self._wake_r, self._wake_w):
-            sock.setblocking(False)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, self._wake_r)
-        self._conns: set[Connection] = set()
-        self._refusals = Refusals(self._selector)
-        self._returned: collections.deque[Connection] = collections.deque()
-        self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(REQUEST_WORKERS, "http")
-        self._light = ThreadPoolExecutor(2, "http-health")
-        self._stop, self._stopped = threading.Event(), threading.Event()
+        self._poller = Poller()
+        self._lock = threading.Lock()  # connections, the poller's owners, counts
+        self._poller.add(listener.fileno(), _LISTENER)
         self._accepting = True
+        self._conns: set[Connection] = set()
+        self._refusals = Refusals(self._poller)
+        self._lanes: tuple[Lane[Queued], Lane[Queued]] = (Lane(REQUEST_SLOTS), Lane(LIGHT_SLOTS))
+        self._threads, self._waiting = 0, 0  # all, and those not inside a lane
+        self._stop = threading.Event()
+        self._next_sweep = 0.0
+        self._sweeping = threading.Lock()
 
     def serve_forever(self) -> None:
-        self._stopped.clear()
-        next_sweep = 0.0
-        try:
-            while not self._stop.is_set():
-                try:
-                    for key, _ in self._selector.select(0.5):
-                        self._on_ready(key.data)
-                    now = time.monotonic()
-                    if now >= next_sweep:
-                        next_sweep = now + 0.5
-                        self._sweep(now)
-                except Exception as exc:  # a bug of ours must not take the port down
-                    log.warning("HTTP front: unexpected %s: %s", type(exc).__name__, exc)
-                    self._stop.wait(0.05)  # no busy loop should it persist
-        finally:
-            self._stopped.set()
-
-    def _on_ready(self, data: object) -> None:
-        """One ready socket; whatever goes wrong with it ends that connection, not the loop."""
-        try:
-            if data is None:
-                self._accept()
-            elif data is self._wake_r:
-                self._take_back()
-            elif isinstance(data, Lingering):
-                self._refusals.drain(data)
-            elif isinstance(data, Connection) and not data.closed:  # closed earlier this batch
-                self._on_event(data)
-        except Exception as exc:
-            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
-            if isinstance(data, Lingering):
-                self._refusals.forget(data)
-            elif isinstance(data, Connection) and not data.busy:
-                self._close(data)
+        """Start the threads and return at shutdown()."""
+        self._stop.clear()
+        with self._lock:
+            for _ in range(SPARE_THREADS):
+                self._spawn()
+        self._stop.wait()
 
     def shutdown(self) -> None:
-        """Stop serve_forever() and wait until it returned."""
+        """Make serve_forever() return; threads answering a request finish it."""
         self._stop.set()
-        self._wake()
-        self._stopped.wait()
 
     def close(self) -> None:
-        """Stop listening and close every connection no worker owns; workers finish theirs."""
-        self.closing = True
-        self._listener.close()
-        self._take_back()
-        for conn in [c for c in self._conns if not c.busy]:
-            self._close(conn)
-        self._refusals.close()
-        self._pool.shutdown(wait=False)
-        self._light.shutdown(wait=False)
+        """Stop listening and close every connection no thread owns; the owners finish theirs."""
+        with self._lock:
+            self.closing = True
+            if self._listener.fileno() != -1:
+                self._poller.remove(self._listener.fileno(), _LISTENER)
+                self._listener.close()
+            for conn in [c for c in self._conns if not c.busy]:
+                self._forget(conn)
+            self._refusals.close()
 
-    def _wake(self) -> None:
-        # Full: a wake-up is pending already; closed: shutting down.
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+    def _spawn(self) -> None:
+        """One more thread on the epoll set (under the lock)."""
+        self._threads += 1
+        self._waiting += 1
+        threading.Thread(target=self._run, name=f"http-{self._threads}", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                owner = self._poller.wait(0.5)
+                if owner is not None:
+                    self._on_ready(owner)
+                self._maybe_sweep()
+            except Exception as exc:  # a bug of ours must not take the port down
+                log.warning("HTTP front: unexpected %s: %s", type(exc).__name__, exc)
+                self._stop.wait(0.05)  # no busy loop should it persist
+
+    def _on_ready(self, owner: object) -> None:
+        """One ready descriptor; what goes wrong with it ends that connection, not the thread."""
+        with self._lock:
+            if owner is _LISTENER:
+                self._accept()
+                return
+            if isinstance(owner, Lingering):
+                self._refusals.drain(owner)
+                return
+            # Busy: an event read before another thread forgot the descriptor and
+            # the next connection took its number; its owner re-arms it.
+            if not isinstance(owner, Connection) or owner.busy or owner.closed:
+                return
+            owner.busy = True
+        try:
+            self._on_event(owner)
+        except Exception as exc:
+            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+            self._close(owner)
 
     def _accept(self) -> None:
+        """New connections (under the lock)."""
         for _ in range(64):  # then let the others' events in
             try:
                 sock, _ = self._listener.accept()
             except BlockingIOError:
-                return
+                break
             except OSError as exc:  # out of file descriptors: make room, or pause
                 log.warning("cannot accept a connection: %s", exc)
                 if not self._evict():
-                    self._selector.unregister(self._listener)
                     self._accepting = False
-                return
+                    return
+                break
             try:
                 self._admit(sock)
             except OSError as exc:  # gone already (reset before we looked): its loss alone
                 log.debug("dropping a new connection: %s", exc)
                 sock.close()
+        if not self.closing:
+            self._poller.rearm(self._listener.fileno())
 
     def _admit(self, sock: socket.socket) -> None:
         sock.setblocking(False)
@@ -158,53 +168,34 @@ class Front:
             self._refusals.too_many(sock, tls=self._tls is not None)
             return
         now = time.monotonic()
-        handshaking = self._tls is not None
         if self._tls is not None:
             sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         conn = Connection(
             sock=sock,
             fd=sock.fileno(),
-            http=http,
+            http=h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD),
             deadline=now + HEAD_TIMEOUT,
             since=now,
-            handshaking=handshaking,
+            handshaking=self._tls is not None,
         )
         self._conns.add(conn)
-        self._watch(conn)
-        if handshaking:
-            self._handshake(conn)
+        self._poller.add(conn.fd, conn)  # its first flight may be here already: an event comes
 
     def _evict(self) -> bool:
         """Close the connection that has waited longest for a request; False if none waits."""
         waiting = [conn for conn in self._conns if not conn.busy]
         if waiting:
-            self._close(min(waiting, key=lambda conn: conn.since))
+            self._forget(min(waiting, key=lambda conn: conn.since))
         return bool(waiting)
 
-    def _handshake(self, conn: Connection) -> None:
-        assert isinstance(conn.sock, ssl.SSLSocket)
-        try:
-            conn.sock.do_handshake()
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
-            writing = isinstance(exc, ssl.SSLWantWriteError)
-            events = selectors.EVENT_WRITE if writing else selectors.EVENT_READ
-            self._selector.modify(conn.fd, events, conn)
-            return
-        except OSError as exc:
-            log.debug("TLS handshake failed: %s", exc)
-            self._close(conn)
-            return
-        conn.handshaking = False
-        self._selector.modify(conn.fd, selectors.EVENT_READ, conn)
-        self._on_event(conn)  # the request may have come with the handshake's last flight
-
     def _on_event(self, conn: Connection) -> None:
+        """Read what came for a connection this thread owns, and answer what is complete."""
         if conn.handshaking:
             self._handshake(conn)
             return
         data = receive(conn.sock)
         if data is None:
+            self._release(conn)
             return
         if not data:
             self._close(conn)
@@ -216,8 +207,22 @@ class Front:
         conn.http.receive_data(data)
         self._advance(conn)
 
-    def _advance(self, conn: Connection) -> None:
-        """Feed h11's events on; a complete request goes to a worker."""
+    def _handshake(self, conn: Connection) -> None:
+        assert isinstance(conn.sock, ssl.SSLSocket)
+        try:
+            conn.sock.do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
+            self._release(conn, write=isinstance(exc, ssl.SSLWantWriteError))
+            return
+        except OSError as exc:
+            log.debug("TLS handshake failed: %s", exc)
+            self._close(conn)
+            return
+        conn.handshaking = False
+        self._on_event(conn)  # the request may have come with the handshake's last flight
+
+    def _advance(self, conn: Connection, queue_only: bool = False) -> None:
+        """Feed h11's events on and answer each complete request, until more data is needed."""
         while True:
             try:
                 event = conn.http.next_event()
@@ -234,55 +239,74 @@ class Front:
                 self._reject(conn, exc.status, str(exc))
                 return
             if event is h11.NEED_DATA:
+                self._release(conn)
                 return
             if isinstance(event, h11.EndOfMessage):
-                if not self._inline(conn):
-                    self._dispatch(conn)
+                request, conn.request, conn.body = conn.request, None, 0
+                assert request is not None
+                if not self._answer(conn, request, queue_only):
                     return
-                if conn.closed:
-                    return
-            if isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
+            elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 self._close(conn)
                 return
 
-    def _inline(self, conn: Connection) -> bool:
-        """Answer here what costs nothing (health), rather than hand it to a worker."""
-        request = conn.request
-        try:
-            answer = self.quick(request) if self.quick and request else None
-        except Exception:  # a worker answers it then, with the handler's own error path
-            log.warning("HTTP front: the quick answer to %s failed", request and request.path)
-            answer = None
-        if request is None or answer is None:
+    def _answer(self, conn: Connection, request: Request, queue_only: bool) -> bool:
+        """Answer one request; True if the connection is still this thread's to go on with."""
+        answer = self._quick(request)
+        if answer is not None:
+            if answer_now(conn, request, answer, self.closing):
+                conn.wait(time.monotonic())
+                return True
+            self._close(conn)
             return False
-        conn.request, conn.body = None, 0
-        if answer_now(conn, request, answer, self.closing):
+        lane = self._lanes[request.path in LIGHT_PATHS]
+        if queue_only:
+            lane.wait((conn, request))
+            return False
+        if not lane.enter_or_wait((conn, request)):
+            return False  # the thread that frees a slot answers it
+        with self._lock:
+            self._waiting -= 1
+            if self._waiting < SPARE_THREADS:
+                self._spawn()
+        try:
+            keep = self._serve(conn, request)
+            while (queued := lane.next_or_leave()) is not None:
+                self._finish(*queued)
+        finally:
+            with self._lock:
+                self._waiting += 1
+        if keep:
             conn.wait(time.monotonic())
         else:
             self._close(conn)
-        return True
+        return keep
 
-    def _dispatch(self, conn: Connection) -> None:
-        request, conn.request, conn.body = conn.request, None, 0
-        assert request is not None
-        self._unwatch(conn)
-        conn.busy = True
+    def _quick(self, request: Request) -> Answer | None:
+        """An answer that costs nothing (health without a password), or None."""
+        try:
+            return self.quick(request) if self.quick else None
+        except Exception:  # a lane answers it then, with the handler's own error path
+            log.warning("HTTP front: the quick answer to %s failed", request.path)
+            return None
+
+    def _finish(self, conn: Connection, request: Request) -> None:
+        """Answer a request that waited for a slot, and put its connection back to waiting."""
+        try:
+            if self._serve(conn, request):
+                conn.wait(time.monotonic())
+                self._advance(conn, queue_only=True)  # a pipelined request queues again
+                return
+        except Exception as exc:  # the slot must go on to the next in line
+            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+        self._close(conn)
+
+    def _serve(self, conn: Connection, request: Request) -> bool:
+        """Answer and write, blocking with deadlines; True if the connection stays."""
         with self._lock:
             self.active += 1
-        pool = self._light if request.path in LIGHT_PATHS else self._pool
         try:
-            pool.submit(self.serve, conn, request)
-        except RuntimeError:  # the pools are shut down: the front is closing
-            with self._lock:
-                self.active -= 1
-            conn.busy = False
-            self._close(conn)
-
-    def serve(self, conn: Connection, request: Request) -> None:
-        """In a worker: answer, write, and hand a kept-alive connection back to the front."""
-        keep = False
-        try:
-            keep = write_answer(conn, request, self.handler(request), self.closing)
+            return write_answer(conn, request, self.handler(request), self.closing)
         except OSError as exc:  # the client went away, or stopped reading
             log.debug("writing a response failed: %s", exc)
         except Exception:  # never a traceback to the client; the log has it
@@ -290,76 +314,68 @@ class Front:
         finally:
             with self._lock:
                 self.active -= 1
-        if not keep or self.closing:
-            conn.closed = True  # the worker owns it until it is returned
-            with contextlib.suppress(OSError):
-                conn.sock.close()
-        self._returned.append(conn)
-        self._wake()
+        return False
 
-    def _take_back(self) -> None:
-        """Connections that workers are done with: back to waiting, or forgotten if closed."""
-        with contextlib.suppress(OSError):
-            while self._wake_r.recv(4096):
-                pass
-        now = time.monotonic()
-        while self._returned:
-            conn = self._returned.popleft()
+    def _release(self, conn: Connection, write: bool = False) -> None:
+        """Done with it for now: let its next event through, to whichever thread waits."""
+        with self._lock:
+            if self.closing:
+                self._forget(conn, owned=True)
+                return
             conn.busy = False
-            if conn.closed or self.closing:
-                self._close(conn)
-                continue
-            try:
-                conn.wait(now)
-                self._watch(conn)
-                if not conn.idle:  # a pipelined request came with the last one
-                    self._advance(conn)
-            except Exception as exc:  # the rest of the returned still go back
-                log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
-                self._close(conn)
+            self._poller.rearm(conn.fd, write)
 
     def _reject(self, conn: Connection, status: int, message: str) -> None:
         """Answer an error and close: the refusal lingers on, the connection is done."""
         log.debug("bad request (%d): %s", status, message)
-        self._unwatch(conn)
+        with self._lock:
+            self._hand_to_refusals(conn, status, message)
+
+    def _hand_to_refusals(self, conn: Connection, status: int, message: str) -> None:
+        """Forget the connection; its socket lingers in Refusals (under the lock)."""
+        self._poller.remove(conn.fd, conn)
         self._conns.discard(conn)
         conn.closed = True
         self._refusals.refuse(conn.sock, status, message)
 
-    def _watch(self, conn: Connection) -> None:
-        self._selector.register(conn.fd, selectors.EVENT_READ, conn)
-        conn.registered = True
-
-    def _unwatch(self, conn: Connection) -> None:
-        # By its recorded fd, and only if ours: a closed socket's number may be another's now.
-        if conn.registered:
-            conn.registered = False
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(conn.fd)
-
     def _close(self, conn: Connection) -> None:
-        """Forget a connection and close its socket, once; never one a worker owns."""
-        if conn.busy:
+        """Close a connection this thread owns."""
+        with self._lock:
+            self._forget(conn, owned=True)
+
+    def _forget(self, conn: Connection, owned: bool = False) -> None:
+        """Stop watching a connection and close it, once (under the lock)."""
+        if conn.busy and not owned:
             return
-        self._unwatch(conn)  # before the close, while the fd is still this socket's
+        self._poller.remove(conn.fd, conn)  # before the close, while the fd is its
         self._conns.discard(conn)
-        if not conn.closed:  # else closed by its worker, or its socket is a refusal's now
+        if not conn.closed:
             conn.closed = True
             with contextlib.suppress(OSError):
                 conn.sock.close()
+
+    def _maybe_sweep(self) -> None:
+        """Once every half second, by whichever thread comes first."""
+        now = time.monotonic()
+        if now < self._next_sweep or not self._sweeping.acquire(blocking=False):
+            return
+        try:
+            self._next_sweep = now + 0.5
+            with self._lock:
+                self._sweep(now)
+        finally:
+            self._sweeping.release()
 
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline; accept again once descriptors are free."""
         for conn in [c for c in self._conns if not c.busy and c.deadline <= now]:
             if conn.heard and not conn.handshaking:  # part of a head came: say why we close
                 log.debug("answering 408 to a connection slow to send its request")
-                self._reject(conn, 408, "request not received in time")
+                self._hand_to_refusals(conn, 408, "request not received in time")
             else:
-                log.debug(
-                    "closing a connection that was %s too long", "idle" if conn.idle else "slow"
-                )
-                self._close(conn)
+                log.debug("closing a connection %s too long", "idle" if conn.idle else "slow")
+                self._forget(conn)
         self._refusals.sweep(now)
-        if not self._accepting:
+        if not self._accepting and not self.closing:
             self._accepting = True
-            self._selector.register(self._listener, selectors.EVENT_READ, None)
+            self._poller.rearm(self._listener.fileno())
