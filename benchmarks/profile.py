@@ -101,23 +101,26 @@ def profiled_server(fleet: Any, profile: cProfile.Profile | None) -> Any:
     from cachescope.server import ExporterServer
 
     server = ExporterServer(("127.0.0.1", 0), fleet)
-    serve = server.front.serve
+    # Since the front answers in the thread that reads, one event is the whole request:
+    # read, parse, answer, write. Older fronts handed `serve` to a worker instead.
+    name = "serve" if hasattr(server.front, "serve") else "_on_event"
+    serve = getattr(server.front, name)
 
-    # One request at a time from the benchmark's keep-alive client: each runs, answer
-    # and write, in one worker thread, so per-call thread CPU adds up to the total.
-    def profiled(conn: Any, request: Any) -> None:
+    # One request at a time from the benchmark's keep-alive client: each runs in one
+    # thread, so per-call thread CPU adds up to the total.
+    def profiled(*args: Any) -> None:
         if profile is None:
             start = time.thread_time()
-            serve(conn, request)
+            serve(*args)
             PHASES["request"] += time.thread_time() - start
             return
         profile.enable()
         try:
-            serve(conn, request)
+            serve(*args)
         finally:
             profile.disable()
 
-    server.front.serve = profiled  # type: ignore[method-assign]
+    setattr(server.front, name, profiled)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -345,3 +345,25 @@ def _answers(path: str, status: int, body: bytes) -> bool:
     if path in expected:
         return (status, body) == expected[path]
     return status == 404
+
+
+def test_a_request_head_seen_before_is_answered_only_when_it_starts_a_request(
+    exporter: Exporter, target: RedisServer
+) -> None:
+    """The front remembers parsed heads by their bytes; the same bytes inside a head are not one."""
+    head = f"GET /scrape?target={target.uri} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", exporter.port), timeout=10) as sock:
+        reader = Reader(sock)
+        for _ in range(3):  # parsed, then remembered
+            sock.sendall(head)
+            reply = reader.reply()
+            assert reply.status == 200 and b"redis_up 1" in reply.body
+        sock.sendall(b"GET /-/ready HTTP/1.1\r\nX-Note: ")
+        time.sleep(0.2)  # two reads: the known bytes reach a parser in mid-head
+        sock.sendall(head)
+        reply = reader.reply()  # one request for /-/ready, the scrape a header's value
+        assert (reply.status, reply.body) == (200, b"Ready\n")
+    closing = head.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    for _ in range(3):
+        reply, closed = exchange(exporter.port, closing)
+        assert reply.status == 200 and closed

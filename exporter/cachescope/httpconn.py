@@ -44,6 +44,9 @@ class Connection:
     closed: bool = False  # forgotten: a late event for its descriptor is not its own
     request: Request | None = None
     body: int = 0
+    # The bytes of the current request, if they came in one piece on a fresh parser:
+    # what the parsed head may be remembered by.
+    whole: bytes | None = None
 
     def wait(self, now: float) -> None:
         """Start waiting: for a whole request if one is under way, else idle."""

@@ -38,6 +38,7 @@ from cachescope.httpconn import (
 )
 from cachescope.httppoll import Lane, Poller
 from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
+from cachescope.textcache import TextCache
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ REQUEST_SLOTS = 64  # requests answered at once: the old connection limit
 LIGHT_SLOTS = 2  # health and readiness that need a password check: never behind a scrape
 SPARE_THREADS = 2  # always waiting on the epoll set, whatever the lanes hold
 LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})
+HEADS_CACHED, HEADS_BYTES = 1024, 4 << 20  # parsed request heads, by their bytes
 Queued = tuple[Connection, Request]
 _LISTENER = object()  # the listening socket's owner in the poller
 
@@ -74,6 +76,7 @@ class Front:
         self._refusals = Refusals(self._poller)
         self._lanes: tuple[Lane[Queued], Lane[Queued]] = (Lane(REQUEST_SLOTS), Lane(LIGHT_SLOTS))
         self._threads, self._waiting = 0, 0  # all, and those not inside a lane
+        self._heads: TextCache[bytes, Request] = TextCache(HEADS_CACHED, HEADS_BYTES)
         self._stop = threading.Event()
         self._next_sweep = 0.0
         self._sweeping = threading.Lock()
@@ -204,6 +207,12 @@ class Front:
             now = time.monotonic()
             conn.idle, conn.deadline, conn.since = False, now + HEAD_TIMEOUT, now
         conn.heard = True
+        fresh = conn.http.their_state is h11.IDLE and not conn.http.trailing_data[0]
+        if fresh and (request := self._heads.get(data)) is not None:
+            if self._answer(conn, request, queue_only=False):
+                self._release(conn)
+            return
+        conn.whole = data if fresh else None
         conn.http.receive_data(data)
         self._advance(conn)
 
@@ -242,13 +251,26 @@ class Front:
                 self._release(conn)
                 return
             if isinstance(event, h11.EndOfMessage):
-                request, conn.request, conn.body = conn.request, None, 0
+                request, conn.request = conn.request, None
                 assert request is not None
+                self._remember(conn, request)
+                conn.body = 0
                 if not self._answer(conn, request, queue_only):
                     return
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
                 self._close(conn)
                 return
+
+    def _remember(self, conn: Connection, request: Request) -> None:
+        """Keep the parsed head of a request that came whole, in one read, without a body.
+
+        Prometheus sends the same bytes for a target at every scrape: h11 parses
+        them once. A fresh parser given the same bytes gives the same request.
+        """
+        whole, conn.whole = conn.whole, None
+        if whole is not None and conn.body == 0 and not conn.http.trailing_data[0]:
+            with self._lock:
+                self._heads.remember(whole, request, len(whole))
 
     def _answer(self, conn: Connection, request: Request, queue_only: bool) -> bool:
         """Answer one request; True if the connection is still this thread's to go on with."""

@@ -42,8 +42,10 @@ class BadRequest(Exception):
         self.status = status
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Request:
+    """A parsed request head; shared between requests that sent the same bytes, so read-only."""
+
     method: str
     path: str
     query_text: str
