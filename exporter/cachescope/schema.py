@@ -39,12 +39,9 @@ class Node:
     def at(self, key: str | int) -> Node:
         """The child at `key` (None when absent, so that a later check can still locate it)."""
         value = self.value
-        if isinstance(value, dict):
-            child = value.get(key)
-        elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+        child = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
             child = value[key]
-        else:
-            child = None
         return Node(self.doc, self.path + (key,), child)
 
     def error(self, message: str) -> ConfigError:
@@ -110,7 +107,7 @@ def integer(low: int, high: int) -> Schema:
     return check
 
 
-def number(accept: Callable[[float], bool] = lambda _: True, wanted: str = "") -> Schema:
+def number(accept: Callable[[float], bool], wanted: str) -> Schema:
     """A finite number that `accept` takes; `wanted` says which, e.g. 'a ratio from 0 to 1'."""
 
     def check(node: Node) -> float:
@@ -138,8 +135,9 @@ def via(parse: Callable[[Any], T], first: Schema = text) -> Schema:
     """`first`, then `parse`, whose ValueError becomes the located message."""
 
     def check(node: Node) -> T:
+        value = first(node)  # its ConfigError (a ValueError too) is located already
         try:
-            return parse(first(node))
+            return parse(value)
         except ValueError as exc:
             raise node.error(str(exc)) from None
 
