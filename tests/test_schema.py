@@ -135,3 +135,36 @@ def test_a_misplaced_secret_never_shows_in_the_error(tmp_path: Path, entry: str)
     message = str(caught.value)
     assert "hunter2" not in message
     assert message.startswith(f"{path}:3: targets[0].") and message.count(str(path)) == 1, message
+
+
+@pytest.mark.parametrize(
+    ("loader", "text", "line", "field"),
+    [
+        ("config", "targets:\n  -\n", 2, "targets[0]"),
+        ("config", "scrape:\n  allow:\n    -\n", 3, "scrape.allow[0]"),
+        (
+            "config",
+            TARGET + "    keyspace:\n      groups: [null]\n",
+            4,
+            "targets[0].keyspace.groups[0]",
+        ),
+        ("thresholds", "alerts:\n  RedisDown:\n", 2, "alerts.RedisDown"),
+    ],
+)
+def test_an_empty_entry_where_a_mapping_belongs_is_located(
+    tmp_path: Path, loader: str, text: str, line: int, field: str
+) -> None:
+    path = tmp_path / "input.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        LOADERS[loader](str(path))
+    assert str(caught.value).startswith(f"{path}:{line}: {field}: must be a mapping")
+
+
+def test_empty_sections_still_mean_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "cachescope.yml"
+    path.write_text(
+        "defaults:\nscrape:\n" + TARGET + "    discover:\n      kind: cluster\n      nodes:\n"
+    )
+    config = load_config(str(path))
+    assert config.allow == [] and config.targets[0].discovery is not None

@@ -42,6 +42,7 @@ from cachescope.schema import (
     list_of,
     mapping_of,
     one_of,
+    optional,
     parse_duration,
     record,
     shorthand,
@@ -186,7 +187,7 @@ _DISCOVER = shorthand(
             "kind": one_of("cluster", "sentinel"),
             "master_sets": list_of(text),
             "interval": duration(INTERVAL),
-            "nodes": record(_CREDENTIALS),
+            "nodes": optional(record(_CREDENTIALS), {}),
             "allow": list_of(via(parse_network), single=True),
         },
         required=("kind",),
@@ -208,12 +209,15 @@ _TARGET = shorthand(
     ),
 )
 _ALLOW = record({**_CREDENTIALS, "pattern": via(parse_pattern)}, required=("pattern",))
-_ROOT = record(
-    {
-        "defaults": record(_CREDENTIALS),
-        "targets": list_of(_TARGET),
-        "scrape": record({"allow": list_of(_ALLOW)}),
-    }
+_ROOT = optional(
+    record(
+        {
+            "defaults": optional(record(_CREDENTIALS), {}),
+            "targets": list_of(_TARGET),
+            "scrape": optional(record({"allow": list_of(_ALLOW)}), {}),
+        }
+    ),
+    {},
 )
 
 

@@ -144,9 +144,9 @@ def via(parse: Callable[[Any], T], first: Schema = text) -> Schema:
     return check
 
 
-def optional(schema: Schema) -> Schema:
-    """None stays None (an empty `key:`); anything else goes through `schema`."""
-    return lambda node: None if node.value is None else schema(node)
+def optional(schema: Schema, empty: Any = None) -> Schema:
+    """An empty `key:` is `empty`; anything else goes through `schema`."""
+    return lambda node: empty if node.value is None else schema(node)
 
 
 def list_of(item: Schema, single: bool = False) -> Schema:
@@ -189,9 +189,7 @@ def record(
     """A mapping with declared keys: the checked value of each key present."""
 
     def check(node: Node) -> dict[str, Any]:
-        if node.value is None:
-            return {}
-        if not isinstance(node.value, dict):
+        if not isinstance(node.value, dict):  # an empty `key:` too: wrap in optional() for {}
             raise wrong(node, "a mapping")
         result = {}
         for name in node.value:

@@ -122,12 +122,15 @@ _TLS = record(
     },
     required=("cert_file", "key_file"),
 )
-_ROOT = record(
-    {
-        "tls_server_config": optional(_TLS),
-        "basic_auth_users": mapping_of(_hash, _user_problem),
-        "http_server_config": anything,
-    }
+_ROOT = optional(
+    record(
+        {
+            "tls_server_config": optional(_TLS),
+            "basic_auth_users": mapping_of(_hash, _user_problem),
+            "http_server_config": anything,
+        }
+    ),
+    {},
 )
 
 
