@@ -70,41 +70,41 @@ TARGET = "targets:\n  - uri: redis://127.0.0.1:1\n"
 @pytest.mark.parametrize(
     ("text", "where", "words"),
     [
-        (TARGET + "    timeout: .nan\n", ":3: field 'targets[0].timeout'", "between 1ms and 10m"),
-        (TARGET + "    timeout: .inf\n", ":3: field 'targets[0].timeout'", "between 1ms and 10m"),
-        (TARGET + "    timeout: -.inf\n", ":3: field 'targets[0].timeout'", "between 1ms and 10m"),
-        (TARGET + "    timeout: 99999999999h\n", ":3: field 'targets[0].timeout'", "between"),
-        (TARGET + "    timeout: 0.0000001\n", ":3: field 'targets[0].timeout'", "between"),
-        ("defaults:\n  timeout: 1.0e+400\n", ":2: field 'defaults.timeout'", "between"),
+        (TARGET + "    timeout: .nan\n", ":3: targets[0].timeout:", "between 1ms and 10m"),
+        (TARGET + "    timeout: .inf\n", ":3: targets[0].timeout:", "between 1ms and 10m"),
+        (TARGET + "    timeout: -.inf\n", ":3: targets[0].timeout:", "between 1ms and 10m"),
+        (TARGET + "    timeout: 99999999999h\n", ":3: targets[0].timeout:", "between"),
+        (TARGET + "    timeout: 0.0000001\n", ":3: targets[0].timeout:", "between"),
+        ("defaults:\n  timeout: 1.0e+400\n", ":2: defaults.timeout:", "between"),
         (
             TARGET + "    discover: {kind: cluster, interval: .nan}\n",
-            ":3: field 'targets[0].discover.interval'",
+            ":3: targets[0].discover.interval:",
             "between",
         ),
         (
             TARGET + "    keyspace: {interval: .inf}\n",
-            ":3: field 'targets[0].keyspace.interval'",
+            ":3: targets[0].keyspace.interval:",
             "between",
         ),
         (
             TARGET + "    keyspace: {keys_per_cycle: 100000000000000}\n",
-            ":3: field 'targets[0].keyspace.keys_per_cycle'",
+            ":3: targets[0].keyspace.keys_per_cycle:",
             "between 1 and",
         ),
         ("targets: &loop [*loop]\n", ":1:", "recursive alias"),
-        ("targets:\n  - uri: !!int abc\n", ":2: field 'targets[0].uri'", "!!int"),
-        ("targets:\n  - uri: !!float x\n", ":2: field 'targets[0].uri'", "!!float"),
-        ("targets:\n  - !cachescope redis://a:1\n", ":2: field 'targets[0]'", "tag"),
+        ("targets:\n  - uri: !!int abc\n", ":2: targets[0].uri:", "!!int"),
+        ("targets:\n  - uri: !!float x\n", ":2: targets[0].uri:", "!!float"),
+        ("targets:\n  - !cachescope redis://a:1\n", ":2: targets[0]:", "tag"),
         (
             "targets: !!python/object/apply:os.system ['true']\n",
-            ":1: field 'targets'",
+            ":1: targets:",
             "tag",
         ),
-        ("targets:\n  - !!binary aGk=\n", ":2: field 'targets[0]'", "tag"),
-        ("targets: !!set {a, b}\n", ":1: field 'targets'", "tag"),
-        ("targets: []\ndefaults: {}\ntargets: []\n", ":3: field 'targets'", "duplicate key"),
-        (TARGET + "    name: a\n    name: b\n", ":4: field 'targets[0].name'", "duplicate key"),
-        ("defaults: {? [a]: b}\n", ":1: field 'defaults'", "key"),
+        ("targets:\n  - !!binary aGk=\n", ":2: targets[0]:", "tag"),
+        ("targets: !!set {a, b}\n", ":1: targets:", "tag"),
+        ("targets: []\ndefaults: {}\ntargets: []\n", ":3: targets:", "duplicate key"),
+        (TARGET + "    name: a\n    name: b\n", ":4: targets[0].name:", "duplicate key"),
+        ("defaults: {? [a]: b}\n", ":1: defaults:", "key"),
         ("targets: " + "[" * 5000 + "\n", ":1:", "nested"),
         ("x: 1\n" + "#" * (1 << 20) + "\n", "", "larger than 1 MiB"),
     ],
@@ -160,7 +160,7 @@ def test_a_password_file_that_never_ends_is_refused(tmp_path: Path) -> None:
     path.write_text(TARGET + "    password_file: /dev/zero\n")
     status, stderr, seconds, _ = config_check_measured(path)
     assert status == 1, stderr
-    assert f"error: {path}:3: field 'targets[0].password_file'" in stderr
+    assert f"error: {path}:3: targets[0].password_file:" in stderr
     assert "not a regular file" in stderr
     assert seconds < 20
 
@@ -172,7 +172,7 @@ def test_a_fifo_as_password_file_does_not_block(tmp_path: Path) -> None:
     path.write_text(TARGET + f"    password_file: {fifo}\n")
     status, stderr, seconds, _ = config_check_measured(path)
     assert status == 1, stderr
-    assert f"error: {path}:3: field 'targets[0].password_file'" in stderr
+    assert f"error: {path}:3: targets[0].password_file:" in stderr
     assert "not a regular file" in stderr
     assert seconds < 20
 
@@ -184,7 +184,7 @@ def test_a_big_password_file_is_refused(tmp_path: Path) -> None:
     path.write_text(TARGET + f"    password_file: {secret}\n")
     status, output = check(path)
     assert status == 1
-    assert f"error: {path}:3: field 'targets[0].password_file'" in output
+    assert f"error: {path}:3: targets[0].password_file:" in output
     assert "larger than 64 KiB" in output
 
 
@@ -223,7 +223,7 @@ def test_a_threshold_that_is_not_finite_is_refused(tmp_path: Path, value: str) -
     path.write_text(f"alerts:\n  RedisHitRatioLow:\n    threshold: {value}\n")
     with pytest.raises(ConfigError) as caught:
         thresholds.load(path)
-    assert str(caught.value).startswith(f"{path}:3: field 'alerts.RedisHitRatioLow.threshold'")
+    assert str(caught.value).startswith(f"{path}:3: alerts.RedisHitRatioLow.threshold:")
     assert "finite" in str(caught.value)
 
 

@@ -218,72 +218,72 @@ def test_every_threshold_has_a_comment() -> None:
     [
         (
             "alerts:\n  RedisHitRatioLow:\n    threshold: high\n",
-            ":3: field 'alerts.RedisHitRatioLow.threshold'",
+            ":3: alerts.RedisHitRatioLow.threshold:",
             "must be a finite number, not 'high'",
         ),
         (
             "alerts:\n  RedisDown:\n    for: soon\n",
-            ":3: field 'alerts.RedisDown.for'",
+            ":3: alerts.RedisDown.for:",
             "invalid duration 'soon'",
         ),
         (
             "alerts:\n  RedisDown:\n    severity: page\n",
-            ":3: field 'alerts.RedisDown.severity'",
+            ":3: alerts.RedisDown.severity:",
             "must be one of",
         ),
         (
             "alerts:\n  RedisHitRatioLow:\n    threshold: 95\n",
-            ":3: field 'alerts.RedisHitRatioLow.threshold'",
+            ":3: alerts.RedisHitRatioLow.threshold:",
             "must be a ratio from 0 to 1 (0.8 = 80%), not 95",
         ),
         (
             "alerts:\n  RedisMemoryNearLimit:\n    critical: {threshold: 1.5}\n",
-            ":3: field 'alerts.RedisMemoryNearLimit.critical.threshold'",
+            ":3: alerts.RedisMemoryNearLimit.critical.threshold:",
             "must be a ratio from 0 to 1",
         ),
         (
             "alerts:\n  RedisEvictionsHigh:\n    max_hit_ratio: -0.1\n",
-            ":3: field 'alerts.RedisEvictionsHigh.max_hit_ratio'",
+            ":3: alerts.RedisEvictionsHigh.max_hit_ratio:",
             "must be a ratio from 0 to 1",
         ),
         (
             "alerts:\n  RedisKeysWithoutTtl:\n    min_keys: -1\n",
-            ":3: field 'alerts.RedisKeysWithoutTtl.min_keys'",
+            ":3: alerts.RedisKeysWithoutTtl.min_keys:",
             "must be a number from 0 up, not -1",
         ),
         (
             "alerts:\n  RedisMissSpike:\n    factor: 0.5\n",
-            ":3: field 'alerts.RedisMissSpike.factor'",
+            ":3: alerts.RedisMissSpike.factor:",
             "must be a number above 1 (3 = three times the usual), not 0.5",
         ),
         (
             "alerts:\n  RedisRestarted:\n    window: 0s\n",
-            ":3: field 'alerts.RedisRestarted.window'",
+            ":3: alerts.RedisRestarted.window:",
             "must be a duration above 0s",
         ),
         (  # inverted levels: the critical page would come before the warning
             "alerts:\n  RedisMemoryNearLimit:\n    warning: {threshold: 0.95}\n",
-            ":3: field 'alerts.RedisMemoryNearLimit.warning.threshold'",
+            ":3: alerts.RedisMemoryNearLimit.warning.threshold:",
             "the warning threshold (0.95) must be below the critical one (0.9)",
         ),
         (
             "alerts:\n  RedisFragmentationHigh:\n    threshold: .nan\n",
-            ":3: field 'alerts.RedisFragmentationHigh.threshold'",
+            ":3: alerts.RedisFragmentationHigh.threshold:",
             "must be a finite number",
         ),
         (
             "alerts:\n  RedisHitRatioLw:\n    threshold: 0.9\n",
-            ":2: field 'alerts.RedisHitRatioLw'",
+            ":2: alerts.RedisHitRatioLw:",
             "unknown alert 'RedisHitRatioLw' (did you mean 'RedisHitRatioLow'?); the alerts are:"
             " CachescopeExporterDown,",
         ),
         (
             "alerts:\n  RedisDown:\n    fro: 1m\n",
-            ":3: field 'alerts.RedisDown.fro'",
-            "unknown field 'fro' (did you mean 'for'?); the fields are: for, severity",
+            ":3: alerts.RedisDown.fro:",
+            "unknown field 'fro' (did you mean 'for'?); the fields are: enabled, for, severity",
         ),
-        ("selector: ''\n", ":1: field 'selector'", "non-empty string"),
-        ("alerts:\n  RedisDown: [1]\n", ":2: field 'alerts.RedisDown'", "must be a mapping"),
+        ("selector: ''\n", ":1: selector:", "non-empty string"),
+        ("alerts:\n  RedisDown: [1]\n", ":2: alerts.RedisDown:", "must be a mapping"),
         ("alerts: {RedisDown: {for: 1m}\n", ":2", "invalid YAML"),
     ],
 )

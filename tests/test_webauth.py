@@ -284,7 +284,7 @@ def test_live_a_malformed_hash_stops_the_start_naming_file_line_and_field(tmp_pa
     command += ["--web.listen-address", f"127.0.0.1:{free_port()}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
-    assert f"{path}:3: field 'basic_auth_users.prom'" in result.stderr
+    assert f"{path}:3: basic_auth_users.prom:" in result.stderr
     assert bad not in result.stderr and "Traceback" not in result.stderr
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Callable
 from typing import Any
 
-from cachescope.allow import AllowRule, Network, parse_network, parse_pattern
+from cachescope.allow import AllowRule, parse_network, parse_pattern
 from cachescope.configtypes import (
     DEFAULT_LISTEN_ADDRESS,
     DEFAULT_TARGET,
@@ -30,18 +31,26 @@ from cachescope.configtypes import (
     DiscoveryConfig,
     TargetConfig,
     TLSConfig,
-    parse_duration,
     target_from_uri,
 )
 from cachescope.keyspace.settings import parse_keyspace
-from cachescope.targets import Secret, parse_uri
-from cachescope.yamlmarks import (
-    ConfigError,
-    MarkedYAML,
-    Path,
-    load_yaml_file,
-    read_regular_file,
+from cachescope.schema import (
+    Node,
+    Schema,
+    boolean,
+    duration,
+    list_of,
+    mapping_of,
+    one_of,
+    optional,
+    parse_duration,
+    record,
+    shorthand,
+    text,
+    via,
 )
+from cachescope.targets import Secret, parse_uri
+from cachescope.yamlmarks import ConfigError, MarkedYAML, load_yaml_file, read_regular_file
 
 # The types live in configtypes.py; the rest of the package imports them from here.
 __all__ = [
@@ -65,17 +74,6 @@ __all__ = [
     "target_from_uri",
 ]
 
-_CREDENTIAL_KEYS = {"username", "password", "password_file", "password_env", "tls", "timeout"}
-_TARGET_KEYS = _CREDENTIAL_KEYS | {
-    "uri",
-    "name",
-    "labels",
-    "config_command",
-    "discover",
-    "keyspace",
-}
-_DISCOVER_KEYS = {"kind", "master_sets", "interval", "nodes", "allow"}
-_TLS_KEYS = {"ca_file", "cert_file", "key_file", "server_name", "insecure_skip_verify"}
 # The system CA bundle is about 200 KiB; a file many times that is a wrong path.
 MAX_TLS_FILE_BYTES = 4 << 20
 # A password is a line, not a document; more is a wrong path (or /dev/zero).
@@ -110,91 +108,6 @@ _RESERVED_LABELS = {
 }
 
 
-class _Reader:
-    """Typed access to a MarkedYAML document, raising located ConfigErrors."""
-
-    def __init__(self, doc: MarkedYAML) -> None:
-        self.doc = doc
-
-    def mapping(self, value: Any, path: Path, allowed: set[str]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.doc.error(path, f"must be a mapping, got {type(value).__name__}")
-        for key in value:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                raise self.doc.error(path + (key,), f"unknown field (known: {known})")
-        return value
-
-    def string(self, value: Any, path: Path) -> str:
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise self.doc.error(path, f"must be a string, got {type(value).__name__}")
-        return str(value)
-
-    def credentials(self, entry: dict[str, Any], path: Path, base: Credentials) -> Credentials:
-        password = base.password
-        if "password" in entry:
-            password = Secret(self.string(entry["password"], path + ("password",)))
-        if "password_file" in entry:
-            password = self._password_file(entry["password_file"], path + ("password_file",))
-        if "password_env" in entry:
-            name = self.string(entry["password_env"], path + ("password_env",))
-            if name not in os.environ:
-                raise self.doc.error(
-                    path + ("password_env",), f"environment variable {name} is not set"
-                )
-            password = Secret(os.environ[name])
-        timeout = base.timeout
-        if "timeout" in entry:
-            try:
-                timeout = parse_duration(entry["timeout"], TIMEOUT)
-            except ValueError as exc:
-                raise self.doc.error(path + ("timeout",), str(exc)) from None
-        username = base.username
-        if "username" in entry:
-            username = self.string(entry["username"], path + ("username",))
-        tls = self._tls(entry["tls"], path + ("tls",)) if "tls" in entry else base.tls
-        return Credentials(username, password, tls, timeout)
-
-    def _password_file(self, value: Any, path: Path) -> Secret:
-        filename = self.string(value, path)
-        try:
-            return read_password_file(filename)
-        except ValueError as exc:
-            raise self.doc.error(path, f"cannot read password file {filename}: {exc}") from None
-
-    def _tls(self, value: Any, path: Path) -> TLSConfig:
-        entry = self.mapping(value, path, _TLS_KEYS)
-        files = {}
-        for key in ("ca_file", "cert_file", "key_file"):
-            if key in entry:
-                files[key] = self.string(entry[key], path + (key,))
-                try:
-                    read_tls_file(files[key])
-                except ValueError as exc:
-                    raise self.doc.error(
-                        path + (key,), f"cannot read {files[key]}: {exc}"
-                    ) from None
-        skip = entry.get("insecure_skip_verify", False)
-        if not isinstance(skip, bool):
-            raise self.doc.error(path + ("insecure_skip_verify",), "must be true or false")
-        name = (
-            self.string(entry["server_name"], path + ("server_name",))
-            if "server_name" in entry
-            else None
-        )
-        return TLSConfig(server_name=name, insecure_skip_verify=skip, **files)
-
-    def labels(self, value: Any, path: Path) -> tuple[tuple[str, str], ...]:
-        if not isinstance(value, dict):
-            raise self.doc.error(path, "must be a mapping of label names to values")
-        for key in value:
-            if not _LABEL_NAME.match(key) or key.startswith("__") or key in _RESERVED_LABELS:
-                raise self.doc.error(path + (key,), f"{key!r} is not a usable label name")
-        return tuple(sorted((k, self.string(v, path + (k,))) for k, v in value.items()))
-
-
 def read_password_file(filename: str) -> Secret:
     """A password from a small regular file; ValueError (never the content) otherwise."""
     data = read_regular_file(filename, MAX_PASSWORD_FILE_BYTES)
@@ -218,6 +131,96 @@ def pem_or_der(data: bytes) -> str | bytes:
     return data.decode("ascii", "replace") if b"-----BEGIN" in data else data
 
 
+def _file(read: Callable[[str], object], what: str) -> Schema:
+    """What `read` makes of the named file; the error names the file, never its content."""
+
+    def check(node: Node) -> object:
+        name = text(node)
+        try:
+            return read(name)
+        except ValueError as exc:
+            raise node.error(f"cannot read {what}{name}: {exc}") from None
+
+    return check
+
+
+def _tls_file(name: str) -> str:
+    """The name of a TLS file that reads: OpenSSL opens it again at connect."""
+    read_tls_file(name)
+    return name
+
+
+def _password_env(name: str) -> Secret:
+    if name not in os.environ:
+        raise ValueError(f"environment variable {name} is not set")
+    return Secret(os.environ[name])
+
+
+def _label_problem(name: str) -> str | None:
+    if not _LABEL_NAME.match(name) or name.startswith("__") or name in _RESERVED_LABELS:
+        return f"{name!r} is not a usable label name"
+    return None
+
+
+_TLS_FILE = _file(_tls_file, "")
+_TLS = record(
+    {
+        "ca_file": _TLS_FILE,
+        "cert_file": _TLS_FILE,
+        "key_file": _TLS_FILE,
+        "server_name": text,
+        "insecure_skip_verify": boolean,
+    }
+)
+_CREDENTIALS = {
+    "username": text,
+    "password": via(Secret),
+    "password_file": _file(read_password_file, "password file "),
+    "password_env": via(_password_env),
+    "tls": lambda node: TLSConfig(**_TLS(node)),
+    "timeout": duration(TIMEOUT),
+}
+_DISCOVER = shorthand(
+    "kind",
+    record(
+        {
+            "kind": one_of("cluster", "sentinel"),
+            "master_sets": list_of(text),
+            "interval": duration(INTERVAL),
+            "nodes": optional(record(_CREDENTIALS), {}),
+            "allow": list_of(via(parse_network), single=True),
+        },
+        required=("kind",),
+    ),
+)
+_TARGET = shorthand(
+    "uri",
+    record(
+        {
+            **_CREDENTIALS,
+            "uri": via(parse_uri),
+            "name": text,
+            "labels": mapping_of(text, _label_problem),
+            "config_command": text,
+            "discover": _DISCOVER,
+            "keyspace": parse_keyspace,
+        },
+        required=("uri",),
+    ),
+)
+_ALLOW = record({**_CREDENTIALS, "pattern": via(parse_pattern)}, required=("pattern",))
+_ROOT = optional(
+    record(
+        {
+            "defaults": optional(record(_CREDENTIALS), {}),
+            "targets": list_of(_TARGET),
+            "scrape": optional(record({"allow": list_of(_ALLOW)}), {}),
+        }
+    ),
+    {},
+)
+
+
 def load_config(filename: str) -> Config:
     """Read and validate a config file; raise ConfigError naming file, line and field."""
     return _parse(load_yaml_file(filename))
@@ -229,118 +232,75 @@ def parse_config(text: str | bytes, source: str = "<config>") -> Config:
 
 
 def _parse(doc: MarkedYAML) -> Config:
-    source = doc.source
-    reader = _Reader(doc)
-    root = reader.mapping(doc.data, (), {"defaults", "targets", "scrape"})
-    defaults = reader.credentials(
-        reader.mapping(root.get("defaults"), ("defaults",), _CREDENTIAL_KEYS),
-        ("defaults",),
-        Credentials(),
-    )
-    raw_targets = root.get("targets") or []
-    if not isinstance(raw_targets, list):
-        raise doc.error(("targets",), "must be a list of targets")
+    root = Node.root(doc)
+    fields = _ROOT(root)
+    defaults = _credentials(fields.get("defaults", {}), Credentials())
     targets = [
-        _target(reader, entry, ("targets", i), defaults) for i, entry in enumerate(raw_targets)
+        _target(root.at("targets").at(i), entry, defaults)
+        for i, entry in enumerate(fields.get("targets", []))
     ]
-    _check_unique_names(doc, targets)
-    scrape = reader.mapping(root.get("scrape"), ("scrape",), {"allow"})
-    allow = []
-    for i, entry in enumerate(scrape.get("allow") or []):
-        path: Path = ("scrape", "allow", i)
-        entry = reader.mapping(entry, path, _CREDENTIAL_KEYS | {"pattern"})
-        if "pattern" not in entry:
-            raise doc.error(path, "missing required field 'pattern'")
-        try:
-            pattern = parse_pattern(reader.string(entry["pattern"], path + ("pattern",)))
-        except ValueError as exc:
-            raise doc.error(path + ("pattern",), str(exc)) from None
-        # An allow rule takes the defaults' timeout and TLS settings, but credentials
-        # only from its own entry: a password goes only where it was configured for.
-        base = dataclasses.replace(defaults, username=None, password=None)
-        allow.append(AllowRule(pattern, reader.credentials(entry, path, base)))
-    return Config(targets=targets, allow=allow, source=source)
+    _check_unique_names(root.at("targets"), targets)
+    # An allow rule takes the defaults' timeout and TLS settings, but credentials
+    # only from its own entry: a password goes only where it was configured for.
+    base = dataclasses.replace(defaults, username=None, password=None)
+    allow = [
+        AllowRule(entry["pattern"], _credentials(entry, base))
+        for entry in fields.get("scrape", {}).get("allow", [])
+    ]
+    return Config(targets=targets, allow=allow, source=doc.source)
 
 
-def _target(reader: _Reader, entry: Any, path: Path, defaults: Credentials) -> TargetConfig:
-    if isinstance(entry, str):
-        entry = {"uri": entry}
-    entry = reader.mapping(entry, path, _TARGET_KEYS)
-    if "uri" not in entry:
-        raise reader.doc.error(path, "missing required field 'uri'")
-    try:
-        endpoint = parse_uri(reader.string(entry["uri"], path + ("uri",)))
-    except ValueError as exc:
-        raise reader.doc.error(path + ("uri",), str(exc)) from None
+def _credentials(fields: dict[str, Any], base: Credentials) -> Credentials:
+    """`base` with what `fields` set; password_env wins over password_file over password."""
+    password = fields.get("password", base.password)
+    password = fields.get("password_env", fields.get("password_file", password))
+    return Credentials(
+        username=fields.get("username", base.username),
+        password=password,
+        tls=fields.get("tls", base.tls),
+        timeout=fields.get("timeout", base.timeout),
+    )
+
+
+def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> TargetConfig:
+    endpoint = fields["uri"]
     base = dataclasses.replace(
         defaults,
         username=endpoint.username or defaults.username,
         password=endpoint.password or defaults.password,
     )
-    credentials = reader.credentials(entry, path, base)
-    name = reader.string(entry.get("name", endpoint.address()), path + ("name",))
-    labels = reader.labels(entry["labels"], path + ("labels",)) if "labels" in entry else ()
-    config_command = reader.string(
-        entry.get("config_command", "CONFIG"), path + ("config_command",)
-    )
+    credentials = _credentials(fields, base)
     discovery = None
-    if "discover" in entry:
-        discovery = _discovery(reader, entry["discover"], path + ("discover",), credentials)
-    keyspace = None
-    if entry.get("keyspace"):
-        keyspace = parse_keyspace(
-            entry["keyspace"], path + ("keyspace",), reader.doc.error, parse_duration
-        )
-        if endpoint.kind != "redis":
-            raise reader.doc.error(path + ("keyspace",), "keyspace sampling is for Redis targets")
-    return TargetConfig(endpoint, name, labels, credentials, config_command, discovery, keyspace)
+    if "discover" in fields:
+        discovery = _discovery(node.at("discover"), fields["discover"], credentials)
+    keyspace = fields.get("keyspace")
+    if keyspace is not None and endpoint.kind != "redis":
+        raise node.at("keyspace").error("keyspace sampling is for Redis targets")
+    return TargetConfig(
+        endpoint,
+        name=fields.get("name", endpoint.address()),
+        labels=tuple(sorted(fields.get("labels", {}).items())),
+        credentials=credentials,
+        config_command=fields.get("config_command", "CONFIG"),
+        discovery=discovery,
+        keyspace=keyspace,
+    )
 
 
-def _discovery(reader: _Reader, value: Any, path: Path, base: Credentials) -> DiscoveryConfig:
+def _discovery(node: Node, fields: dict[str, Any], base: Credentials) -> DiscoveryConfig:
     """`discover: cluster`, or a mapping with kind, master_sets, interval and nodes."""
-    entry = reader.mapping(
-        {"kind": value} if isinstance(value, str) else value, path, _DISCOVER_KEYS
-    )
-    kind = entry.get("kind")
-    if kind not in ("cluster", "sentinel"):
-        raise reader.doc.error(path, f"discover must be 'cluster' or 'sentinel', got {kind!r}")
-    sets = entry.get("master_sets", [])
-    if not isinstance(sets, list) or kind != "sentinel" and sets:
-        raise reader.doc.error(path + ("master_sets",), "a list of names, for sentinel only")
-    interval = 30.0
-    if "interval" in entry:
-        try:
-            interval = parse_duration(entry["interval"], INTERVAL)
-        except ValueError as exc:
-            raise reader.doc.error(path + ("interval",), str(exc)) from None
-    nodes = None
-    if "nodes" in entry:
-        nodes_path = path + ("nodes",)
-        nodes = reader.credentials(
-            reader.mapping(entry["nodes"], nodes_path, _CREDENTIAL_KEYS), nodes_path, base
-        )
-    master_sets = tuple(
-        reader.string(name, path + ("master_sets", i)) for i, name in enumerate(sets)
-    )
-    allow = _networks(reader, entry["allow"], path + ("allow",)) if "allow" in entry else None
-    return DiscoveryConfig(kind, master_sets, nodes, interval, allow)
+    sets = fields.get("master_sets", [])
+    if sets and fields["kind"] != "sentinel":
+        raise node.at("master_sets").error("master_sets is for sentinel discovery only")
+    nodes = _credentials(fields["nodes"], base) if "nodes" in fields else None
+    allow = tuple(fields["allow"]) if "allow" in fields else None
+    interval = fields.get("interval", 30.0)
+    return DiscoveryConfig(fields["kind"], tuple(sets), nodes, interval, allow)
 
 
-def _networks(reader: _Reader, value: Any, path: Path) -> tuple[Network, ...]:
-    """discover.allow: the CIDRs whose discovered nodes get the credentials."""
-    networks = []
-    for i, item in enumerate(value if isinstance(value, list) else [value]):
-        text = reader.string(item, path + (i,))
-        try:
-            networks.append(parse_network(text))
-        except ValueError as exc:
-            raise reader.doc.error(path + (i,), str(exc)) from None
-    return tuple(networks)
-
-
-def _check_unique_names(doc: MarkedYAML, targets: list[TargetConfig]) -> None:
+def _check_unique_names(node: Node, targets: list[TargetConfig]) -> None:
     seen: set[str] = set()
     for i, target in enumerate(targets):
         if target.name in seen:
-            raise doc.error(("targets", i, "name"), f"duplicate target name {target.name!r}")
+            raise node.at(i).at("name").error(f"duplicate target name {target.name!r}")
         seen.add(target.name)

@@ -6,19 +6,15 @@ config.py reads them from YAML; every other module imports them from there.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
-from typing import Any
 
 from cachescope.allow import AllowRule, Network
 from cachescope.keyspace.settings import KeyspaceConfig
+from cachescope.schema import Bounds
 from cachescope.targets import Endpoint, Secret, parse_uri
 
 DEFAULT_LISTEN_ADDRESS = ":9808"
 DEFAULT_TARGET = "redis://localhost:6379"
 DEFAULT_TIMEOUT = 5.0
-
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,50 +76,10 @@ class Config:
     source: str = ""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Bounds:
-    """The range a duration must fall in, in seconds: no zero, no NaN, no forever."""
-
-    low: float
-    high: float
-
-    def describe(self) -> str:
-        return f"between {_human(self.low)} and {_human(self.high)}"
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0)):
-        if seconds >= size and (seconds / size).is_integer():
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds * 1000:g}ms"
-
-
 # A timeout past ten minutes is a hang by another name; one under 1ms always fails.
 TIMEOUT = Bounds(0.001, 600.0)
 # How often discovery runs in the background: faster than 100ms only loads the seeds.
 INTERVAL = Bounds(0.1, 86_400.0)
-ANY_DURATION = Bounds(0.001, 86_400.0)
-
-
-def parse_duration(value: Any, bounds: Bounds = ANY_DURATION) -> float:
-    """'5s', '250ms', '1m' or a number of seconds -> seconds, within `bounds`."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            seconds = float(value)
-        except OverflowError:  # an int too large for a float
-            seconds = math.inf
-    else:
-        text = str(value).strip()
-        match = _DURATION.match(text) if len(text) < 64 else None
-        if not match:
-            raise ValueError(
-                f"invalid duration {value!r} (use e.g. 500ms, 5s, 1m, 1h; {bounds.describe()})"
-            )
-        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
-        seconds = float(match.group(1)) * unit
-    if not (math.isfinite(seconds) and bounds.low <= seconds <= bounds.high):
-        raise ValueError(f"duration must be {bounds.describe()}, got {value!r}")
-    return seconds
 
 
 def target_from_uri(uri: str, credentials: Credentials = Credentials()) -> TargetConfig:

@@ -21,19 +21,9 @@ from typing import Any
 
 from cachescope.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
 from cachescope.config import pem_or_der, read_tls_file
-from cachescope.yamlmarks import MarkedYAML, Path, load_yaml_file
+from cachescope.schema import Node, anything, mapping_of, one_of, optional, record, wrong
+from cachescope.yamlmarks import load_yaml_file
 
-_TLS_KEYS = {
-    "cert_file",
-    "key_file",
-    "client_auth_type",
-    "client_ca_file",
-    "min_version",
-    "max_version",
-    "cipher_suites",
-    "curve_preferences",
-    "prefer_server_cipher_suites",
-}
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
     "RequestClientCert": ssl.CERT_OPTIONAL,
@@ -76,86 +66,92 @@ class WebConfig:
 
 def load_web_config(filename: str) -> WebConfig:
     """Read a web config file; raise ConfigError naming file, line and field."""
-    doc = load_yaml_file(filename, "web config file")
-    root = _mapping(
-        doc, doc.data, (), {"tls_server_config", "basic_auth_users", "http_server_config"}
-    )
-    tls = (
-        _tls(doc, root["tls_server_config"]) if root.get("tls_server_config") is not None else None
-    )
-    return WebConfig(tls=tls, users=_users(doc, root.get("basic_auth_users")))
-
-
-def _users(doc: MarkedYAML, value: Any) -> dict[str, bytes]:
-    users: dict[str, bytes] = {}
-    for user, hashed in _mapping(doc, value, ("basic_auth_users",), None).items():
-        path: Path = ("basic_auth_users", user)
-        if ":" in user:  # RFC 7617: the user-id ends at the first colon
-            raise doc.error(path, "a user name cannot contain ':'")
-        problem = hash_problem(hashed)
-        if problem:  # the message never repeats the value
-            raise doc.error(path, problem)
-        users[user] = hashed.encode()
+    root = Node.root(load_yaml_file(filename, "web config file"))
+    fields = _ROOT(root)
+    tls = fields.get("tls_server_config")
+    context = _context(root.at("tls_server_config"), tls) if tls is not None else None
+    users = fields.get("basic_auth_users", {})
     if len({hash_cost(h) for h in users.values()}) > 1:
         log.warning(
             "basic_auth_users have different bcrypt costs: unknown user names are checked at "
             "the highest, so users with a lower cost can be told apart by response time"
         )
-    return users
+    return WebConfig(tls=context, users=users)
 
 
-def _mapping(doc: MarkedYAML, value: Any, path: Path, allowed: set[str] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error(path, "must be a mapping")
-    for key in value:
-        if allowed is not None and key not in allowed:
-            raise doc.error(path + (key,), f"unknown field (known: {', '.join(sorted(allowed))})")
-    return value
+@dataclasses.dataclass(frozen=True, slots=True)
+class _File:
+    name: str
+    data: bytes
 
 
-def _tls(doc: MarkedYAML, value: Any) -> ssl.SSLContext:
-    path: Path = ("tls_server_config",)
-    entry = _mapping(doc, value, path, _TLS_KEYS)
-    for key in ("cert_file", "key_file"):
-        if not entry.get(key):
-            raise doc.error(path + (key,), "is required when tls_server_config is set")
-    files = {
-        key: _check_file(doc, entry[key], path + (key,))
-        for key in ("cert_file", "key_file", "client_ca_file")
-        if entry.get(key)
-    }
+def _file(node: Node) -> _File:
+    """The bytes of a TLS file, or a located error: OpenSSL's open() would block on a FIFO."""
+    if not isinstance(node.value, str):
+        raise wrong(node, "a file name")
+    try:
+        return _File(node.value, read_tls_file(node.value))
+    except ValueError as exc:
+        raise node.error(f"cannot read {node.value}: {exc}") from None
+
+
+def _hash(node: Node) -> bytes:
+    problem = hash_problem(node.value)
+    if problem:  # the message never repeats the value
+        raise node.error(problem)
+    return str(node.value).encode()
+
+
+def _user_problem(user: str) -> str | None:
+    # RFC 7617: the user-id ends at the first colon.
+    return "a user name cannot contain ':'" if ":" in user else None
+
+
+_TLS = record(
+    {
+        "cert_file": _file,
+        "key_file": _file,
+        "client_ca_file": _file,
+        "client_auth_type": one_of(*_CLIENT_AUTH),
+        "min_version": one_of(*_VERSIONS),
+        "max_version": one_of(*_VERSIONS),
+        # Go's TLS settings: accepted for exporter-toolkit compatibility, left to OpenSSL.
+        "cipher_suites": anything,
+        "curve_preferences": anything,
+        "prefer_server_cipher_suites": anything,
+    },
+    required=("cert_file", "key_file"),
+)
+_ROOT = optional(
+    record(
+        {
+            "tls_server_config": optional(_TLS),
+            "basic_auth_users": mapping_of(_hash, _user_problem),
+            "http_server_config": anything,
+        }
+    ),
+    {},
+)
+
+
+def _context(node: Node, fields: dict[str, Any]) -> ssl.SSLContext:
+    """The server's SSLContext from checked `tls_server_config` fields."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(entry["cert_file"], entry["key_file"])
+        context.load_cert_chain(fields["cert_file"].name, fields["key_file"].name)
     except (OSError, ssl.SSLError) as exc:
-        raise doc.error(path + ("cert_file",), f"cannot load certificate and key: {exc}") from None
-    auth = entry.get("client_auth_type", "NoClientCert")
-    if auth not in _CLIENT_AUTH:
-        raise doc.error(path + ("client_auth_type",), f"unknown client_auth_type {auth!r}")
+        raise node.at("cert_file").error(f"cannot load certificate and key: {exc}") from None
+    auth = fields.get("client_auth_type", "NoClientCert")
     context.verify_mode = _CLIENT_AUTH[auth]
-    if entry.get("client_ca_file"):
+    if "client_ca_file" in fields:
         try:
             # From the bytes checked above: no second open() that a swapped file could block.
-            context.load_verify_locations(cadata=pem_or_der(files["client_ca_file"]))
+            context.load_verify_locations(cadata=pem_or_der(fields["client_ca_file"].data))
         except (OSError, ssl.SSLError, ValueError) as exc:
-            raise doc.error(path + ("client_ca_file",), f"cannot load CA: {exc}") from None
+            raise node.at("client_ca_file").error(f"cannot load CA: {exc}") from None
     elif context.verify_mode != ssl.CERT_NONE:
-        raise doc.error(path + ("client_ca_file",), f"is required with {auth}")
+        raise node.at("client_ca_file").error(f"is required with {auth}")
     for key, attribute in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
-        if key in entry:
-            if entry[key] not in _VERSIONS:
-                raise doc.error(path + (key,), f"must be one of {', '.join(_VERSIONS)}")
-            setattr(context, attribute, _VERSIONS[entry[key]])
+        if key in fields:
+            setattr(context, attribute, _VERSIONS[fields[key]])
     return context
-
-
-def _check_file(doc: MarkedYAML, value: Any, path: Path) -> bytes:
-    """The bytes of a TLS file, or a located error: OpenSSL's open() would block on a FIFO."""
-    if not isinstance(value, str):
-        raise doc.error(path, "must be a file name")
-    try:
-        return read_tls_file(value)
-    except ValueError as exc:
-        raise doc.error(path, f"cannot read {value}: {exc}") from None

@@ -16,7 +16,8 @@ from typing import Any
 
 import yaml
 
-Path = tuple[str | int, ...]
+# Where a value sits in its document: ('targets', 2, 'timeout').
+FieldPath = tuple[str | int, ...]
 
 MAX_YAML_BYTES = 1 << 20
 # Nodes built after expanding aliases: a fixed allowance plus one per byte, so a large
@@ -44,11 +45,12 @@ class ConfigError(ValueError):
         where = self.source or "<config>"
         if self.line:
             where += f":{self.line}"
-        field = f" field {self.field!r}:" if self.field else ""
+        # One wording for every YAML input: <file>:<line>: <field.path>: <what is wrong>
+        field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
 
 
-def field_name(path: Path) -> str:
+def field_name(path: FieldPath) -> str:
     """Render a path like ('targets', 2, 'timeout') as 'targets[2].timeout'."""
     text = ""
     for part in path:
@@ -147,7 +149,7 @@ class MarkedYAML:
 
     def __init__(self, text: str | bytes, source: str) -> None:
         self.source = source
-        self.lines: dict[Path, int] = {}
+        self.lines: dict[FieldPath, int] = {}
         self._constructor = yaml.constructor.SafeConstructor()
         decoded = _decode(text, source)
         self._budget = _NODE_ALLOWANCE + len(decoded)
@@ -155,10 +157,10 @@ class MarkedYAML:
         node = _compose(decoded, source)
         self.data: Any = self._convert(node, ()) if node is not None else {}
 
-    def _fail(self, node: yaml.Node, path: Path, message: str) -> ConfigError:
+    def _fail(self, node: yaml.Node, path: FieldPath, message: str) -> ConfigError:
         return ConfigError(message, self.source, node.start_mark.line + 1, field_name(path))
 
-    def _convert(self, node: yaml.Node, path: Path) -> Any:
+    def _convert(self, node: yaml.Node, path: FieldPath) -> Any:
         self._budget -= 1
         if self._budget < 0:
             raise self._fail(node, path, "too many values once aliases are expanded")
@@ -177,7 +179,7 @@ class MarkedYAML:
         finally:
             self._open.discard(id(node))
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: FieldPath) -> Any:
         if node.tag in _IMPLICIT_AS_TEXT and node.style is None:
             return str(node.value)
         if node.tag not in _SCALAR_TAGS:
@@ -188,7 +190,7 @@ class MarkedYAML:
             tag = node.tag.replace(_CORE, "!!")
             raise self._fail(node, path, f"not a valid {tag} value") from None
 
-    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         explicit: list[tuple[yaml.ScalarNode, yaml.Node]] = []
         for key_node, value_node in node.value:
@@ -208,7 +210,7 @@ class MarkedYAML:
             result[key] = self._convert(value_node, path + (key,))
         return result
 
-    def _merge(self, result: dict[str, Any], node: yaml.Node, path: Path) -> None:
+    def _merge(self, result: dict[str, Any], node: yaml.Node, path: FieldPath) -> None:
         """`<<: *base` or `<<: [*a, *b]`: the keys given explicitly win, then the first source."""
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         for source in sources:
@@ -217,7 +219,7 @@ class MarkedYAML:
             for key, value in self._convert(source, path).items():
                 result.setdefault(key, value)
 
-    def error(self, path: Path, message: str) -> ConfigError:
+    def error(self, path: FieldPath, message: str) -> ConfigError:
         """A ConfigError pointing at `path` (or its nearest known parent)."""
         probe = path
         while probe and probe not in self.lines:

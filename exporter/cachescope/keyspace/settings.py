@@ -18,41 +18,20 @@ keyspace:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import Any
 
-Path = tuple[str | int, ...]
-ErrorFactory = Callable[[Path, str], Exception]
+from cachescope.schema import (
+    Bounds,
+    Node,
+    boolean,
+    duration,
+    integer,
+    list_of,
+    one_of,
+    record,
+    text,
+    via,
+)
 
-_KEYS = {
-    "interval",
-    "keys_per_cycle",
-    "commands_per_second",
-    "time_cap",
-    "scan_count",
-    "memory_samples",
-    "groups",
-    "prefix",
-    "max_groups",
-    "top",
-    "key_names",
-    "check_keys",
-    "streams",
-    "prefer_replica",
-    "max_series",
-}
-# The largest sane value of each count: beyond these the sampler would be a load test.
-_COUNT_LIMITS = {
-    "keys_per_cycle": 10_000_000,
-    "commands_per_second": 1_000_000,
-    "scan_count": 100_000,
-    "memory_samples": 10_000,
-    "max_groups": 10_000,
-    "top": 1_000,
-    "max_series": 1_000_000,
-}
-# (lowest, highest) seconds: a cycle at most daily, a cap of at most an hour.
-_DURATION_LIMITS = {"interval": (1.0, 86_400.0), "time_cap": (0.001, 3_600.0)}
 _MAX_PREFIX_DEPTH = 16
 
 
@@ -76,88 +55,68 @@ class KeyspaceConfig:
     max_series: int = 2_000
 
 
-def parse_keyspace(
-    value: Any, path: Path, error: ErrorFactory, duration: Callable[[Any], float]
-) -> KeyspaceConfig:
-    """Validate a `keyspace:` mapping; `error(path, message)` makes the located error."""
-    if value is True:
+def parse_keyspace(node: Node) -> KeyspaceConfig | None:
+    """A `keyspace:` mapping (true for the defaults; false or empty for none), checked."""
+    if not node.value:
+        return None
+    if node.value is True:
         return KeyspaceConfig()
-    if not isinstance(value, dict):
-        raise error(path, "must be a mapping (or true for the defaults)")
-    for key in value:
-        if key not in _KEYS:
-            raise error(path + (key,), f"unknown field (known: {', '.join(sorted(_KEYS))})")
-    options: dict[str, Any] = {}
-    for key, (low, high) in _DURATION_LIMITS.items():
-        if key in value:
-            try:
-                seconds = duration(value[key])
-            except ValueError as exc:
-                raise error(path + (key,), str(exc)) from None
-            if not low <= seconds <= high:
-                raise error(path + (key,), f"must be between {low:g}s and {high:g}s")
-            options[key] = seconds
-    for key, high in _COUNT_LIMITS.items():
-        if key in value:
-            number = value[key]
-            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= high:
-                raise error(path + (key,), f"must be a whole number between 1 and {high}")
-            options[key] = number
-    if "key_names" in value:
-        if value["key_names"] not in ("plain", "hash"):
-            raise error(path + ("key_names",), "must be plain or hash")
-        options["key_names"] = value["key_names"]
-    if "prefer_replica" in value:
-        if not isinstance(value["prefer_replica"], bool):
-            raise error(path + ("prefer_replica",), "must be true or false")
-        options["prefer_replica"] = value["prefer_replica"]
-    options["groups"] = tuple(_groups(value.get("groups") or [], path + ("groups",), error))
-    if "prefix" in value:
-        options.update(_prefix(value["prefix"], path + ("prefix",), error))
-    for key in ("check_keys", "streams"):
-        options[key] = tuple(_db_keys(value.get(key) or [], path + (key,), error))
-    return KeyspaceConfig(**options)
+    fields = _KEYSPACE(node)
+    for key in ("groups", "check_keys", "streams"):
+        if key in fields:
+            fields[key] = tuple(fields[key])
+    return KeyspaceConfig(**fields.pop("prefix", {}), **fields)
 
 
-def _groups(items: Any, path: Path, error: ErrorFactory) -> list[tuple[str, str]]:
-    if not isinstance(items, list):
-        raise error(path, "must be a list of {name, pattern}")
-    groups = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or set(item) != {"name", "pattern"}:
-            raise error(path + (i,), "must be a mapping with name and pattern")
-        groups.append((str(item["name"]), str(item["pattern"])))
-    return groups
-
-
-def _prefix(item: Any, path: Path, error: ErrorFactory) -> dict[str, Any]:
-    if item is False:
+def _prefix(node: Node) -> dict[str, object]:
+    """`prefix: false` (no prefix groups), or its delimiter and depth."""
+    if node.value is False:
         return {"prefix_depth": 0}
-    if not isinstance(item, dict) or not set(item) <= {"delimiter", "depth"}:
-        raise error(path, "must be a mapping with delimiter and depth (or false)")
-    depth = item.get("depth", 1)
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 0 <= depth <= _MAX_PREFIX_DEPTH:
-        raise error(
-            path + ("depth",), f"must be a whole number up to {_MAX_PREFIX_DEPTH}, 0: no prefixes"
-        )
-    delimiter = str(item.get("delimiter", ":"))
-    if not delimiter:
-        raise error(path + ("delimiter",), "must not be empty")
-    return {"prefix_delimiter": delimiter, "prefix_depth": depth}
+    fields = _PREFIX(node)
+    return {"prefix_" + key: value for key, value in fields.items()}
 
 
-def _db_keys(items: Any, path: Path, error: ErrorFactory) -> list[tuple[int, str]]:
+def _group(node: Node) -> tuple[str, str]:
+    fields = _GROUP(node)
+    return fields["name"], fields["pattern"]
+
+
+def _delimiter(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _db_key(text: str) -> tuple[int, str]:
     """'key' (database 0) or 'N:key'."""
-    if not isinstance(items, list):
-        raise error(path, "must be a list of [db:]key")
-    result = []
-    for i, item in enumerate(items):
-        text = str(item)
-        db, sep, key = text.partition(":")
-        if sep and db.isdecimal():
-            result.append((int(db), key))
-        elif text:
-            result.append((0, text))
-        else:
-            raise error(path + (i,), "must not be empty")
-    return result
+    db, sep, key = text.partition(":")
+    if sep and db.isdecimal():
+        return int(db), key
+    if not text:
+        raise ValueError("must not be empty")
+    return 0, text
+
+
+_PREFIX = record({"delimiter": via(_delimiter), "depth": integer(0, _MAX_PREFIX_DEPTH)})
+_GROUP = record({"name": text, "pattern": text}, required=("name", "pattern"))
+# The largest sane value of each count: beyond these the sampler would be a load test.
+_KEYSPACE = record(
+    {
+        # A cycle at most daily, a cap of at most an hour.
+        "interval": duration(Bounds(1.0, 86_400.0)),
+        "time_cap": duration(Bounds(0.001, 3_600.0)),
+        "keys_per_cycle": integer(1, 10_000_000),
+        "commands_per_second": integer(1, 1_000_000),
+        "scan_count": integer(1, 100_000),
+        "memory_samples": integer(1, 10_000),
+        "max_groups": integer(1, 10_000),
+        "top": integer(1, 1_000),
+        "max_series": integer(1, 1_000_000),
+        "key_names": one_of("plain", "hash"),
+        "prefer_replica": boolean,
+        "groups": list_of(_group),
+        "prefix": _prefix,
+        "check_keys": list_of(via(_db_key)),
+        "streams": list_of(via(_db_key)),
+    }
+)

@@ -7,16 +7,26 @@ with values of the same kind, and every error names the file, line and field.
 from __future__ import annotations
 
 import copy
-import difflib
-import math
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from cachescope.rules import render
 from cachescope.rules.model import SEVERITIES, duration_seconds
-from cachescope.yamlmarks import MarkedYAML, load_yaml_file
-from cachescope.yamlmarks import Path as FieldPath
+from cachescope.schema import (
+    Node,
+    Schema,
+    anything,
+    boolean,
+    mapping_of,
+    nonempty_text,
+    number,
+    one_of,
+    record,
+    via,
+    wrong,
+)
+from cachescope.yamlmarks import FieldPath, MarkedYAML, load_yaml_file
 
 # The file sits at the top of a source checkout, next to the rendered rules.
 # Shipped inside the package (so wheels and the image have it); rules/thresholds.yml
@@ -45,11 +55,12 @@ def read(path: Path | str) -> MarkedYAML:
 def load(override: Path | str | None = None, defaults: Path | str = DEFAULT_FILE) -> dict[str, Any]:
     """The defaults, checked, with `override` (if any) checked against them and merged in."""
     base = read(defaults)
-    _check(base, base.data, base.data, ())
+    schema = _schema(base.data, ())
+    schema(Node.root(base))
     data = copy.deepcopy(base.data)
     if override is not None:
         doc = read(override)
-        _check(doc, doc.data, base.data, ())
+        schema(Node.root(doc))
         _merge(data, doc.data, ())
         _check_levels(doc, data)
     return data
@@ -76,74 +87,51 @@ def _check_levels(doc: MarkedYAML, data: dict[str, Any]) -> None:
             )
 
 
-def _check(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
-    if path[-1:] == ("enabled",) and len(path) == 3 and path[0] == "alerts":
-        if not isinstance(value, bool):
-            raise doc.error(path, "must be true or false")
-        return
+def _schema(default: Any, path: FieldPath) -> Schema:
+    """What a value may be, given its default: the defaults file is the schema."""
+    if path in _FREE_FORM:
+        return mapping_of(_string)
     if isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise doc.error(path, "must be a mapping")
-        if path in _FREE_FORM:
-            for key, item in value.items():
-                if not isinstance(item, str):
-                    raise doc.error(path + (key,), "must be a string")
-            return
-        for key, item in value.items():
-            if key not in default and not (key == "enabled" and path[:1] == ("alerts",)):
-                raise doc.error(path + (key,), _unknown(str(key), path, sorted(default)))
-            _check(doc, item, default.get(key, True), path + (key,))
-        return
-    _check_scalar(doc, value, default, path)
-
-
-def _unknown(key: str, path: FieldPath, known: list[str]) -> str:
-    """'unknown alert 'X' (did you mean 'Y'?); the alerts are: ...' with every name."""
-    what = "alert" if path == ("alerts",) else "field"
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown {what} {key!r}{hint}; the {what}s are: {', '.join(known)}"
-
-
-def _check_scalar(doc: MarkedYAML, value: Any, default: Any, path: FieldPath) -> None:
+        fields = {str(key): _schema(value, path + (key,)) for key, value in default.items()}
+        if len(path) >= 2 and path[0] == "alerts":
+            fields.setdefault("enabled", boolean)
+        return record(fields, what="alert" if path == ("alerts",) else "field")
     key = path[-1] if path else ""
     if key == "severity":
-        if value not in SEVERITIES:
-            raise doc.error(path, f"must be one of {', '.join(SEVERITIES)}, not {value!r}")
-    elif key in _DURATION_KEYS or (isinstance(default, str) and _is_duration(default)):
-        try:
-            seconds = duration_seconds(value)
-        except ValueError as exc:
-            raise doc.error(path, str(exc)) from None
-        if key in _SPANS and seconds <= 0:
-            raise doc.error(path, f"must be a duration above 0s, not {value!r}")
-    elif isinstance(default, bool) or isinstance(value, bool):
-        if type(value) is not type(default):
-            raise doc.error(
-                path, f"must be {'true or false' if isinstance(default, bool) else 'a number'}"
-            )
-    elif isinstance(default, int | float):
-        problem = _number_problem(value, path)
-        if problem:
-            raise doc.error(path, f"{problem}, not {value!r}")
-    elif isinstance(default, str) and (not isinstance(value, str) or not value.strip()):
-        raise doc.error(path, "must be a non-empty string")
+        return one_of(*SEVERITIES)
+    if key in _DURATION_KEYS or (isinstance(default, str) and _is_duration(default)):
+        return via(_span if key in _SPANS else _duration, anything)
+    if isinstance(default, bool):
+        return boolean
+    if isinstance(default, int | float):
+        return _number(path)
+    return nonempty_text if isinstance(default, str) else anything
 
 
-def _number_problem(value: Any, path: FieldPath) -> str | None:
-    """What is wrong with a number for its meaning (ratio, count, factor), or None."""
-    # NaN compares false with everything, so a range check alone would let it through.
-    if not isinstance(value, int | float) or not -math.inf < value < math.inf:
-        return "must be a finite number"
+def _number(path: FieldPath) -> Schema:
+    """A number checked for its meaning: a ratio, a growth factor or a count."""
     if len(path) >= 3 and path[0] == "alerts" and (path[1], path[-1]) in _ratios():
-        if not 0 <= value <= 1:
-            return "must be a ratio from 0 to 1 (0.8 = 80%)"
-    elif path[-1] in _GROWTH:
-        if value <= 1:
-            return "must be a number above 1 (3 = three times the usual)"
-    elif value < 0:
-        return "must be a number from 0 up"
-    return None
+        return number(lambda value: 0 <= value <= 1, "a ratio from 0 to 1 (0.8 = 80%)")
+    if path[-1] in _GROWTH:
+        return number(lambda value: value > 1, "a number above 1 (3 = three times the usual)")
+    return number(lambda value: value >= 0, "a number from 0 up")
+
+
+def _string(node: Node) -> str:
+    if not isinstance(node.value, str):
+        raise wrong(node, "a string")
+    return node.value
+
+
+def _duration(value: Any) -> Any:
+    duration_seconds(value)
+    return value
+
+
+def _span(value: Any) -> Any:
+    if duration_seconds(value) <= 0:
+        raise ValueError(f"must be a duration above 0s, not {value!r}")
+    return value
 
 
 def _is_duration(text: str) -> bool:
