@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from livecheck import forbid_live, is_live
 from matrix import DEBIAN_REDIS, MEMCACHED, REDIS_SERVERS, ServerBinary
 from servers import (
     Exporter,
@@ -208,3 +209,55 @@ def background_jobs() -> Iterator[list[Callable[[], object]]]:
     yield jobs
     stop.set()
     thread.join(5)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--guard-live",
+        action="store_true",
+        help="run live tests under the unit guard too: a live test that passes could be unit",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test unit or live by the rule in tests/livecheck.py."""
+    for item in items:
+        if item.get_closest_marker("live") or item.get_closest_marker("unit"):
+            continue
+        item.add_marker(pytest.mark.live if is_live(item) else pytest.mark.unit)
+
+
+def _guarded(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("unit") or item.config.getoption("guard_live"))
+
+
+@contextlib.contextmanager
+def _unit_guard(item: pytest.Item) -> Iterator[None]:
+    """Around each phase of a unit test, module and session fixtures included: fail it if
+    it started a process or touched a socket, even if it caught the error."""
+    if not _guarded(item):
+        yield
+        return
+    violations: list[str] = []
+    with forbid_live(violations):
+        yield
+    if violations:
+        pytest.fail(f"a unit test tried {', '.join(violations)}: mark it live (tests/livecheck.py)")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    with _unit_guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    with _unit_guard(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    with _unit_guard(item):
+        return (yield)

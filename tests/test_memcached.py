@@ -128,8 +128,11 @@ def test_listener_disabled_after_exceeding_the_connection_limit(start_exporter) 
                 clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=0.2))
             except OSError:
                 break
-        time.sleep(0.3)
         # Our persistent connection was opened before the flood, so the scrape still works.
+        wait_for(
+            lambda: exporter.metrics().value("memcached_connections_listener_disabled_total", **at),
+            what="memcached to disable its listener",
+        )
         after = exporter.metrics()
         assert after.value("memcached_up", **at) == 1
         assert after.value("memcached_connections_listener_disabled_total", **at) >= 1

@@ -148,7 +148,9 @@ def test_a_worker_that_stops_answering_costs_its_targets_one_scrape(
     down = [labels["instance"] for _, labels, v in metrics.samples if _ == "redis_up" and v == 0]
     assert down, "no target was behind the frozen worker"
     assert len(metrics.get("redis_up")) == len(fleet)
-    assert took < 1 + 2.5 + 2, f"/metrics took {took:.1f}s with a frozen worker"
+    # The limit: the 1 s timeout plus workers.MARGIN (2.5 s) before the worker is given up;
+    # twice that, so a loaded machine cannot fail it.
+    assert took < 2 * (1 + 2.5), f"/metrics took {took:.1f}s with a frozen worker"
     assert metrics.scrape_errors(down[0]) == {"timeout": 1}
     assert "did not answer in time" in exporter.log()
     after = exporter.metrics()
