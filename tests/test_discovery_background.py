@@ -96,8 +96,9 @@ def test_a_cluster_that_stops_answering_delays_metrics_by_one_timeout_only(
     assert age > 0.2  # the last success was before the hang, more than one interval ago
 
 
+@pytest.mark.parametrize("kind", ["cluster", "sentinel"])
 def test_three_seeds_that_never_answer_cost_metrics_one_timeout(
-    start_exporter: StartExporter, tmp_path: Path
+    start_exporter: StartExporter, tmp_path: Path, kind: str
 ) -> None:
     seeds = [HostileServer(hostile.never_answers) for _ in range(3)]
     try:
@@ -106,7 +107,7 @@ def test_three_seeds_that_never_answer_cost_metrics_one_timeout(
             "targets:\n"
             + "".join(
                 f"  - uri: redis://{seed.address}\n    name: seed-{i}\n"
-                f"    timeout: {TIMEOUT}s\n    discover: {{kind: cluster, interval: 200ms}}\n"
+                f"    timeout: {TIMEOUT}s\n    discover: {{kind: {kind}, interval: 200ms}}\n"
                 for i, seed in enumerate(seeds)
             )
         )
@@ -116,10 +117,17 @@ def test_three_seeds_that_never_answer_cost_metrics_one_timeout(
             assert took < LIMIT, f"/metrics took {took:.1f}s with three hung seeds"
             for i in range(3):  # with no node known, a seed is watched itself
                 assert f'redis_up{{instance="seed-{i}"}} 0' in body
+        started = time.monotonic()
+        assert exporter.get("/discover")[0] == 200
+        assert time.monotonic() - started < LIMIT - TIMEOUT  # reads only: no target, no seed
         metrics = exporter.metrics()
         for i in range(3):
             # Never succeeded: the age counts from when the seed was configured.
             assert metrics.value("cachescope_discovery_age_seconds", seed=f"seed-{i}") > 0
+            assert metrics.value("cachescope_discovery_targets", seed=f"seed-{i}") == 0
+        # Threads stuck on hung seeds do not hold up a clean shutdown.
+        exporter.proc.terminate()
+        assert exporter.proc.wait(timeout=10) == 0
     finally:
         for seed in seeds:
             seed.stop()
