@@ -24,6 +24,7 @@ TIMEOUT = 1.0
 # One target timeout for the scrape of the hung nodes, plus a margin: the old code took
 # four timeouts here (the seed, two known nodes, then the scrape), so 2.5 s sits 2x from both.
 LIMIT = 2.5
+PASSWORD = "disc-bg-Secret-pw-7781"
 
 
 class FakeCluster:
@@ -133,6 +134,25 @@ def test_three_seeds_that_never_answer_cost_metrics_one_timeout(
             seed.stop()
 
 
+def test_the_seed_label_is_the_seed_name_never_its_password(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    seed = HostileServer(hostile.never_answers)
+    try:
+        config = tmp_path / "secret.yml"
+        config.write_text(
+            f"targets:\n  - uri: redis://:{PASSWORD}@{seed.address}\n    timeout: 500ms\n"
+            "    discover: {kind: cluster, interval: 200ms}\n"
+        )
+        exporter = start_exporter("--config.file", str(config))
+        status, body = exporter.get("/metrics")
+        assert status == 200
+        assert f'cachescope_discovery_age_seconds{{seed="{seed.address}"}}' in body
+        assert PASSWORD not in body + exporter.log()
+    finally:
+        seed.stop()
+
+
 def discovery_threads() -> set[str]:
     return {t.name for t in threading.enumerate() if t.name.startswith("discovery-")}
 
@@ -140,6 +160,7 @@ def discovery_threads() -> set[str]:
 def seeds_config(seeds: list[HostileServer]) -> str:
     return "targets:\n" + "".join(
         f"  - uri: redis://{seed.address}\n    name: s{seed.port}\n    timeout: 500ms\n"
+        f"    password: {PASSWORD}\n"  # a fresh Secret on each reload, equal to the last
         "    discover: {kind: cluster, interval: 200ms}\n"
         for seed in seeds
     )
