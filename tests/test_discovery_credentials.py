@@ -13,7 +13,7 @@ from pathlib import Path
 import hostile
 import pytest
 from cachescope.config import parse_config
-from cachescope.discovery import SentinelDiscovery, range_of
+from cachescope.discovery import SentinelDiscovery, range_of, seed_networks
 from cachescope.yamlmarks import ConfigError
 from hostile import HostileServer
 from servers import Listener, StartExporter, wait_for
@@ -29,7 +29,8 @@ def node_of(seed: str, host: str, allow: str = "") -> tuple[str, str]:
         f"    discover: {{kind: sentinel{extra}}}\n"
     )
     discovery = SentinelDiscovery(config.targets[0])
-    discovery._refresh()  # computes the seed's networks; no sentinel answers, which is fine
+    # What a refresh computes first; set here so the test sends nothing to a 10/8 address.
+    discovery._seed_networks = seed_networks(config.targets[0])
     node = discovery._node(host, 26379 if host == "10.1.2.3" else 6379, ("master_set", "m"))
     password = node.credentials.password
     return node.refused, password.reveal() if password else ""

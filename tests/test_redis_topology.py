@@ -58,6 +58,13 @@ def test_one_seed_and_one_sentinel_cover_every_node_with_roles_through_failovers
         "--config.file", write_config(tmp_path, cluster, sentinel_set)
     )
     metrics = exporter.metrics()
+    # Discovery runs in the background; start-up waits for its first round, so the very
+    # first /metrics already lists every node, and says how fresh each topology is.
+    assert metrics.value("cachescope_discovery_targets", seed="orders") == 6
+    assert metrics.value("cachescope_discovery_targets", seed="sentinel-a") == 3
+    for seed in ("orders", "sentinel-a"):
+        assert metrics.value("cachescope_discovery_errors_total", seed=seed) == 0
+        assert 0 <= metrics.value("cachescope_discovery_age_seconds", seed=seed) < 10
 
     cluster_roles = roles(metrics, cluster="orders")
     assert set(cluster_roles) == {f"127.0.0.1:{node.port}" for node in cluster.nodes}
@@ -177,6 +184,9 @@ targets:
     cluster.nodes.remove(seed)
     # The seed is gone: discovery asks the other nodes it knows, and nobody is lost.
     metrics = exporter.metrics()
+    assert metrics.value("cachescope_discovery_targets", seed="orders") == 6  # the dead one too
+    # Still fresh (rounds every 200ms succeed through a known node), 15x from the interval.
+    assert metrics.value("cachescope_discovery_age_seconds", seed="orders") < 3
     assert metrics.value("redis_up", instance=f"127.0.0.1:{seed.port}") == 0
     for node in cluster.nodes:
         assert metrics.value("redis_up", instance=f"127.0.0.1:{node.port}") == 1

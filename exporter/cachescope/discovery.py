@@ -2,7 +2,8 @@
 
 Each source keeps the last topology it saw. A refresh asks the nodes it knows
 one after another until one answers, so a seed that died is not fatal while
-another known node lives; if none answers, the last answer stands.
+another known node lives; if none answers, the last answer stands. Refreshes
+run in a background thread per seed (discoverythread.py), never in a request.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
-import threading
 import time
 
 from cachescope.allow import Network
@@ -33,20 +33,13 @@ class Discovery:
         assert target.discovery is not None
         self.target = target
         self.config = target.discovery
+        # Written by the refreshing thread only, and replaced whole, never changed in place:
+        # a reader on another thread sees the old list or the new one.
         self.known: list[TargetConfig] = []
-        self._refreshed = float("-inf")
-        self._lock = threading.Lock()
         self._seed_networks: tuple[Network, ...] = ()
 
-    def targets(self) -> list[TargetConfig]:
-        """The expanded targets, refreshed when older than the discovery interval."""
-        with self._lock:
-            if time.monotonic() - self._refreshed >= self.config.interval:
-                self._refreshed = time.monotonic()
-                self._refresh()
-            return list(self.known)
-
-    def _refresh(self) -> None:
+    def refresh(self) -> bool:
+        """Ask the sources in turn until one answers; whether one did."""
         if self.config.allow is None:
             self._seed_networks = seed_networks(self.target)
         for source in self._sources():
@@ -63,12 +56,13 @@ class Discovery:
                 continue
             if found:
                 self.known = sorted(found, key=lambda target: target.name)
-                return
+                return True
         log.warning(
             "discovery=%s no source answered; keeping %d known targets",
             self.target.name,
             len(self.known),
         )
+        return False
 
     def _sources(self) -> list[TargetConfig]:
         return [self.target]

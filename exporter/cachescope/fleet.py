@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 from cachescope.allow import AllowRule
 from cachescope.config import Config, TargetConfig
-from cachescope.discovery import Discovery, make_discovery
+from cachescope.discoverythread import DiscoveryThread, add_metrics, start_all
 from cachescope.exposition import MetricSet
 from cachescope.joined import Joined
 from cachescope.scrape import Scraper, TargetState
@@ -58,7 +58,8 @@ class Fleet:
     def __init__(self, config: Config, limits: Limits = Limits()) -> None:
         self.limits = limits
         self.config = config
-        self.discoveries: list[Discovery] = self._discoveries(config)
+        # One per target with `discover`, in config order; each asks its seed in the background.
+        self.discoveries: list[DiscoveryThread] = self._discoveries(config, [])
         self.states: dict[str, TargetState] = {}
         self._by_endpoint: dict[EndpointKey, TargetState] = {}
         # /scrape target texts already resolved to a configured target: Prometheus
@@ -71,19 +72,40 @@ class Fleet:
         self.refresh()
 
     @staticmethod
-    def _discoveries(config: Config) -> list[Discovery]:
-        return [make_discovery(target) for target in config.targets if target.discovery]
+    def _discoveries(config: Config, running: list[DiscoveryThread]) -> list[DiscoveryThread]:
+        """A thread per discovery target: the running one if its seed is unchanged, else new.
+
+        New threads are started and have had their first round (see start_all).
+        """
+        spare, threads, new = list(running), [], []
+        for target in config.targets:
+            if target.discovery is None:
+                continue
+            same = next((t for t in spare if t.target == target), None)
+            if same is None:
+                same = DiscoveryThread(target)
+                new.append(same)
+            else:
+                spare.remove(same)
+            threads.append(same)
+        start_all(new)
+        return threads
 
     def reload(self, config: Config) -> None:
         """Swap in a new, already validated configuration.
 
-        Targets whose settings did not change keep their state and connection;
-        a scrape under way on a removed target finishes before it is closed.
+        Targets whose settings did not change keep their state and connection, and
+        seeds their discovery thread; a scrape under way on a removed target
+        finishes before it is closed, a removed seed's thread after its round.
         """
+        discoveries = self._discoveries(config, self.discoveries)
         with self._lock:
             self.config = config
-            self.discoveries = self._discoveries(config)
+            stale = [t for t in self.discoveries if t not in discoveries]
+            self.discoveries = discoveries
             dynamic, self._dynamic = list(self._dynamic.values()), OrderedDict()
+        for thread in stale:
+            thread.stop()
         self.refresh()
         for state in dynamic:
             state.close()
@@ -100,8 +122,9 @@ class Fleet:
     def wanted(self) -> list[TargetConfig]:
         """Configured targets and what discovery expands them to, by unique name."""
         wanted: dict[str, TargetConfig] = {}
-        discoveries = iter(self.discoveries)
-        for target in self.config.targets:
+        with self._lock:  # the config and its discovery threads, from the same reload
+            config, discoveries = self.config, iter(self.discoveries)
+        for target in config.targets:
             if target.discovery is None:
                 wanted.setdefault(target.name, target)
                 continue
@@ -227,7 +250,18 @@ class Fleet:
             for state in list(self.states.values())
         ]
 
+    def add_discovery_metrics(self, metrics: MetricSet) -> None:
+        """Each seed's discovery health: the age of its last success, its failed rounds."""
+        add_metrics(self.discoveries, metrics)
+
     def close(self) -> None:
+        """Close every connection and stop the discovery threads.
+
+        A discovery thread is not waited for: one stuck on a hung seed ends when its
+        query times out, and as a daemon it never holds up the process's exit.
+        """
+        for thread in self.discoveries:
+            thread.stop()
         if self.workers is not None:
             self.workers.close()
         self.scraper.close()

@@ -55,6 +55,7 @@ def exporter_metrics(fleet: Fleet) -> MetricSet:
         "Scrape worker processes replaced because they died or did not answer in time.",
         workers.restarts if workers is not None else 0,
     )
+    fleet.add_discovery_metrics(metrics)
     return metrics
 
 
