@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 from cachescope.rules import thresholds
-from cachescope.rules.cli import render_documents
+from cachescope.rules.render import render_documents
 from servers import Process, free_port, require_binary, wait_for
 
 Firing = set[tuple[str, str, str]]  # (alertname, severity, instance)

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from cachescope.dashboards.render import build
 from cachescope.rules import thresholds
-from cachescope.rules.cli import render_documents
+from cachescope.rules.render import render_documents
 from servers import MemcachedServer, RedisServer, StartExporter, StartRedis, wait_for_link_up
 from test_rules_live import Prometheus
 from topology_servers import Cluster, SentinelSet

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 from cachescope.rules import thresholds
-from cachescope.rules.cli import render_documents
+from cachescope.rules.render import render_documents
 from pymemcache.client.base import Client as MemcacheClient
 from servers import (
     ROOT,

@@ -12,6 +12,7 @@ import click
 from cachescope.analyze import findings, output
 from cachescope.analyze.figures import memcached_figures, redis_figures
 from cachescope.analyze.sampling import sample
+from cachescope.clioptions import thresholds_option
 from cachescope.config import (
     Config,
     Credentials,
@@ -22,7 +23,6 @@ from cachescope.config import (
 )
 from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.rules import thresholds as thresholds_file
-from cachescope.rules.cli import thresholds_option
 from cachescope.yamlmarks import ConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL, EXIT_UNREACHABLE = 0, 1, 2, 3

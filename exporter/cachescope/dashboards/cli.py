@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
+from cachescope.clioptions import thresholds_option
 from cachescope.dashboards import render as rendering
 from cachescope.rules import thresholds as thresholds_file
-from cachescope.rules.cli import thresholds_option
 from cachescope.yamlmarks import ConfigError
 
 

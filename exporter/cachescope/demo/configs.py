@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cachescope.rules import thresholds
-from cachescope.rules.cli import render_documents
+from cachescope.rules.render import render_documents
 
 # Scrape and evaluate every 5 s so a newcomer sees state change within seconds.
 INTERVAL = "5s"

@@ -7,21 +7,14 @@ from pathlib import Path
 
 import click
 
+from cachescope.clioptions import thresholds_option
 from cachescope.rules import docs as docs_rendering
 from cachescope.rules import render as rendering
 from cachescope.rules import thresholds as thresholds_file
 from cachescope.yamlmarks import ConfigError
 
+
 # The one --thresholds option of every command that reads the thresholds file.
-thresholds_option = click.option(
-    "--thresholds",
-    "thresholds_path",
-    type=click.Path(dir_okay=False),
-    envvar="CACHESCOPE_THRESHOLDS",
-    help="YAML file overriding any of the default thresholds (rules/thresholds.yml).",
-)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 def rules() -> None:
     """Alert and recording rules for Prometheus."""
@@ -50,7 +43,7 @@ def render(thresholds_path: str | None, output_format: str, output: str) -> None
                 str(thresholds_file.DEFAULT_FILE),
             )
         values = thresholds_file.load(thresholds_path)
-        documents = render_documents(values, output_format, combined=output == "-")
+        documents = rendering.render_documents(values, output_format, combined=output == "-")
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -94,16 +87,3 @@ def docs(runbooks_path: str, readme_path: str) -> None:
     Path(runbooks_path).write_text(docs_rendering.runbooks_page(), encoding="utf-8")
     readme.write_text(text, encoding="utf-8")
     click.echo(f"wrote {runbooks_path} and the alert blocks of {readme_path}", err=True)
-
-
-def render_documents(
-    values: dict[str, object], output_format: str, combined: bool = False
-) -> dict[str, str]:
-    """File name -> YAML text; `combined` puts every group in one rule file."""
-    if output_format == "prometheus-operator":
-        return {rendering.OPERATOR_FILE: rendering.to_yaml(rendering.prometheus_rule(values))}
-    files = rendering.render(values)
-    if combined:
-        groups = [group for document in files.values() for group in document["groups"]]
-        return {"cachescope.rules.yml": rendering.to_yaml({"groups": groups})}
-    return {name: rendering.to_yaml(document) for name, document in files.items()}

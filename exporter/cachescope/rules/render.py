@@ -159,3 +159,16 @@ def to_yaml(document: dict[str, Any]) -> str:
     """The YAML text of a rendered file, with the generated-file header."""
     body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=4096, allow_unicode=True)
     return HEADER + body
+
+
+def render_documents(
+    values: dict[str, object], output_format: str, combined: bool = False
+) -> dict[str, str]:
+    """File name -> YAML text; `combined` puts every group in one rule file."""
+    if output_format == "prometheus-operator":
+        return {OPERATOR_FILE: to_yaml(prometheus_rule(values))}
+    files = render(values)
+    if combined:
+        groups = [group for document in files.values() for group in document["groups"]]
+        return {"cachescope.rules.yml": to_yaml({"groups": groups})}
+    return {name: to_yaml(document) for name, document in files.items()}
