@@ -49,7 +49,12 @@ def _answer(sock: socket.socket, joined: Joined, jobs: Batch) -> None:
     families = joined.family_sizes()
     bodies = (body for _, _, family in joined.families() for body in family)
     size = sum(size for _, _, size in families)
-    send_frame(sock, Report(families, [_unreported(state) for state, _ in jobs]), bodies, size)
+    outcomes = [
+        (position, outcome.plain())
+        for position, (state, _) in enumerate(jobs)
+        for outcome in _unreported(state)
+    ]
+    send_frame(sock, Report(families, outcomes), bodies, size)
 
 
 def _unreported(state: TargetState) -> list[Outcome]:

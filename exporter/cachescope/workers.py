@@ -40,7 +40,7 @@ from cachescope.exposition import MetricSet
 from cachescope.frames import Counts, Job, Order, Report, recv_frame, send_frame
 from cachescope.joined import Joined
 from cachescope.logs import logging_settings
-from cachescope.scrape import Batch, Scraper
+from cachescope.scrape import Batch, Outcome, Scraper
 
 log = logging.getLogger(__name__)
 
@@ -202,9 +202,8 @@ class ProcessScraper:
         for name, header, length in report.families:  # a family's samples lie together in `data`
             joined.add_family(name, header, [data[at : at + length]])
             at += length
-        for (state, _), outcomes in zip(batch, report.outcomes, strict=True):
-            for outcome in outcomes:
-                state.record(outcome)
+        for position, fields in report.outcomes:
+            batch[position][0].record(Outcome._make(fields))
 
     def _replace(self, index: int) -> None:
         worker = self._workers[index]
