@@ -23,6 +23,7 @@ from servers import (
     RedisServer,
     StartExporter,
     StartRedis,
+    free_port,
     wait_for,
 )
 
@@ -255,3 +256,42 @@ def test_memcached_and_keyspace_sampled_targets_beside_workers(
         assert_one_block_per_family(metrics)
     finally:
         memcached.stop()
+
+
+def _bookkeeping(processes: int, uris: list[str]) -> dict[str, tuple[object, ...]]:
+    """Each target's counters and last outcome after two scrapes of a fleet."""
+    from cachescope.config import Config, target_from_uri
+    from cachescope.fleet import Fleet, Limits
+
+    targets = [target_from_uri(uri) for uri in uris]
+    fleet = Fleet(Config(targets=targets), Limits(scrape_processes=processes))
+    try:
+        fleet.scrape_all()
+        fleet.scrape_all()
+        return {
+            name: (s.scrapes, dict(s.errors), s.last_up, s.last_error, s.last_time > 0)
+            for name, s in fleet.states.items()
+        }
+    finally:
+        fleet.close()
+
+
+def test_a_target_is_counted_alike_whether_a_worker_or_this_process_scraped_it(
+    start_redis: StartRedis,
+) -> None:
+    servers = [start_redis() for _ in range(3)]
+    while all(share(f"127.0.0.1:{server.port}", 3) == 0 for server in servers):
+        servers.append(start_redis())  # one at least must be a worker's
+    down_port = free_port()
+    while share(f"127.0.0.1:{down_port}", 3) == 0:
+        down_port = free_port()
+    uris = [f"redis://127.0.0.1:{server.port}" for server in servers]
+    uris.append(f"redis://127.0.0.1:{down_port}")  # nobody listens: a refused connection
+    in_process = _bookkeeping(1, uris)
+    over_workers = _bookkeeping(3, uris)
+    assert over_workers == in_process
+    *up, down = in_process.values()
+    scrapes, errors, last_up, last_error, scraped = down
+    assert (scrapes, errors, last_up, scraped) == (2, {"connect": 2}, 0.0, True)
+    assert "refused" in str(last_error)
+    assert up == [(2, {}, 1.0, "", True)] * len(servers)

@@ -40,7 +40,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 @main.command()
 @_option(
     "--web.listen-address",
-    "listen",
+    "web_listen_address",
     "WEB_LISTEN_ADDRESS",
     default=DEFAULT_LISTEN_ADDRESS,
     help="HOST:PORT to serve on.",
@@ -61,15 +61,15 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--target",
-    "targets",
+    "target",
     "TARGETS",
     multiple=True,
     help="Target URI, repeatable. Without targets and config: " + DEFAULT_TARGET,
 )
-@_option("--redis.user", "user", "REDIS_USER", help="ACL user for --target targets.")
+@_option("--redis.user", "redis_user", "REDIS_USER", help="ACL user for --target targets.")
 @_option(
     "--redis.password-file",
-    "password_file",
+    "redis_password_file",
     "REDIS_PASSWORD_FILE",
     type=click.Path(dir_okay=False),
     help="File with the password for --target targets (or set CACHESCOPE_REDIS_PASSWORD).",
@@ -83,7 +83,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--scrape.allow",
-    "allow",
+    "scrape_allow",
     "SCRAPE_ALLOW",
     multiple=True,
     help="Pattern of unlisted targets that /scrape may reach, e.g. 'redis://10.0.0.0/8:*'.",
@@ -98,7 +98,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--limits.max-series",
-    "max_series",
+    "limits_max_series",
     "LIMITS_MAX_SERIES",
     default=20_000,
     type=click.IntRange(0, 100_000_000),
@@ -106,7 +106,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--limits.max-connections",
-    "max_connections",
+    "limits_max_connections",
     "LIMITS_MAX_CONNECTIONS",
     default=0,
     type=click.IntRange(0, 1_000_000),
@@ -123,7 +123,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--scrape.processes",
-    "processes",
+    "scrape_processes",
     "SCRAPE_PROCESSES",
     default=0,
     type=click.IntRange(0, 256),
@@ -132,7 +132,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--web.max-connections",
-    "max_requests",
+    "web_max_connections",
     "WEB_MAX_CONNECTIONS",
     default=1024,
     type=click.IntRange(1, 65_536),
@@ -141,7 +141,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option(
     "--web.shutdown-timeout",
-    "shutdown_timeout",
+    "web_shutdown_timeout",
     "WEB_SHUTDOWN_TIMEOUT",
     default="10s",
     help="On SIGTERM, how long requests under way may take to finish.",
@@ -161,21 +161,21 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     type=click.Choice(["logfmt", "json"]),
 )
 def serve(
-    listen: str,
+    web_listen_address: str,
     web_config_file: str | None,
     config_file: str | None,
-    targets: tuple[str, ...],
-    user: str | None,
-    password_file: str | None,
+    target: tuple[str, ...],
+    redis_user: str | None,
+    redis_password_file: str | None,
     timeout: str,
-    allow: tuple[str, ...],
+    scrape_allow: tuple[str, ...],
     max_concurrency: int,
-    max_series: int,
-    max_connections: int,
+    limits_max_series: int,
+    limits_max_connections: int,
     shard: str,
-    processes: int,
-    max_requests: int,
-    shutdown_timeout: str,
+    scrape_processes: int,
+    web_max_connections: int,
+    web_shutdown_timeout: str,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -186,26 +186,42 @@ def serve(
     from cachescope.webconfig import WebConfig, load_web_config
 
     setup_logging(log_level, log_format)
-    flags = TargetFlags(config_file, targets, user, password_file, timeout, allow)
+    flags = TargetFlags(
+        config_file=config_file,
+        targets=target,
+        user=redis_user,
+        password_file=redis_password_file,
+        timeout=timeout,
+        allow=scrape_allow,
+    )
     try:
-        address = parse_listen_address(listen)
+        address = parse_listen_address(web_listen_address)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
         limits = Limits(
-            max_concurrency,
-            max_series,
-            connection_budget(max_connections),
-            parse_shard(shard),
-            processes,
+            max_concurrency=max_concurrency,
+            max_series=limits_max_series,
+            max_connections=connection_budget(limits_max_connections),
+            shard=parse_shard(shard),
+            scrape_processes=scrape_processes,
         )
         try:
-            grace = parse_duration(shutdown_timeout, TIMEOUT)
+            grace = parse_duration(web_shutdown_timeout, TIMEOUT)
         except ValueError as exc:
             raise ConfigError(str(exc), "--web.shutdown-timeout") from None
-        service = Service(flags.load, address, web, limits, max_requests, grace)
+        service = Service(
+            flags.load,
+            address,
+            web,
+            limits=limits,
+            web_max_connections=web_max_connections,
+            shutdown_grace=grace,
+        )
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror}") from None
+        raise click.ClickException(
+            f"cannot listen on {web_listen_address}: {exc.strerror}"
+        ) from None
     log.info("starting cachescope version=%s targets=%d", __version__, len(service.fleet.states))
     if not service.run():
         _exit_now()

@@ -20,14 +20,16 @@ from cachescope.config import (
 from cachescope.targets import Secret
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TargetFlags:
+    """The serve flags that say what to scrape: --config.file, --target, --redis.*, ..."""
+
     config_file: str | None
-    targets: tuple[str, ...]
-    user: str | None
-    password_file: str | None
+    targets: tuple[str, ...]  # --target, repeated
+    user: str | None  # --redis.user
+    password_file: str | None  # --redis.password-file
     timeout: str
-    allow: tuple[str, ...]
+    allow: tuple[str, ...]  # --scrape.allow, repeated
 
     def load(self) -> Config:
         """Read the config file (again, on reload) and add the targets given as flags."""

@@ -13,28 +13,27 @@ from cachescope.discoverythread import DiscoveryThread, add_metrics, start_all
 from cachescope.exposition import MetricSet
 from cachescope.joined import Joined
 from cachescope.scrape import Scraper, TargetState
-from cachescope.targets import Endpoint, parse_uri
+from cachescope.targets import Endpoint, EndpointKey, parse_uri
 from cachescope.workers import ProcessScraper, process_count
 
 # Targets reached through allow rules keep their connection between scrapes;
 # this bounds how many we keep, so a scanner cannot make us hoard sockets.
 MAX_DYNAMIC_TARGETS = 1000
-EndpointKey = tuple[str, str, int, str, int]
 
 
 class TargetNotAllowed(Exception):
     """A /scrape target that is neither configured nor matched by an allow rule."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Limits:
-    """Bounds that make a huge configuration degrade predictably."""
+    """Bounds that make a huge configuration degrade predictably; each field is its flag's."""
 
-    max_workers: int = 32  # targets scraped at the same time
-    max_series: int = 20_000  # per target; a scrape with more fails (0: no limit)
-    max_connections: int = 10_000  # targets that keep a connection between scrapes
-    shard: tuple[int, int] = (0, 1)  # (i, n): watch only the i-th of n slices of the targets
-    processes: int = 0  # processes scraping /metrics' targets (0: one per CPU for big fleets)
+    max_concurrency: int = 32  # --max-concurrency: scrape threads (targets at once) per process
+    max_series: int = 20_000  # --limits.max-series: per target; more fails (0: no limit)
+    max_connections: int = 10_000  # --limits.max-connections: targets kept connected
+    shard: tuple[int, int] = (0, 1)  # --shard i/n: watch only the i-th of n slices of the targets
+    scrape_processes: int = 0  # --scrape.processes: for /metrics (0: one per CPU, big fleets)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -67,7 +66,7 @@ class Fleet:
         self._by_text: dict[str, TargetState] = {}
         self._dynamic: OrderedDict[EndpointKey, TargetState] = OrderedDict()
         self._lock = threading.Lock()
-        self.scraper = Scraper(max_workers=limits.max_workers)
+        self.scraper = Scraper(max_concurrency=limits.max_concurrency)
         self.workers: ProcessScraper | None = None  # started by the first large scrape_all
         self.refresh()
 
@@ -165,7 +164,7 @@ class Fleet:
             (state, (("instance", state.target.name),) + state.target.labels)
             for state in list(self.states.values())
         ]
-        processes = process_count(self.limits.processes, len(jobs))
+        processes = process_count(self.limits.scrape_processes, len(jobs))
         with self._lock:
             workers = self.workers
             if workers is not None and workers.processes != processes:
@@ -173,7 +172,7 @@ class Fleet:
                 workers = self.workers = None
             if processes > 1 and workers is None:
                 workers = self.workers = ProcessScraper(
-                    processes, self.limits.max_workers, self.scraper
+                    processes, self.limits.max_concurrency, self.scraper
                 )
         if workers is None:
             return self.scraper.scrape_many(jobs)

@@ -1,9 +1,10 @@
 """Frames between the main process and its scrape workers, over a socket pair.
 
-A frame is two lengths, a pickled index (jobs, or what the data holds), then raw
-data: a worker's rendered text goes out with scatter-gather, straight from the
-pieces its threads rendered, and comes in as one buffer that the main process
-slices by family, rather than as thousands of pickled objects.
+A frame is two lengths, a pickled index (an Order, or a Report of what the data
+holds: the records below), then raw data: a worker's rendered text goes out with
+scatter-gather, straight from the pieces its threads rendered, and comes in as
+one buffer that the main process slices by family, rather than as thousands of
+pickled objects.
 """
 
 from __future__ import annotations
@@ -14,12 +15,50 @@ import socket
 import struct
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
+from cachescope.config import TargetConfig
+from cachescope.exposition import Labels
 from cachescope.joined import Chunk
 
 _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
 _IOV_MAX = 1024  # buffers per sendmsg call
+
+# What the pickled index of a frame holds. Defined here, not in scrapeworker.py: a
+# worker runs that module as __main__, where the main process' unpickler cannot find them.
+
+
+class Job(NamedTuple):
+    """What a worker is asked to scrape: one target, and how."""
+
+    target: TargetConfig
+    labels: Labels
+    persistent: bool  # keep the connection between scrapes
+    max_series: int
+
+
+class Counts(NamedTuple):
+    """A target's counters so far, for a worker that takes it over to count on from."""
+
+    scrapes: int
+    errors: dict[str, int]  # failed scrapes by kind of error
+
+
+class Order(NamedTuple):
+    """The main process' request: scrape the jobs held, after replacing them if given."""
+
+    jobs: list[Job] | None  # None: the same as last time
+    counts: dict[str, Counts] | None  # by target name, with new jobs
+
+
+class Report(NamedTuple):
+    """A worker's answer; the families' samples follow it in the frame, in this order."""
+
+    families: list[tuple[str, bytes, int]]  # name, header and size of each family's samples
+    # Each scrape's outcome since the last report: (its job's position, the Outcome's
+    # fields). Plain tuples: a NamedTuple pickles through a Python call per object,
+    # which made a worker's report of 250 outcomes five times slower to pickle.
+    outcomes: list[tuple[int, tuple[float, float, float, str, str]]]
 
 
 def send_frame(

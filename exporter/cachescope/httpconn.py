@@ -23,8 +23,26 @@ WRITE_STALL = 10.0  # one write of a response waits this long for the client to 
 RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads
 LINGER = 2.0  # after a refusal, time for the client to read it before the close
 MAX_LINGERING = 256  # refused connections kept for that; under a flood the rest just close
-Streamed = tuple[int, Iterable[Chunk]]  # a large body: its size, and its pieces as they come
-Answer = tuple[int, bytes | Streamed, str, dict[str, str]]
+
+
+@dataclasses.dataclass(slots=True)
+class Streamed:
+    """A large body: its size, and its pieces as they come."""
+
+    size: int
+    chunks: Iterable[Chunk]
+
+
+@dataclasses.dataclass(slots=True)
+class Answer:
+    """A handler's response to one request, before it is encoded."""
+
+    status: int
+    body: bytes | Streamed
+    content_type: str
+    headers: dict[str, str]  # extra headers (Allow, Retry-After, ...)
+
+
 Handler = Callable[[Request], Answer]
 
 
@@ -71,16 +89,16 @@ def receive(sock: socket.socket) -> bytes | None:
 
 def write_answer(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
     """Write a response from a worker, blocking with deadlines; True if the connection stays."""
-    status, body, content_type, extra = answer
+    body = answer.body
     keep = request.keep_alive and not closing
     sock = conn.sock
     sock.settimeout(WRITE_STALL)
     if isinstance(body, bytes):  # small: one write
         sock.sendall(encode(request, answer, keep))
     else:  # a fleet's /metrics: its pieces as they are, no joined copy
-        length, chunks = body
-        sock.sendall(response_head(status, length, content_type, extra, keep))
-        if request.method != "HEAD" and not _stream(sock, chunks, length):
+        head = response_head(answer.status, body.size, answer.content_type, answer.headers, keep)
+        sock.sendall(head)
+        if request.method != "HEAD" and not _stream(sock, body.chunks, body.size):
             return False
     if not keep or not next_cycle(conn):
         return False
@@ -102,9 +120,9 @@ def answer_now(conn: Connection, request: Request, answer: Answer, closing: bool
 
 def encode(request: Request, answer: Answer, keep: bool) -> bytes:
     """A response with a small body, ready for one write (no body for HEAD)."""
-    status, body, content_type, extra = answer
+    body = answer.body
     assert isinstance(body, bytes)
-    head = response_head(status, len(body), content_type, extra, keep)
+    head = response_head(answer.status, len(body), answer.content_type, answer.headers, keep)
     return head if request.method == "HEAD" else head + body
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 import traceback
 from collections import Counter, deque
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from cachescope.config import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
@@ -60,6 +60,24 @@ def scrub_labels(metrics: MetricSet, scrubber: Scrubber) -> None:
         ]
 
 
+class Outcome(NamedTuple):
+    """How one scrape of a target ended; what a scrape worker reports to the main process.
+
+    A NamedTuple, not a dataclass: one crosses the process boundary per target
+    and scrape, as a plain tuple, and comes back in one call (`Outcome._make`).
+    """
+
+    up: float  # 1.0 or 0.0, as `<namespace>_up`
+    time: float  # wall-clock time at its end
+    duration: float  # seconds
+    error: str = ""  # the kind of error (ERROR_HINTS' keys); "" if it succeeded
+    message: str = ""  # what went wrong, scrubbed of the target's secret
+
+    def plain(self) -> tuple[float, float, float, str, str]:
+        """The fields as a plain tuple, which pickles faster (see frames.Report)."""
+        return (self.up, self.time, self.duration, self.error, self.message)
+
+
 class TargetState:
     """Everything that outlives one scrape of a target: connection, counters."""
 
@@ -79,6 +97,8 @@ class TargetState:
         # instead of holding a socket; past max_series its scrape fails.
         self.persistent = persistent
         self.max_series = max_series
+        # Outcomes not yet reported to the main process, when a scrape worker holds the state.
+        self.journal: deque[Outcome] | None = None
         self.sampler = None
         if target.keyspace is not None and target.endpoint.kind == "redis":
             from cachescope.keyspace.sampler import Sampler
@@ -97,11 +117,11 @@ class TargetState:
         metrics = MetricSet(base_labels)
         start = time.monotonic()
         deadline = start + self.target.timeout
-        up = 0.0
+        error: ScrapeError | None = None
         if self.target.refused:  # a discovered node outside discover.allow: no connection
-            self.record_failure(ScrapeError("not_allowed", self.target.refused))
+            error = ScrapeError("not_allowed", self.target.refused)
         elif not self.lock.acquire(timeout=self.target.timeout):
-            self.record_failure(ScrapeError("busy", "previous scrape still running"))
+            error = ScrapeError("busy", "previous scrape still running")
         else:
             try:
                 self.collector.collect(metrics, deadline)
@@ -110,11 +130,9 @@ class TargetState:
                 self._check_series(metrics)
                 if self.scrubber is not None:
                     scrub_labels(metrics, self.scrubber)
-                up = 1.0
-                self.last_error = ""
             except ScrapeError as exc:
                 metrics = MetricSet(base_labels)  # drop partial samples of a failed scrape
-                self.record_failure(exc)
+                error = exc
             except Exception as exc:  # a bug or an odd reply must not cost other targets
                 log.error(
                     "target=%s unexpected error while scraping\n%s",
@@ -122,15 +140,17 @@ class TargetState:
                     self._scrub(traceback.format_exc()),  # may quote the reply
                 )
                 metrics = MetricSet(base_labels)
-                self.record_failure(ScrapeError("parse", f"{type(exc).__name__}: {exc}"))
+                error = ScrapeError("parse", f"{type(exc).__name__}: {exc}")
             finally:
                 if not self.persistent:
                     self.collector.close()
                 self.lock.release()
-        self.scrapes += 1
-        self.last_up, self.last_time = up, time.time()
-        self.last_duration = time.monotonic() - start
-        self.add_self_metrics(metrics, up, self.last_duration)
+        duration = time.monotonic() - start
+        outcome = (
+            Outcome(1.0, time.time(), duration) if error is None else self.failed(error, duration)
+        )
+        self.record(outcome)
+        self.add_self_metrics(metrics, outcome.up, duration)
         return metrics
 
     def _check_series(self, metrics: MetricSet) -> None:
@@ -143,11 +163,9 @@ class TargetState:
     def _scrub(self, text: str) -> str:
         return text if self.scrubber is None else self.scrubber.text(text)
 
-    def record_failure(self, error: ScrapeError) -> None:
-        """Count, keep and log a failure; its message is scrubbed before any of that."""
+    def failed(self, error: ScrapeError, duration: float) -> Outcome:
+        """Log a failed scrape and give its outcome; the message is scrubbed before either."""
         message = self._scrub(error.message)
-        self.errors[error.kind] += 1
-        self.last_error = message
         log.warning(
             "target=%s address=%s error=%s msg=%r hint=%r",
             self.target.name,
@@ -156,6 +174,21 @@ class TargetState:
             message,
             error.hint,
         )
+        return Outcome(0.0, time.time(), duration, error.kind, message)
+
+    def record(self, outcome: Outcome) -> None:
+        """Count one scrape's outcome: the target's bookkeeping, wherever the scrape ran."""
+        self.scrapes += 1
+        if outcome.error:
+            self.errors[outcome.error] += 1
+        self.last_error = outcome.message
+        self.last_up, self.last_time, self.last_duration = (
+            outcome.up,
+            outcome.time,
+            outcome.duration,
+        )
+        if self.journal is not None:
+            self.journal.append(outcome)
 
     def add_self_metrics(self, metrics: MetricSet, up: float, duration: float) -> None:
         namespace = self.collector.namespace
@@ -195,11 +228,14 @@ class TargetState:
             )
 
 
+Batch = list[tuple[TargetState, Labels]]  # targets to scrape, each with its labels
+
+
 class Scraper:
     """Scrapes many targets concurrently, each within its own timeout.
 
     A few threads take targets off a shared queue. More join, up to
-    `max_workers`, only while targets hold threads for long (hung servers,
+    `max_concurrency` (--max-concurrency), only while targets hold threads for long (hung servers,
     slow networks), so healthy targets never wait behind them; a healthy fleet
     is scraped without dozens of threads contending for the interpreter lock,
     which costs CPU and gains nothing.
@@ -208,10 +244,10 @@ class Scraper:
     base = 4  # threads a run starts with, and keeps free of slow targets
     patience = 0.05  # seconds after which a target counts as slow
 
-    def __init__(self, max_workers: int = 32) -> None:
-        self.max_workers = max(max_workers, 1)
+    def __init__(self, max_concurrency: int = 32) -> None:
+        self.max_concurrency = max(max_concurrency, 1)  # scrape threads at most
 
-    def scrape_many(self, jobs: list[tuple[TargetState, Labels]]) -> Joined:
+    def scrape_many(self, jobs: Batch) -> Joined:
         """Scrape every (target, labels) pair; their families, rendered and joined by name.
 
         Each thread renders its own target's text, so the caller holds bytes,
@@ -221,7 +257,7 @@ class Scraper:
         # and thread start-up, which the socket timeout does not.
         limit = max((state.target.timeout for state, _ in jobs), default=0.0) + 1.0
         run = _Run(jobs)
-        run.supervise(time.monotonic() + limit, self.base, self.max_workers, self.patience)
+        run.supervise(time.monotonic() + limit, self.base, self.max_concurrency, self.patience)
         joined = Joined()
         for (state, labels), rendered in zip(jobs, run.results, strict=True):
             if rendered is None:  # still running: reported down, its late result dropped
@@ -238,7 +274,7 @@ class Scraper:
 class _Run:
     """One scrape_many: a queue of targets, the threads working on it, their results."""
 
-    def __init__(self, jobs: list[tuple[TargetState, Labels]]) -> None:
+    def __init__(self, jobs: Batch) -> None:
         self.jobs = jobs
         self.queue = deque(range(len(jobs)))
         self.results: list[Rendered | None] = [None] * len(jobs)

@@ -15,7 +15,7 @@ from cachescope import __version__
 from cachescope.basicauth import Outcome
 from cachescope.exposition import COUNTER, GAUGE, MetricSet, render_bytes
 from cachescope.fleet import Fleet, TargetNotAllowed
-from cachescope.httpconn import Answer
+from cachescope.httpconn import Answer, Streamed
 from cachescope.httpfront import LIGHT_PATHS as QUICK_PATHS
 from cachescope.httpfront import Front
 from cachescope.httpwire import Request
@@ -30,8 +30,9 @@ TEXT = "text/plain; charset=utf-8"
 _RETRY = {"Retry-After": "1"}
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
-# Open HTTP connections: an idle or slow one costs a descriptor, not a thread.
-DEFAULT_MAX_CONNECTIONS = 1024
+# Open HTTP connections (--web.max-connections): an idle or slow one costs a
+# descriptor, not a thread.
+DEFAULT_WEB_MAX_CONNECTIONS = 1024
 
 
 def exporter_metrics(fleet: Fleet) -> MetricSet:
@@ -68,7 +69,8 @@ class ExporterServer:
         fleet: Fleet,
         web: WebConfig | None = None,
         reload: Callable[[], None] | None = None,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        *,
+        web_max_connections: int = DEFAULT_WEB_MAX_CONNECTIONS,
     ) -> None:
         self.fleet = fleet
         self.web = web or WebConfig()
@@ -83,7 +85,7 @@ class ExporterServer:
             listener.close()
             raise
         self.server_address: tuple[str, int] = listener.getsockname()[:2]
-        self.front = Front(listener, self.answer, self.web.tls, max_connections, self.quick)
+        self.front = Front(listener, self.answer, self.web.tls, web_max_connections, self.quick)
 
     @property
     def active(self) -> int:
@@ -111,9 +113,9 @@ class ExporterServer:
             answer = self._answer(request)
         except Exception:  # never a traceback to the client; the log has it
             log.exception("error answering %s %s", request.method, request.path)
-            answer = 500, b"Internal error; the exporter's log says more.\n", TEXT, {}
+            answer = Answer(500, b"Internal error; the exporter's log says more.\n", TEXT, {})
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("http %s %s %d", request.method, request.path, answer[0])
+            log.debug("http %s %s %d", request.method, request.path, answer.status)
         return answer
 
     def quick(self, request: Request) -> Answer | None:
@@ -126,58 +128,59 @@ class ExporterServer:
     def _answer(self, request: Request) -> Answer:
         outcome = self.web.check(request.headers.get("authorization"))
         if outcome is Outcome.THROTTLED:  # a flood of new passwords spent the bcrypt budget
-            return 503, b"Too many password checks; try again shortly.\n", TEXT, _RETRY
+            return Answer(503, b"Too many password checks; try again shortly.\n", TEXT, _RETRY)
         if outcome is not Outcome.OK:
-            return 401, b"Unauthorized\n", TEXT, {"WWW-Authenticate": 'Basic realm="cachescope"'}
+            return Answer(
+                401, b"Unauthorized\n", TEXT, {"WWW-Authenticate": 'Basic realm="cachescope"'}
+            )
         if request.method == "POST":
             return self._post(request)
         if request.method not in ("GET", "HEAD"):
-            return (
-                405,
-                b"Only GET, HEAD, and POST to /-/reload.\n",
-                TEXT,
-                {"Allow": "GET, HEAD, POST"},
+            return Answer(
+                405, b"Only GET, HEAD, and POST to /-/reload.\n", TEXT, {"Allow": "GET, HEAD, POST"}
             )
         fleet, path = self.fleet, request.path
         if path == "/metrics":
             joined = fleet.scrape_all()
             joined.add(exporter_metrics(fleet).rendered())
             process = generate_latest(REGISTRY)
-            body = (joined.size() + len(process), itertools.chain(joined.chunks(), [process]))
-            return 200, body, CONTENT_TYPE, {}
+            body = Streamed(
+                joined.size() + len(process), itertools.chain(joined.chunks(), [process])
+            )
+            return Answer(200, body, CONTENT_TYPE, {})
         if path == "/scrape":
             return self._scrape(fleet, request.query().get("target", []))
         if path == "/discover":
-            return 200, json.dumps(fleet.service_discovery(), indent=1).encode(), JSON, {}
+            return Answer(200, json.dumps(fleet.service_discovery(), indent=1).encode(), JSON, {})
         if path == "/-/healthy":
-            return 200, b"Healthy\n", TEXT, {}
+            return Answer(200, b"Healthy\n", TEXT, {})
         if path == "/-/ready":
-            return 200, b"Ready\n", TEXT, {}
+            return Answer(200, b"Ready\n", TEXT, {})
         if path == "/":
-            return 200, render_status(list(fleet.states.values())).encode(), HTML, {}
-        return 404, b"Not found. See / for the endpoints.\n", TEXT, {}
+            return Answer(200, render_status(list(fleet.states.values())).encode(), HTML, {})
+        return Answer(404, b"Not found. See / for the endpoints.\n", TEXT, {})
 
     def _post(self, request: Request) -> Answer:
         if request.path != "/-/reload":
-            return 405, b"Only /-/reload takes POST.\n", TEXT, {"Allow": "GET, HEAD"}
+            return Answer(405, b"Only /-/reload takes POST.\n", TEXT, {"Allow": "GET, HEAD"})
         try:
             self.reload()
         except ConfigError as exc:
             message = f"reload refused, the running configuration stays: {exc}\n"
-            return 400, message.encode(), TEXT, {}
-        return 200, b"Reloaded\n", TEXT, {}
+            return Answer(400, message.encode(), TEXT, {})
+        return Answer(200, b"Reloaded\n", TEXT, {})
 
     def _scrape(self, fleet: Fleet, targets: list[str]) -> Answer:
         if len(targets) != 1 or not targets[0]:
             message = (
                 b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n"
             )
-            return 400, message, TEXT, {}
+            return Answer(400, message, TEXT, {})
         try:
             metrics = fleet.scrape_one(targets[0])
         except TargetNotAllowed as exc:
-            return 400, f"{exc}\n".encode(), TEXT, {}
-        return 200, render_bytes(metrics), CONTENT_TYPE, {}
+            return Answer(400, f"{exc}\n".encode(), TEXT, {})
+        return Answer(200, render_bytes(metrics), CONTENT_TYPE, {})
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:

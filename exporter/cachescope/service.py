@@ -60,15 +60,18 @@ class Service:
         load: Callable[[], Config],
         address: tuple[str, int],
         web: WebConfig,
+        *,
         limits: Limits,
-        max_requests: int,
+        web_max_connections: int,
         shutdown_grace: float,
     ) -> None:
         self._load = load
         self._reload_lock = threading.Lock()
         self.shutdown_grace = shutdown_grace
         self.fleet = Fleet(load(), limits)
-        self.server = ExporterServer(address, self.fleet, web, self.reload, max_requests)
+        self.server = ExporterServer(
+            address, self.fleet, web, self.reload, web_max_connections=web_max_connections
+        )
 
     def reload(self) -> None:
         """Load the configuration again; on any failure the running one stays.

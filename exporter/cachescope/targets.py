@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from cachescope.hosts import canonical_host
@@ -43,6 +44,16 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class EndpointKey(NamedTuple):
+    """An endpoint's identity, credentials left out: what /scrape finds a target by."""
+
+    scheme: str
+    host: str  # lower case
+    port: int
+    path: str
+    db: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +88,9 @@ class Endpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    def key(self) -> tuple[str, str, int, str, int]:
+    def key(self) -> EndpointKey:
         """Identity of the endpoint, without credentials."""
-        return (self.scheme, self.host.lower(), self.port, self.path, self.db)
+        return EndpointKey(self.scheme, self.host.lower(), self.port, self.path, self.db)
 
     def redacted(self) -> str:
         """The URI with any password removed; safe for logs and pages."""

@@ -6,8 +6,9 @@ Redis targets per second of CPU, whatever the machine. Past that, /metrics
 splits its targets over processes: the main one and N-1 workers. Each keeps its
 own states (connections, counters) for the targets it is dealt, by a hash of
 the target's name so that a connection lasts, and scrapes them with its own
-thread pool. Workers send their families back rendered; the main process joins
-them with its own share and mirrors each target's outcome for the status page.
+thread pool. Workers send their families back rendered, and each target's
+outcomes since the last request; the main process joins the families with its
+own share and records the outcomes in its states, as if it had scraped them.
 
 Targets with a keyspace sampler stay in the main process, next to their
 sampler. A worker that dies or does not answer in time is replaced; its targets
@@ -33,15 +34,13 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
 from cachescope.errors import ScrapeError
 from cachescope.exposition import MetricSet
-from cachescope.frames import recv_frame, send_frame
+from cachescope.frames import Counts, Job, Order, Report, recv_frame, send_frame
 from cachescope.joined import Joined
 from cachescope.logs import logging_settings
-from cachescope.scrape import Scraper, TargetState
-from cachescope.scrapeworker import Batch, Counts, Job, Outcome
+from cachescope.scrape import Batch, Outcome, Scraper
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +94,11 @@ def share(name: str, processes: int) -> int:
 class Worker:
     """One worker process and the main process' end of its socket."""
 
-    def __init__(self, max_workers: int) -> None:
+    def __init__(self, max_concurrency: int) -> None:
         self.sock, child = socket.socketpair()
         level, fmt = logging_settings()
         command = [sys.executable, "-m", "cachescope.scrapeworker", str(child.fileno())]
-        command += [str(max_workers), level, fmt]
+        command += [str(max_concurrency), level, fmt]
         self.process = subprocess.Popen(
             command, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL
         )
@@ -115,17 +114,22 @@ class Worker:
         With them go each target's counters so far: a target new to this worker
         (a replaced worker's, say) counts on from there, never backwards.
         """
-        jobs = [(s.target, labels, s.persistent, s.max_series) for s, labels in batch]
-        message: tuple[list[Job] | None, Counts | None] = (None, None)
+        jobs = [Job(s.target, labels, s.persistent, s.max_series) for s, labels in batch]
+        order = Order(None, None)
         if jobs != self.sent:
-            message = (jobs, {s.target.name: (s.scrapes, dict(s.errors)) for s, _ in batch})
+            order = Order(
+                jobs, {s.target.name: Counts(s.scrapes, dict(s.errors)) for s, _ in batch}
+            )
             self.sent = jobs
         self.sock.settimeout(MARGIN)
-        send_frame(self.sock, message)
+        send_frame(self.sock, order)
 
-    def reply(self, deadline: float) -> tuple[Any, memoryview]:
-        """The worker's (index, outcomes) and its rendered data; OSError if late or gone."""
-        return recv_frame(self.sock, deadline)
+    def reply(self, deadline: float) -> tuple[Report, memoryview]:
+        """The worker's report and its rendered data; OSError if late or gone."""
+        report, data = recv_frame(self.sock, deadline)
+        if not isinstance(report, Report):
+            raise ValueError(f"a scrape worker sent {type(report).__name__}, not a report")
+        return report, data
 
     def stop(self, wait: float = 2.0) -> None:
         """Ask the worker to close its connections and exit; kill it after `wait` seconds."""
@@ -142,9 +146,9 @@ class Worker:
 class ProcessScraper:
     """Scrapes many targets over this process and worker processes, like Scraper over threads."""
 
-    def __init__(self, processes: int, max_workers: int, local: Scraper) -> None:
-        self.processes = processes
-        self.max_workers = max_workers
+    def __init__(self, processes: int, max_concurrency: int, local: Scraper) -> None:
+        self.processes = processes  # this one and the workers: --scrape.processes
+        self.max_concurrency = max_concurrency  # scrape threads in each worker
         self.local = local  # this process' share, and the targets with a keyspace sampler
         self._workers: list[Worker | None] = [None] * (processes - 1)
         self._lock = threading.Lock()  # one exchange with the workers at a time
@@ -179,7 +183,7 @@ class ProcessScraper:
             self._replace(index)
             worker = None
         if worker is None:
-            worker = self._workers[index] = Worker(self.max_workers)
+            worker = self._workers[index] = Worker(self.max_concurrency)
         with contextlib.suppress(OSError):  # then _collect finds no reply, replaces the worker
             worker.request(batch)
         return worker
@@ -188,18 +192,18 @@ class ProcessScraper:
         self, index: int, worker: Worker, batch: Batch, deadline: float, joined: Joined
     ) -> None:
         try:
-            (families, outcomes), data = worker.reply(deadline)
+            report, data = worker.reply(deadline)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
             log.warning("scrape worker %d did not answer in time (%s); replacing it", index, exc)
             self._replace(index)
             _failed(batch, joined)
             return
         at = 0
-        for name, header, length in families:  # a family's samples lie together in `data`
+        for name, header, length in report.families:  # a family's samples lie together in `data`
             joined.add_family(name, header, [data[at : at + length]])
             at += length
-        for (state, _), outcome in zip(batch, outcomes, strict=True):
-            _mirror(state, outcome)
+        for position, fields in report.outcomes:
+            batch[position][0].record(Outcome._make(fields))
 
     def _replace(self, index: int) -> None:
         worker = self._workers[index]
@@ -219,17 +223,8 @@ class ProcessScraper:
 def _failed(batch: Batch, joined: Joined) -> None:
     error = ScrapeError("timeout", "the scrape worker process did not answer in time")
     for state, labels in batch:
-        state.record_failure(error)
-        state.scrapes += 1
-        duration = state.target.timeout + MARGIN
-        state.last_up, state.last_time, state.last_duration = 0.0, time.time(), duration
+        outcome = state.failed(error, state.target.timeout + MARGIN)
+        state.record(outcome)
         metrics = MetricSet(labels)
-        state.add_self_metrics(metrics, 0.0, duration)
+        state.add_self_metrics(metrics, outcome.up, outcome.duration)
         joined.add(metrics.rendered())
-
-
-def _mirror(state: TargetState, outcome: Outcome) -> None:
-    state.last_up, state.last_time, state.last_duration, state.last_error = outcome[:4]
-    state.scrapes = outcome[4]
-    state.errors.clear()
-    state.errors.update(outcome[5])

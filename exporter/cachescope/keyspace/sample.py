@@ -12,12 +12,25 @@ import dataclasses
 import hashlib
 import heapq
 from fnmatch import fnmatchcase
+from typing import NamedTuple
 
-from cachescope.exposition import GAUGE
+from cachescope.exposition import GAUGE, Labels
 from cachescope.keyspace.settings import KeyspaceConfig
 
 OTHER_GROUP = "other"
-Sample = tuple[str, str, str, float, tuple[tuple[str, str], ...]]  # name, type, help, value, labels
+
+
+class KeyspaceMetric(NamedTuple):
+    """One series the sampler found, with its family's name, type and help.
+
+    Not exposition's Sample (a parsed line): this is a value yet to be added to a scrape.
+    """
+
+    name: str
+    type: str
+    help: str
+    value: float
+    labels: Labels
 
 
 @dataclasses.dataclass
@@ -99,13 +112,13 @@ class Findings:
             )
         return key
 
-    def samples(self, hot_keys_supported: bool) -> list[Sample]:
+    def samples(self, hot_keys_supported: bool) -> list[KeyspaceMetric]:
         """Estimates scaled from the sample to the whole database."""
-        out: list[Sample] = []
+        out: list[KeyspaceMetric] = []
         for index, sample in sorted(self.dbs.items()):
             db = ("db", f"db{index}")
             out.append(
-                (
+                KeyspaceMetric(
                     "redis_keyspace_sampled_keys",
                     GAUGE,
                     "Keys the last sampling cycle looked at.",
@@ -117,21 +130,21 @@ class Findings:
             for name, group in sorted(sample.groups.items()):
                 labels = (db, ("key_group", name))
                 out += [
-                    (
+                    KeyspaceMetric(
                         "redis_key_group_keys_estimated",
                         GAUGE,
                         "Keys in the group, estimated from the sample.",
                         group.keys * scale,
                         labels,
                     ),
-                    (
+                    KeyspaceMetric(
                         "redis_key_group_memory_bytes_estimated",
                         GAUGE,
                         "Memory of the group's keys, estimated from the sample.",
                         group.memory * scale,
                         labels,
                     ),
-                    (
+                    KeyspaceMetric(
                         "redis_key_group_no_ttl_keys_estimated",
                         GAUGE,
                         "Keys of the group without a TTL, estimated from the sample.",
@@ -162,8 +175,10 @@ class Findings:
 
     def _top(
         self, db: tuple[str, str], heap: list[tuple[float, str, str]], name: str, help_: str
-    ) -> list[Sample]:
+    ) -> list[KeyspaceMetric]:
         return [
-            (name, GAUGE, help_, value, (db, ("key", self.label(key)), ("type", kind)))
+            KeyspaceMetric(
+                name, GAUGE, help_, value, (db, ("key", self.label(key)), ("type", kind))
+            )
             for value, key, kind in sorted(heap, reverse=True)
         ]

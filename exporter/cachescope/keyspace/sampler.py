@@ -19,7 +19,7 @@ from cachescope.config import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition import COUNTER, GAUGE, MetricSet
 from cachescope.keyspace import streams
-from cachescope.keyspace.sample import Findings, Sample
+from cachescope.keyspace.sample import Findings, KeyspaceMetric
 from cachescope.keyspace.streams import LENGTH, Run
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info, parse_kv
@@ -56,7 +56,7 @@ class Sampler:
         self._thread = threading.Thread(
             target=self._run, name=f"keyspace-{target.name}", daemon=True
         )
-        self._samples: list[Sample] = []
+        self._samples: list[KeyspaceMetric] = []
         self._cursors: dict[int, int] = {}
         self.finished = self.duration = 0.0
         self.commands = self.errors = self.dropped = 0
@@ -125,7 +125,7 @@ class Sampler:
                 return RedisConnection(_with_endpoint(self.target, endpoint))
         return primary
 
-    def _walk(self, connection: RedisConnection, budget: Budget) -> list[Sample]:
+    def _walk(self, connection: RedisConnection, budget: Budget) -> list[KeyspaceMetric]:
         def run(commands: list[tuple[str | int | bytes, ...]]) -> list[object]:
             replies = connection.execute(commands, budget.deadline)
             budget.spend(len(commands))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cachescope.exposition import GAUGE
-from cachescope.keyspace.sample import Sample
+from cachescope.keyspace.sample import KeyspaceMetric
 from cachescope.keyspace.settings import KeyspaceConfig
 from cachescope.redis.parse import as_text
 
@@ -36,7 +36,7 @@ def _pairs(reply: object) -> dict[str, object]:
 
 def check_keys(
     run: Run, db: int, config: KeyspaceConfig, label: Callable[[str], str]
-) -> list[Sample]:
+) -> list[KeyspaceMetric]:
     """redis_key_size for each configured key of this database that exists."""
     keys = [key for key_db, key in config.check_keys if key_db == db]
     if not keys:
@@ -45,7 +45,7 @@ def check_keys(
     present = [(key, kind) for key, kind in zip(keys, kinds, strict=True) if kind in LENGTH]
     sizes = run([(LENGTH[kind], key) for key, kind in present]) if present else []
     return [
-        (
+        KeyspaceMetric(
             "redis_key_size",
             GAUGE,
             "Length of a checked key: elements, or bytes for strings.",
@@ -59,7 +59,7 @@ def check_keys(
 
 def stream_metrics(
     run: Run, db: int, config: KeyspaceConfig, label: Callable[[str], str]
-) -> list[Sample]:
+) -> list[KeyspaceMetric]:
     """Length and groups of each configured stream; per group consumers, pending and lag."""
     names = [key for key_db, key in config.streams if key_db == db]
     if not names:
@@ -68,7 +68,7 @@ def stream_metrics(
     for name in names:
         commands += [("XINFO", "STREAM", name), ("XINFO", "GROUPS", name)]
     replies = run(commands)
-    out: list[Sample] = []
+    out: list[KeyspaceMetric] = []
     for i, name in enumerate(names):
         info, groups = _pairs(replies[2 * i]), replies[2 * i + 1]
         if not info:
@@ -80,15 +80,15 @@ def stream_metrics(
         ):
             value = info.get(field)
             if isinstance(value, int):
-                out.append((metric, GAUGE, help_, float(value), labels))
+                out.append(KeyspaceMetric(metric, GAUGE, help_, float(value), labels))
         for group in groups if isinstance(groups, list) else []:
             out += _group(labels, _pairs(group))
     return out
 
 
-def _group(labels: tuple[tuple[str, str], ...], group: dict[str, object]) -> list[Sample]:
+def _group(labels: tuple[tuple[str, str], ...], group: dict[str, object]) -> list[KeyspaceMetric]:
     labels = labels + (("group", as_text(group.get("name", b""))),)
-    out: list[Sample] = []
+    out: list[KeyspaceMetric] = []
     for field, metric, help_ in (
         ("consumers", "redis_stream_group_consumers", "Consumers in the group."),
         ("pending", "redis_stream_group_messages_pending", "Entries delivered, not acknowledged."),
@@ -96,5 +96,5 @@ def _group(labels: tuple[tuple[str, str], ...], group: dict[str, object]) -> lis
     ):
         value = group.get(field)
         if isinstance(value, int):
-            out.append((metric, GAUGE, help_, float(value), labels))
+            out.append(KeyspaceMetric(metric, GAUGE, help_, float(value), labels))
     return out
