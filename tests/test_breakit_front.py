@@ -73,14 +73,17 @@ def test_content_length_beside_transfer_encoding_never_keeps_the_connection(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # the buffers fill in 6-13 s on a shared machine: not every run gets there
     reason="70 keep-alive clients that pipeline /metrics requests and never read the "
     "responses hold all 64 request threads in a blocked write for the 10 s write deadline; "
     "a real client's /metrics then waits up to ~9 s (measured 3.7 s and 9.0 s)",
 )
 def test_clients_that_never_read_their_responses_do_not_delay_metrics(
-    exporter: Exporter,
+    start_exporter,  # type: ignore[no-untyped-def]
+    target: RedisServer,
 ) -> None:
+    raise_open_file_limit()
+    exporter = start_exporter("--target", target.uri, "--scrape.processes", "1")
     request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
     attack = NonReaders(exporter.port, count=70, request=request)
     worst = 0.0
