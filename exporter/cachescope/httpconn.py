@@ -22,7 +22,8 @@ IDLE_TIMEOUT = 75.0
 WRITE_STALL = 10.0  # one write of a response waits this long for the client to read
 RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads
 LINGER = 2.0  # after a refusal, time for the client to read it before the close
-MAX_LINGERING = 256  # refused connections kept for that; under a flood the rest just close
+MAX_LINGERING = 1024  # refused connections kept for that; past it the oldest is closed
+TOO_MANY, RETRY = "too many connections; retry shortly", {"Retry-After": "1"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -60,6 +61,7 @@ class Connection:
     idle: bool = False  # between requests
     heard: bool = False  # a byte of the current request has come: a timeout is answered
     closed: bool = False  # forgotten: a late event for its descriptor is not its own
+    answered: bool = False  # a request of it was answered: idle now, not a newcomer
     request: Request | None = None
     body: int = 0
     # The bytes of the current request, if they came in one piece on a fresh parser:
@@ -69,6 +71,7 @@ class Connection:
     def wait(self, now: float) -> None:
         """Start waiting: for a whole request if one is under way, else idle."""
         self.idle = not self.http.trailing_data[0]
+        self.answered = True
         self.heard = not self.idle
         self.deadline = now + (IDLE_TIMEOUT if self.idle else HEAD_TIMEOUT)
         self.since = now
@@ -180,7 +183,7 @@ class Refusals:
 
     def __init__(self, poller: Poller) -> None:
         self._poller = poller
-        self._lingering: set[Lingering] = set()
+        self._lingering: dict[Lingering, None] = {}  # oldest first
 
     def refuse(
         self, sock: socket.socket, status: int, message: str, extra: dict[str, str] | None = None
@@ -192,23 +195,22 @@ class Refusals:
         except OSError:
             sock.close()
             return
-        if len(self._lingering) >= MAX_LINGERING:
-            sock.close()
-            return
+        if len(self._lingering) >= MAX_LINGERING:  # the oldest had the longest to read
+            self.forget(next(iter(self._lingering)))
         lingering = Lingering(sock, sock.fileno(), time.monotonic() + LINGER)
         try:
             self._poller.add(lingering.fd, lingering)
         except (KeyError, ValueError, OSError):  # not worth a linger: the refusal is sent
             sock.close()
             return
-        self._lingering.add(lingering)
+        self._lingering[lingering] = None
 
     def too_many(self, sock: socket.socket, tls: bool) -> None:
         """Refuse a connection past the limit: 503, or over TLS (no handshake yet) a close."""
         if tls:
             sock.close()
         else:
-            self.refuse(sock, 503, "too many connections; retry shortly", {"Retry-After": "1"})
+            self.refuse(sock, 503, TOO_MANY, RETRY)
 
     def drain(self, lingering: Lingering) -> None:
         """Discard what the client still sends; close at its end."""
@@ -231,7 +233,7 @@ class Refusals:
         """Stop watching and close it; again is a no-op."""
         if lingering not in self._lingering:
             return
-        self._lingering.discard(lingering)
+        del self._lingering[lingering]
         self._poller.remove(lingering.fd, lingering)  # before the close: the fd is still ours
         with contextlib.suppress(OSError):
             lingering.sock.close()

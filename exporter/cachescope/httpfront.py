@@ -27,6 +27,8 @@ import h11
 
 from cachescope.httpconn import (
     HEAD_TIMEOUT,
+    RETRY,
+    TOO_MANY,
     Answer,
     Connection,
     Handler,
@@ -185,11 +187,20 @@ class Front:
         self._poller.add(conn.fd, conn)  # its first flight may be here already: an event comes
 
     def _evict(self) -> bool:
-        """Close the connection that has waited longest for a request; False if none waits."""
+        """Close the connection that has waited longest for a request; False if none waits.
+
+        An idle kept-alive one is just closed, as HTTP allows. One that has not been
+        answered yet may be a client whose request is on its way: it gets a 503.
+        """
         waiting = [conn for conn in self._conns if not conn.busy]
-        if waiting:
-            self._forget(min(waiting, key=lambda conn: conn.since))
-        return bool(waiting)
+        if not waiting:
+            return False
+        oldest = min(waiting, key=lambda conn: conn.since)
+        if oldest.answered or isinstance(oldest.sock, ssl.SSLSocket):
+            self._forget(oldest)
+        else:
+            self._hand_to_refusals(oldest, 503, TOO_MANY, RETRY)
+        return True
 
     def _on_event(self, conn: Connection) -> None:
         """Read what came for a connection this thread owns, and answer what is complete."""
@@ -353,12 +364,14 @@ class Front:
         with self._lock:
             self._hand_to_refusals(conn, status, message)
 
-    def _hand_to_refusals(self, conn: Connection, status: int, message: str) -> None:
+    def _hand_to_refusals(
+        self, conn: Connection, status: int, message: str, extra: dict[str, str] | None = None
+    ) -> None:
         """Forget the connection; its socket lingers in Refusals (under the lock)."""
         self._poller.remove(conn.fd, conn)
         self._conns.discard(conn)
         conn.closed = True
-        self._refusals.refuse(conn.sock, status, message)
+        self._refusals.refuse(conn.sock, status, message, extra)
 
     def _close(self, conn: Connection) -> None:
         """Close a connection this thread owns."""

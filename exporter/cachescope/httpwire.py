@@ -32,6 +32,7 @@ REASONS = {
     431: b"Request Header Fields Too Large",
     500: b"Internal Server Error",
     503: b"Service Unavailable",
+    505: b"HTTP Version Not Supported",
 }
 _UNSAFE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f-\xff]")  # HTAB is the one control allowed
 
@@ -74,6 +75,12 @@ def from_event(event: h11.Request) -> Request:
         if _UNSAFE.search(value):
             raise BadRequest(400, "control or non-ASCII bytes in a header value")
         headers[name.decode("ascii")] = value.decode("ascii")
+    if event.http_version not in (b"1.0", b"1.1"):
+        raise BadRequest(505, "only HTTP/1.0 and HTTP/1.1 are served")
+    # No client of an exporter sends a chunked body, and a request framed two ways is
+    # how requests are smuggled past a proxy: any Transfer-Encoding is refused.
+    if "transfer-encoding" in headers:
+        raise BadRequest(400, "Transfer-Encoding is not accepted; send Content-Length")
     length = headers.get("content-length")
     if length is not None and int(length) > MAX_BODY:
         raise BadRequest(413, "request body too large")
