@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import itertools
 from array import array
+from collections.abc import Iterable
 from typing import NewType
 
 from cachescope.textcache import TextCache
 from cachescope.textformat import (
     _HEADERS,
+    _RENDERED,
     COUNTER,
     GAUGE,
     SUMMARY,
@@ -116,8 +118,10 @@ class MetricSet:
         """A label set rendered once, base labels included, for several samples to share."""
         if not labels:
             return self._plain
-        # Not LabelText(...): on the hot path, a call per label set would show.
-        return self._prefix + join_labels(labels) + "}"  # type: ignore[return-value]
+        # join_labels, with its cache hit written out: once per label set of a scrape.
+        # And not LabelText(...): a call per label set would show, too.
+        joined = _RENDERED.get(labels) or join_labels(labels)
+        return self._prefix + joined + "}"  # type: ignore[return-value]
 
     def family(self, name: str, type_: str, help_: str) -> FamilyWriter:
         """The family `name`, created if needed: obtain it once, then add its samples.
@@ -137,7 +141,10 @@ class MetricSet:
         if lines is None:
             lines = self._lines[name] = []
             self._about[name] = (name, type_, help_)
-        rendered = self._prefix + join_labels(labels) + "}" if labels else self._plain
+        if labels:
+            rendered = self._prefix + (_RENDERED.get(labels) or join_labels(labels)) + "}"
+        else:
+            rendered = self._plain
         text = str(value) if value.__class__ is int else format_value(value)
         lines.append(f"{name}{rendered} {text}\n")
 
@@ -216,12 +223,13 @@ class FamilyWriter:
     calls.add(100, (("cmd", "get"),))  # redis_commands_total{cmd="get"} 100
     """
 
-    __slots__ = ("name", "_lines", "_metrics")
+    __slots__ = ("name", "_lines", "_metrics", "_plain")
 
     def __init__(self, name: str, lines: list[str], metrics: MetricSet) -> None:
         self.name = name
         self._lines = lines  # the family's sample lines in its MetricSet
         self._metrics = metrics
+        self._plain = metrics._plain
 
     def add(self, value: float, labels: Labels = ()) -> None:
         """Add a sample of `value` with `labels` (base labels come on their own)."""
@@ -231,14 +239,22 @@ class FamilyWriter:
     def add_text(self, number: str, labels: LabelText | None = None) -> None:
         """Add a sample whose value is number text Prometheus reads ('1024', '0.5'), as
         `number_text` returns it, with a label set from MetricSet.labels."""
-        rendered = self._metrics._plain if labels is None else labels
-        self._lines.append(f"{self.name}{rendered} {number}\n")
+        self._lines.append(f"{self.name}{self._plain if labels is None else labels} {number}\n")
+
+    def add_each(self, number: str, label_sets: Iterable[Labels]) -> None:
+        """Add a sample of the same number text ('0') for each label set."""
+        name, prefix, rendered = self.name, self._metrics._prefix, _RENDERED
+        for labels in label_sets:  # MetricSet.labels, written out: a loop of a dozen or more
+            self._lines.append(
+                f"{name}{prefix}{rendered.get(labels) or join_labels(labels)}}} {number}\n"
+            )
 
     def add_summary(self, labels: LabelText, quantiles: Quantiles, sum_: str, count: str) -> None:
         """Add one summary: its quantile samples, then `_sum` and `_count` (number text)."""
         name, lines = self.name, self._lines
         opened = f"{name}{labels[:-1]}," if labels else name + "{"
-        lines += [opened + tail for tail in quantiles]
+        for tail in quantiles:  # a loop: cheaper here than a comprehension's frame or map
+            lines.append(opened + tail)
         lines.append(f"{name}_sum{labels} {sum_}\n")
         lines.append(f"{name}_count{labels} {count}\n")
 

@@ -146,10 +146,8 @@ def _add_unseen_errors(metrics: MetricSet, seen: set[str]) -> None:
     Only where the server keeps errorstats (Redis 6.2+: `total_error_replies` came with
     it), so an older server does not claim a count it never kept.
     """
-    errors = metrics.family("redis_errors_total", COUNTER, _ERRORS_HELP)
-    for kind in KNOWN_ERRORS:
-        if kind not in seen:
-            errors.add_text("0", metrics.labels(_ERR_LABELS[kind]))
+    unseen = [labels for kind, labels in _ERR_LABELS.items() if kind not in seen]
+    metrics.family("redis_errors_total", COUNTER, _ERRORS_HELP).add_each("0", unseen)
 
 
 def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: float) -> None:
