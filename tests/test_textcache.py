@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import threading
+from pathlib import Path
 
+from cachescope.redis import parse
 from cachescope.textcache import ENTRY_OVERHEAD, TextCache
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -87,3 +90,26 @@ def test_threads_storing_at_once_keep_the_accounting() -> None:
     for thread in threads:
         thread.join()
     assert len(cache) <= 100 and cache.used == len(cache) * (10 + ENTRY_OVERHEAD)
+
+
+def test_no_module_keeps_a_cache_of_its_own_that_it_empties_by_hand() -> None:
+    """Every bounded cache is a TextCache: no `_CACHE.clear()` on a module-level name."""
+    package = Path(__file__).parent.parent / "exporter" / "cachescope"
+    emptied = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "clear"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id.lstrip("_").isupper()
+            ):
+                emptied.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert emptied == []
+
+
+def test_text_that_is_not_a_number_stays_remembered_past_the_bound() -> None:
+    for n in range(parse._NOT_NUMBERS.max_entries + 1):
+        assert parse.to_float(f"v{n}.x") is None
+    assert "v9999.x" in parse._NOT_NUMBERS and len(parse._NOT_NUMBERS) > 1000
