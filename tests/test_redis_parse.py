@@ -169,23 +169,24 @@ def test_percentile_names_from_the_server_are_escaped() -> None:
     assert exp.value("redis_latency_percentiles_usec_count", cmd="get") == 0
 
 
-def test_lines_take_whole_samples_and_families_left_empty_are_not_rendered() -> None:
+def test_a_family_handle_writes_its_name_and_families_left_empty_are_not_rendered() -> None:
     metrics = MetricSet((("instance", "a"),))
-    lines = metrics.lines("x_total", "counter", "Xs.")
-    lines.append(f"x_total{metrics.labels((('cmd', 'get'),))} 3\n")
-    metrics.lines("y_total", "counter", "Ys.")  # created, never filled
-    assert metrics.lines("x_total", "counter", "Xs.") is lines
+    family = metrics.family("x_total", "counter", "Xs.")
+    family.add_text("3", metrics.labels((("cmd", "get"),)))
+    metrics.family("y_total", "counter", "Ys.")  # created, never filled
+    metrics.family("x_total", "counter", "Xs.").add(4, (("cmd", "set"),))
     assert render(metrics) == (
-        '# HELP x_total Xs.\n# TYPE x_total counter\nx_total{instance="a",cmd="get"} 3\n'
+        "# HELP x_total Xs.\n# TYPE x_total counter\n"
+        'x_total{instance="a",cmd="get"} 3\nx_total{instance="a",cmd="set"} 4\n'
     )
     assert metrics.get("y_total") is None
     assert [family.name for family in metrics.families()] == ["x_total"]
 
 
-def test_add_texts_adds_unlabelled_samples_to_new_and_existing_families() -> None:
+def test_add_numbers_adds_unlabelled_samples_to_new_and_existing_families() -> None:
     metrics = MetricSet((("instance", "a"),))
     about = ("x_bytes", "gauge", "Xs.")
-    metrics.add_texts([(about, "1.50"), (("y", "gauge", "Ys."), "2"), (about, "3")])
+    metrics.add_numbers([(about, "1.50"), (("y", "gauge", "Ys."), "2"), (about, "3")])
     assert render(metrics) == (
         "# HELP x_bytes Xs.\n# TYPE x_bytes gauge\n"
         'x_bytes{instance="a"} 1.50\nx_bytes{instance="a"} 3\n'
@@ -214,7 +215,7 @@ def test_commands_sharing_percentile_values_each_get_their_own_summary() -> None
     assert exp.value("redis_commands_duration_seconds_total", cmd="set") == 12345678901234567 / 1e6
 
 
-def test_add_texts_can_give_every_sample_the_same_labels() -> None:
+def test_add_numbers_can_give_every_sample_the_same_labels() -> None:
     metrics = MetricSet((("instance", "a"),))
-    metrics.add_texts([(("x", "gauge", "Xs."), "7")], metrics.labels((("slab", "1"),)))
+    metrics.add_numbers([(("x", "gauge", "Xs."), "7")], metrics.labels((("slab", "1"),)))
     assert 'x{instance="a",slab="1"} 7\n' in render(metrics)

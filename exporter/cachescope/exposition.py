@@ -13,20 +13,61 @@ and prometheus_client would rename them, breaking drop-in compatibility.
 from __future__ import annotations
 
 import itertools
-import math
-import re
 from array import array
+from collections.abc import Iterable
+from typing import NewType
 
 from cachescope.textcache import TextCache
+from cachescope.textformat import (
+    _HEADERS,
+    _RENDERED,
+    COUNTER,
+    GAUGE,
+    SUMMARY,
+    UNTYPED,
+    About,
+    Labels,
+    _header,
+    escape_label,
+    format_value,
+    join_labels,
+    metric_name,
+    number_text,
+    unnamed,
+)
 
-COUNTER = "counter"
-GAUGE = "gauge"
-SUMMARY = "summary"
-UNTYPED = "untyped"
+# The text helpers live in textformat.py; collectors take them from here, with the model.
+__all__ = [
+    "COUNTER",
+    "GAUGE",
+    "SUMMARY",
+    "UNTYPED",
+    "About",
+    "Family",
+    "FamilyWriter",
+    "LabelText",
+    "Labels",
+    "MetricSet",
+    "Quantiles",
+    "Rendered",
+    "Shape",
+    "escape_label",
+    "format_value",
+    "join_labels",
+    "metric_name",
+    "number_text",
+    "quantiles",
+    "render",
+    "render_bytes",
+    "unnamed",
+]
 
-Labels = tuple[tuple[str, str], ...]
+# A label set rendered by MetricSet.labels, '{instance="a",cmd="get"}': opaque to collectors,
+# which pass it to a family's add_text to share one rendering among several families.
+LabelText = NewType("LabelText", str)
+# The rendered quantile samples of one summary, from `quantiles()`: opaque to collectors.
+Quantiles = NewType("Quantiles", tuple[str, ...])
 Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
-About = tuple[str, str, str]  # (name, type, help) of a family
 
 
 class Family:
@@ -60,82 +101,78 @@ class MetricSet:
     A sample is rendered to its exposition line when it is added: a scrape
     adds hundreds of samples and renders each exactly once, so keeping their
     numbers and labels for a second pass would only cost time. `families()`
-    reads them back for the few callers that want numbers.
+    reads them back for the few callers that want numbers. Only this module
+    writes exposition text: collectors hand over values, labels as pairs, and
+    families through `family()`.
     """
 
     def __init__(self, base_labels: Labels = ()) -> None:
         self.base_labels = base_labels
         base = join_labels(base_labels)
-        self._plain = "{" + base + "}" if base else ""  # the labels of an unlabelled sample
+        self._plain = LabelText("{" + base + "}" if base else "")  # of an unlabelled sample
         self._prefix = "{" + base + "," if base else "{"
         self._lines: dict[str, list[str]] = {}
         self._about: dict[str, About] = {}
 
-    def labels(self, labels: Labels) -> str:
-        """Rendered labels of a sample, base labels included: '{instance="a",cmd="get"}'."""
+    def labels(self, labels: Labels) -> LabelText:
+        """A label set rendered once, base labels included, for several samples to share."""
         if not labels:
             return self._plain
-        return self._prefix + join_labels(labels) + "}"
+        # join_labels, with its cache hit written out: once per label set of a scrape.
+        # And not LabelText(...): a call per label set would show, too.
+        joined = _RENDERED.get(labels) or join_labels(labels)
+        return self._prefix + joined + "}"  # type: ignore[return-value]
 
-    @property
-    def prefix(self) -> str:
-        """The start of a labelled sample's labels, base labels included: '{instance="a",'."""
-        return self._prefix
+    def family(self, name: str, type_: str, help_: str) -> FamilyWriter:
+        """The family `name`, created if needed: obtain it once, then add its samples.
 
-    def lines(self, name: str, type_: str, help_: str) -> list[str]:
-        """The sample lines of family `name`, created if needed, for bulk emitters.
-
-        A caller appends whole lines, 'name{labels} value\n', labels from `labels()`:
-        one list append per sample where a scrape adds hundreds. A family left
-        empty is left out of the output, `families()` and `get()`.
+        A family left empty is left out of the output, `families()` and `get()`.
         """
         lines = self._lines.get(name)
         if lines is None:
             lines = self._lines[name] = []
             self._about[name] = (name, type_, help_)
-        return lines
+        return FamilyWriter(name, lines, self)
 
     def add(self, name: str, type_: str, help_: str, value: float, labels: Labels = ()) -> None:
         """Add one sample to the family `name`, creating the family if needed."""
-        # The hottest lines of a scrape, once per sample: lines() is written out here.
+        # The hottest lines of a scrape, once per sample: family() is written out here.
         lines = self._lines.get(name)
         if lines is None:
             lines = self._lines[name] = []
             self._about[name] = (name, type_, help_)
-        rendered = self._prefix + join_labels(labels) + "}" if labels else self._plain
+        if labels:
+            rendered = self._prefix + (_RENDERED.get(labels) or join_labels(labels)) + "}"
+        else:
+            rendered = self._plain
         text = str(value) if value.__class__ is int else format_value(value)
         lines.append(f"{name}{rendered} {text}\n")
 
-    def add_text(
-        self, name: str, type_: str, help_: str, text: str, rendered: str | None = None
+    def add_numbers(
+        self, samples: list[tuple[About, str]], labels: LabelText | None = None
     ) -> None:
-        """Add a sample whose value is already text Prometheus reads ('1024'), and whose
-        labels, if any, come from `labels()`."""
-        labels = self._plain if rendered is None else rendered
-        self.lines(name, type_, help_).append(f"{name}{labels} {text}\n")
-
-    def add_texts(self, samples: list[tuple[About, str]], rendered: str | None = None) -> None:
-        """Add samples as (family, value as text) pairs, all with the labels `rendered`
-        from `labels()`, or none of their own.
+        """Add samples as (family, number as the server wrote it) pairs, with `labels`.
 
         For INFO's hundred-odd plain fields: one call rather than one per field.
+        Each number is text Prometheus reads as it is ('1024', '0.5'): the server's
+        text where the caller found it a plain decimal, else from `number_text`.
         """
         families, about = self._lines, self._about
-        labels = self._plain if rendered is None else rendered
+        rendered = self._plain if labels is None else labels
         for family, text in samples:
             name = family[0]
             lines = families.get(name)
             if lines is None:
-                families[name] = [f"{name}{labels} {text}\n"]
+                families[name] = [f"{name}{rendered} {text}\n"]
                 about[name] = family
             else:
-                lines.append(f"{name}{labels} {text}\n")
+                lines.append(f"{name}{rendered} {text}\n")
 
     def merge(self, other: MetricSet) -> None:
         """Append the samples of `other` to the families of this set."""
         for name, lines in other._lines.items():
             if lines:
-                self.lines(*other._about[name]).extend(lines)
+                self.family(*other._about[name])._lines.extend(lines)
 
     def sample_count(self) -> int:
         return sum(map(len, self._lines.values()))
@@ -179,6 +216,56 @@ class MetricSet:
         return Rendered(_shape(tuple(names), self._about), ends, blob)
 
 
+class FamilyWriter:
+    """A handle on one family of a MetricSet: it writes its own name and label text.
+
+    calls = metrics.family("redis_commands_total", COUNTER, "Calls per command.")
+    calls.add(100, (("cmd", "get"),))  # redis_commands_total{cmd="get"} 100
+    """
+
+    __slots__ = ("name", "_lines", "_metrics", "_plain")
+
+    def __init__(self, name: str, lines: list[str], metrics: MetricSet) -> None:
+        self.name = name
+        self._lines = lines  # the family's sample lines in its MetricSet
+        self._metrics = metrics
+        self._plain = metrics._plain
+
+    def add(self, value: float, labels: Labels = ()) -> None:
+        """Add a sample of `value` with `labels` (base labels come on their own)."""
+        text = str(value) if value.__class__ is int else format_value(value)
+        self._lines.append(f"{self.name}{self._metrics.labels(labels)} {text}\n")
+
+    def add_text(self, number: str, labels: LabelText | None = None) -> None:
+        """Add a sample whose value is number text Prometheus reads ('1024', '0.5'), as
+        `number_text` returns it, with a label set from MetricSet.labels."""
+        self._lines.append(f"{self.name}{self._plain if labels is None else labels} {number}\n")
+
+    def add_each(self, number: str, label_sets: Iterable[Labels]) -> None:
+        """Add a sample of the same number text ('0') for each label set."""
+        name, prefix, rendered = self.name, self._metrics._prefix, _RENDERED
+        for labels in label_sets:  # MetricSet.labels, written out: a loop of a dozen or more
+            self._lines.append(
+                f"{name}{prefix}{rendered.get(labels) or join_labels(labels)}}} {number}\n"
+            )
+
+    def add_summary(self, labels: LabelText, quantiles: Quantiles, sum_: str, count: str) -> None:
+        """Add one summary: its quantile samples, then `_sum` and `_count` (number text)."""
+        name, lines = self.name, self._lines
+        opened = f"{name}{labels[:-1]}," if labels else name + "{"
+        for tail in quantiles:  # a loop: cheaper here than a comprehension's frame or map
+            lines.append(opened + tail)
+        lines.append(f"{name}_sum{labels} {sum_}\n")
+        lines.append(f"{name}_count{labels} {count}\n")
+
+
+def quantiles(pairs: list[tuple[str, str]]) -> Quantiles:
+    """The quantile samples of a summary, from (quantile, number text) pairs."""
+    return Quantiles(
+        tuple(f'quantile="{escape_label(quantile)}"}} {text}\n' for quantile, text in pairs)
+    )
+
+
 class Shape:
     """Which families a rendered set has, in order, their HELP/TYPE lines and positions.
 
@@ -218,94 +305,6 @@ def _shape(names: tuple[str, ...], about: dict[str, About]) -> Shape:
         chars = sum(map(len, names)) + sum(map(len, shape.headers)) + 120 * len(names)
         _SHAPES.remember(names, shape, chars)
     return shape
-
-
-_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def metric_name(prefix: str, field: str) -> str:
-    """`prefix_field`, with characters not allowed in metric names made `_`."""
-    return prefix + _NOT_NAME.sub("_", field)
-
-
-_UNNAMED: TextCache[tuple[str, str], About] = TextCache(10_000, 4 << 20)
-
-
-def unnamed(prefix: str, field: str, source: str) -> About:
-    """The untyped family of a numeric field we have no name for, like `redis_<field>`.
-
-    Remembered per field, as fields repeat every scrape; `source` says where the
-    field comes from in its help text ("INFO field", "stats field").
-    """
-    about = _UNNAMED.get((prefix, field))
-    if about is None:
-        help_ = f"{source} {field}, not yet named by cachescope."
-        about = (metric_name(prefix, field), UNTYPED, help_)
-        _UNNAMED.remember((prefix, field), about, 3 * len(field) + len(help_) + len(prefix))
-    return about
-
-
-def escape_label(value: str) -> str:
-    """A label value as exposition text: backslash, quote and newline escaped."""
-    if "\\" in value or '"' in value or "\n" in value:
-        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return value
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def format_value(value: float) -> str:
-    """Format a sample value the way Prometheus' text parser reads it."""
-    if value.__class__ is int:  # most INFO values: no float detour
-        return str(value)
-    value = float(value)
-    if value.is_integer() and -1e15 < value < 1e15:
-        return str(int(value))
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value)
-
-
-def number_text(value: str) -> str | None:
-    """A server's number as exposition text ('42', '1.003' as they are); None if not a number."""
-    if value.isascii() and value.replace(".", "", 1).isdecimal():
-        return value  # the common case, and text Prometheus reads as it is
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return format_value(number) if math.isfinite(number) else None
-
-
-# Label sets repeat from scrape to scrape (cmd="get", db="db0", ...): rendering
-# each once and looking it up afterwards halves the cost of building a scrape.
-_RENDERED: TextCache[Labels, str] = TextCache(50_000, 8 << 20)
-
-
-def join_labels(labels: Labels) -> str:
-    """Labels as exposition text, values escaped: 'cmd="get",db="db0"'."""
-    text = _RENDERED.get(labels)
-    if text is None:
-        text = ",".join(f'{key}="{escape_label(value)}"' for key, value in labels)
-        _RENDERED.remember(labels, text, 2 * len(text) + 60 * len(labels))
-    return text
-
-
-# The HELP and TYPE lines of a family never change: escape and format them once.
-_HEADERS: TextCache[About, bytes] = TextCache(50_000, 8 << 20)
-
-
-def _header(about: About) -> bytes:
-    text = _HEADERS.get(about)
-    if text is None:
-        name, type_, help_ = about
-        text = f"# HELP {name} {_escape_help(help_)}\n# TYPE {name} {type_}\n".encode()
-        _HEADERS.remember(about, text, len(text) + len(name) + len(help_))
-    return text
 
 
 def render_bytes(metrics: MetricSet) -> bytes:

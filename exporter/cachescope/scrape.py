@@ -204,14 +204,13 @@ class TargetState:
         metrics.add("cachescope_scrapes_total", COUNTER, "Scrapes of the target.", self.scrapes)
         # Every kind from the start, at 0, so that rate() sees a target's first error.
         errors = self.errors
-        lines = metrics.lines(
+        failed = metrics.family(
             "cachescope_scrape_errors_total",
             COUNTER,
             "Failed scrapes of the target, by kind of error.",
         )
         for kind in sorted(ERROR_HINTS.keys() | errors.keys()) if errors else _ERROR_KINDS:
-            rendered = metrics.labels((("error", kind),))
-            lines.append(f"cachescope_scrape_errors_total{rendered} {errors.get(kind, 0)}\n")
+            failed.add(errors.get(kind, 0), (("error", kind),))
         if namespace == "redis":  # names that redis_exporter's dashboards use
             metrics.add(
                 "redis_exporter_last_scrape_duration_seconds",

@@ -65,25 +65,14 @@ def _add_untyped(metrics: MetricSet, key: str, value: str) -> None:
 
 
 def _add_commands(metrics: MetricSet, stats: Stats) -> None:
+    commands = metrics.family("memcached_commands_total", COUNTER, _COMMANDS_HELP)
     for key, (command, status) in fields.COMMANDS.items():
         number = to_float(stats.get(key))
         if number is not None:
-            metrics.add(
-                "memcached_commands_total",
-                COUNTER,
-                _COMMANDS_HELP,
-                number,
-                (("command", command), ("status", status)),
-            )
+            commands.add(number, (("command", command), ("status", status)))
     sets = _less(stats, "cmd_set", fields.SET_LESS)
     if sets is not None:
-        metrics.add(
-            "memcached_commands_total",
-            COUNTER,
-            _COMMANDS_HELP,
-            sets,
-            (("command", "set"), ("status", "hit")),
-        )
+        commands.add(sets, (("command", "set"), ("status", "hit")))
 
 
 def _less(stats: Stats, key: str, minus: tuple[str, ...]) -> float | None:
@@ -125,13 +114,12 @@ def add_slabs(metrics: MetricSet, slabs: dict[str, Stats], items: dict[str, Stat
 
 
 def _add_lru_hits(metrics: MetricSet, slab: str, stats: Stats) -> None:
-    lines = metrics.lines("memcached_slab_lru_hits_total", COUNTER, "Hits per LRU segment.")
+    hits = metrics.family("memcached_slab_lru_hits_total", COUNTER, "Hits per LRU segment.")
     for key, lru in fields.LRU_HITS.items():
         value = stats.get(key)
         text = None if value is None else number_text(value)
         if text is not None:
-            rendered = metrics.labels((("slab", slab), ("lru", lru)))
-            lines.append(f"memcached_slab_lru_hits_total{rendered} {text}\n")
+            hits.add_text(text, metrics.labels((("slab", slab), ("lru", lru))))
 
 
 def _add_table(metrics: MetricSet, table: Table, stats: Stats, labels: Labels) -> None:
@@ -148,23 +136,18 @@ def _add_table(metrics: MetricSet, table: Table, stats: Stats, labels: Labels) -
             if number is not None:
                 name, type_, help_ = about
                 metrics.add(name, type_, help_, number * scale, labels)
-    metrics.add_texts(plain, metrics.labels(labels))
+    metrics.add_numbers(plain, metrics.labels(labels))
 
 
 def _add_slab_commands(metrics: MetricSet, slab: str, stats: Stats) -> None:
-    lines = metrics.lines("memcached_slab_commands_total", COUNTER, _SLAB_COMMANDS_HELP)
+    commands = metrics.family("memcached_slab_commands_total", COUNTER, _SLAB_COMMANDS_HELP)
     for key, (command, status) in fields.SLAB_COMMANDS.items():
         value = stats.get(key)
         text = None if value is None else number_text(value)
         if text is not None:
-            rendered = metrics.labels((("slab", slab), ("command", command), ("status", status)))
-            lines.append(f"memcached_slab_commands_total{rendered} {text}\n")
+            commands.add_text(
+                text, metrics.labels((("slab", slab), ("command", command), ("status", status)))
+            )
     sets = _less(stats, "cmd_set", fields.SLAB_SET_LESS)
     if sets is not None:
-        metrics.add(
-            "memcached_slab_commands_total",
-            COUNTER,
-            _SLAB_COMMANDS_HELP,
-            sets,
-            (("slab", slab), ("command", "set"), ("status", "hit")),
-        )
+        commands.add(sets, (("slab", slab), ("command", "set"), ("status", "hit")))

@@ -8,8 +8,8 @@
 
 A busy server reports dozens of commands, four to six series each: the
 largest share of a scrape's samples, so values go out as the text INFO gave
-them wherever that text is already a valid sample value, and lines go
-straight into their families' line lists.
+them wherever that text is already a valid sample value, and each command's
+labels are rendered once for all its families.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import re
 from cachescope.exposition import (
     COUNTER,
     SUMMARY,
+    LabelText,
     MetricSet,
-    escape_label,
+    Quantiles,
     format_value,
     number_text,
+    quantiles,
 )
 from cachescope.redis.parse import parse_kv
 from cachescope.textcache import TextCache
@@ -35,7 +37,7 @@ _USUAL = re.compile(
     r"(?:,rejected_calls=([0-9]+),failed_calls=([0-9]+))?"
 )
 Stats = tuple[str, str, str | None, str | None]  # calls, usec, rejected, failed as text
-Totals = tuple[str, str, str]  # calls, usec, and the rendered labels of a command
+Totals = tuple[str, str, LabelText]  # calls, usec, and the labels of a command
 
 
 def add_command_stats(
@@ -44,29 +46,28 @@ def add_command_stats(
     """`cmdstat_<cmd>` and `latency_percentiles_usec_<cmd>` lines, as (cmd, value) pairs."""
     if not commands and not latencies:
         return
-    calls_lines = metrics.lines("redis_commands_total", COUNTER, "Calls per command.")
-    rejected_lines = metrics.lines(
+    calls = metrics.family("redis_commands_total", COUNTER, "Calls per command.")
+    rejected = metrics.family(
         "redis_commands_rejected_calls_total", COUNTER, "Calls rejected before running."
     )
-    failed_lines = metrics.lines(
+    failed = metrics.family(
         "redis_commands_failed_calls_total", COUNTER, "Calls that failed while running."
     )
-    seconds_lines = metrics.lines(
+    seconds = metrics.family(
         "redis_commands_duration_seconds_total", COUNTER, "Time spent per command."
     )
     totals: dict[str, Totals] = {}  # for the summaries
     for cmd, value in commands:
         usual = _USUAL.fullmatch(value)
-        calls, usec, rejected, failed = usual.groups() if usual else _stats(value)
-        rendered = metrics.labels((("cmd", cmd),))
-        calls_lines.append(f"redis_commands_total{rendered} {calls}\n")
-        if rejected is not None:
-            rejected_lines.append(f"redis_commands_rejected_calls_total{rendered} {rejected}\n")
-        if failed is not None:
-            failed_lines.append(f"redis_commands_failed_calls_total{rendered} {failed}\n")
-        seconds = _seconds(usec)
-        seconds_lines.append(f"redis_commands_duration_seconds_total{rendered} {seconds}\n")
-        totals[cmd] = (calls, usec, rendered)
+        calls_text, usec, rejected_text, failed_text = usual.groups() if usual else _stats(value)
+        labels = metrics.labels((("cmd", cmd),))
+        calls.add_text(calls_text, labels)
+        if rejected_text is not None:
+            rejected.add_text(rejected_text, labels)
+        if failed_text is not None:
+            failed.add_text(failed_text, labels)
+        seconds.add_text(_seconds(usec), labels)
+        totals[cmd] = (calls_text, usec, labels)
     if latencies:
         _add_latencies(metrics, latencies, totals)
 
@@ -94,30 +95,27 @@ def _add_latencies(
     metrics: MetricSet, latencies: list[tuple[str, str]], totals: dict[str, Totals]
 ) -> None:
     """One summary per command: its percentiles, and calls and usec from commandstats."""
-    lines = metrics.lines(_LATENCY, SUMMARY, "Latency percentiles per command, µs.")
+    summary = metrics.family(_LATENCY, SUMMARY, "Latency percentiles per command, µs.")
     for cmd, value in latencies:
-        calls, usec, rendered = totals.get(cmd) or ("0", "0", metrics.labels((("cmd", cmd),)))
-        opened = f"{_LATENCY}{rendered[:-1]},"  # + 'quantile="50"} 1.003'
-        for tail in _tails(value):
-            lines.append(opened + tail)
-        lines.append(f"{_LATENCY}_sum{rendered} {usec}\n")
-        lines.append(f"{_LATENCY}_count{rendered} {calls}\n")
+        calls, usec, labels = totals.get(cmd) or ("0", "0", metrics.labels((("cmd", cmd),)))
+        summary.add_summary(labels, _quantiles(value), usec, calls)
 
 
 # Redis keeps latencies in histograms of two significant digits: the same few
 # values ('p50=1.003,p99=3.007,p99.9=27.007') come back for many commands,
-# scrape after scrape, so each value's lines are rendered once.
-_TAILS: TextCache[str, tuple[str, ...]] = TextCache(10_000, 4 << 20)
+# scrape after scrape, so each value's quantiles are rendered once.
+_QUANTILES: TextCache[str, Quantiles] = TextCache(10_000, 4 << 20)
 
 
-def _tails(value: str) -> tuple[str, ...]:
-    """The ends of a value's quantile lines: 'quantile="50"} 1.003\\n', ..."""
-    tails = _TAILS.get(value)
-    if tails is None:
-        tails = tuple(f'quantile="{quantile}"}} {text}\n' for quantile, text in _percentiles(value))
+def _quantiles(value: str) -> Quantiles:
+    """The quantiles of a value like 'p50=1.003,p99=3.007', rendered."""
+    rendered = _QUANTILES.get(value)
+    if rendered is None:
+        rendered = quantiles(_percentiles(value))
         if len(value) <= 256:  # short values only: a hostile server's long lines cost no memory
-            _TAILS.remember(value, tails, len(value) + sum(map(len, tails)) + 60 * len(tails))
-    return tails
+            chars = len(value) + sum(map(len, rendered)) + 60 * len(rendered)
+            _QUANTILES.remember(value, rendered, chars)
+    return rendered
 
 
 # Redis writes 'p50=1.003,p99=3.007,p99.9=27.007': numbers that need neither
@@ -126,7 +124,7 @@ _PERCENTILE = re.compile(r"(?:^|,)p([0-9.]+)=([0-9]+\.?[0-9]*|\.[0-9]+)(?=,|\Z)"
 
 
 def _percentiles(value: str) -> list[tuple[str, str]]:
-    """(quantile as an escaped label value, value as sample text) of each `p<q>=<value>`."""
+    """(quantile, value as sample text) of each `p<q>=<value>`."""
     pairs: list[tuple[str, str]] = _PERCENTILE.findall(value)
     if len(pairs) == value.count(",") + 1:  # every part matched
         return pairs
@@ -135,5 +133,5 @@ def _percentiles(value: str) -> list[tuple[str, str]]:
         name, _, number = part.partition("=")
         text = number_text(number)
         if name.startswith("p") and text is not None:
-            pairs.append((escape_label(name[1:]), text))
+            pairs.append((name[1:], text))
     return pairs

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from cachescope.textcache import TextCache
+
 
 def parse_info(raw: bytes) -> dict[str, str]:
     """Parse an INFO reply into {field: value}. Section headers are dropped.
@@ -94,16 +96,14 @@ def to_float(value: str) -> float | None:
         number = float(value)
     except ValueError:
         if len(value) <= 64:  # short text only: a hostile server's long lines cost no memory
-            if len(_NOT_NUMBERS) >= 10_000:
-                _NOT_NUMBERS.clear()
-            _NOT_NUMBERS.add(value)
+            _NOT_NUMBERS.remember(value, True, len(value))
         return None
     return number if math.isfinite(number) else None
 
 
 # Text values (versions, modes, names) come back every scrape, and a failed
 # float() costs an exception: remember which values are not numbers.
-_NOT_NUMBERS: set[str] = set()
+_NOT_NUMBERS: TextCache[str, bool] = TextCache(10_000, 2 << 20)
 
 
 def parse_config_get(replies: list[object]) -> dict[str, str]:

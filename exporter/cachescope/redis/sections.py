@@ -35,7 +35,7 @@ KNOWN_ERRORS = (
     "NOSCRIPT", "MASTERDOWN", "NOREPLICAS", "MISCONF", "NOAUTH", "WRONGPASS", "NOPERM",
 )  # fmt: skip
 _ERRORS_HELP = "Error replies by error prefix."
-_ERR_LABELS = {kind: f'err="{kind}"}}' for kind in KNOWN_ERRORS}
+_ERR_LABELS = {kind: (("err", kind),) for kind in KNOWN_ERRORS}
 
 
 # The family of each named field, and the divisor to its base unit.
@@ -131,7 +131,7 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
             add_master_field(metrics, key, value, master)
         elif kind == "module":
             add_module(metrics, parse_kv(value))
-    metrics.add_texts(plain)
+    metrics.add_numbers(plain)
     if errors or "total_error_replies" in fields:
         _add_unseen_errors(metrics, errors)
     add_command_stats(metrics, commands, latencies)
@@ -146,11 +146,8 @@ def _add_unseen_errors(metrics: MetricSet, seen: set[str]) -> None:
     Only where the server keeps errorstats (Redis 6.2+: `total_error_replies` came with
     it), so an older server does not claim a count it never kept.
     """
-    # Fourteen lines on every scrape of a healthy server: built from text, not add().
-    lines, prefix = metrics.lines("redis_errors_total", COUNTER, _ERRORS_HELP), metrics.prefix
-    lines += [
-        f"redis_errors_total{prefix}{_ERR_LABELS[k]} 0\n" for k in KNOWN_ERRORS if k not in seen
-    ]
+    unseen = [labels for kind, labels in _ERR_LABELS.items() if kind not in seen]
+    metrics.family("redis_errors_total", COUNTER, _ERRORS_HELP).add_each("0", unseen)
 
 
 def _add_field(metrics: MetricSet, key: str, value: str, about: About, divisor: float) -> None:
@@ -179,32 +176,27 @@ def add_config(
 
 def add_keyspace(metrics: MetricSet, databases: Databases, db_count: int) -> None:
     """Keys, keys with an expiry and average TTL per database (empty databases as 0)."""
-    keys_lines = metrics.lines("redis_db_keys", GAUGE, "Keys in the database.")
-    expiring_lines = metrics.lines(
+    keys = metrics.family("redis_db_keys", GAUGE, "Keys in the database.")
+    expiring = metrics.family(
         "redis_db_keys_expiring", GAUGE, "Keys with an expiry in the database."
     )
+    avg_ttl = metrics.family("redis_db_avg_ttl_seconds", GAUGE, "Average TTL of expiring keys.")
     seen = set()
     for key, value in databases:
         stats = parse_kv(value)
-        keys, expires = number_text(stats.get("keys", "")), number_text(stats.get("expires", ""))
-        if keys is None or expires is None:
+        count, expires = number_text(stats.get("keys", "")), number_text(stats.get("expires", ""))
+        if count is None or expires is None:
             continue
         seen.add(key)
-        rendered = metrics.labels((("db", key),))
-        keys_lines.append(f"redis_db_keys{rendered} {keys}\n")
-        expiring_lines.append(f"redis_db_keys_expiring{rendered} {expires}\n")
-        avg_ttl = to_float(stats.get("avg_ttl", ""))
-        if avg_ttl is not None and avg_ttl >= 0:  # Dragonfly's -1: not computed
-            metrics.add_text(
-                "redis_db_avg_ttl_seconds",
-                GAUGE,
-                "Average TTL of expiring keys.",
-                format_value(avg_ttl / 1000.0),
-                rendered,
-            )
+        labels = metrics.labels((("db", key),))
+        keys.add_text(count, labels)
+        expiring.add_text(expires, labels)
+        ttl = to_float(stats.get("avg_ttl", ""))
+        if ttl is not None and ttl >= 0:  # Dragonfly's -1: not computed
+            avg_ttl.add_text(format_value(ttl / 1000.0), labels)
     for index in range(db_count):
         db = f"db{index}"
         if db not in seen:
-            rendered = metrics.labels((("db", db),))
-            keys_lines.append(f"redis_db_keys{rendered} 0\n")
-            expiring_lines.append(f"redis_db_keys_expiring{rendered} 0\n")
+            labels = metrics.labels((("db", db),))
+            keys.add_text("0", labels)
+            expiring.add_text("0", labels)
