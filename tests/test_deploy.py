@@ -5,6 +5,7 @@ must hold and, where a real tool exists here (hadolint, promtool, amtool), by th
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -126,6 +127,7 @@ def test_wheel_in_a_fresh_venv_reports_its_version(image_venv: Path) -> None:
         capture_output=True,
         text=True,
         cwd=image_venv,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},  # a developer's own
     )
     assert where.stdout.startswith(str(image_venv))  # the wheel, not the source tree
 
