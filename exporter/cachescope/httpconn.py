@@ -1,4 +1,4 @@
-"""One HTTP connection of the front: its state, reading it, writing a response, refusing it."""
+"""One HTTP connection of the front: its state, reading it, a small response, refusing it."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ import dataclasses
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 import h11
 
 from cachescope.httppoll import Poller
 from cachescope.httpwire import MAX_HEAD, Request, closing_response, response_head
+from cachescope.httpwrite import Outgoing, start
 from cachescope.joined import Chunk
 
 HEAD_TIMEOUT = 10.0  # from a request's first byte (or the TLS hello) to its end
 # Between requests on a kept-alive connection: above a 60 s scrape interval and its
 # jitter, so Prometheus reuses its connection; an idle one costs only a descriptor.
 IDLE_TIMEOUT = 75.0
-WRITE_STALL = 10.0  # one write of a response waits this long for the client to read
-RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads
 LINGER = 2.0  # after a refusal, time for the client to read it before the close
 MAX_LINGERING = 1024  # refused connections kept for that; past it the oldest is closed
 TOO_MANY, RETRY = "too many connections; retry shortly", {"Retry-After": "1"}
@@ -67,6 +66,7 @@ class Connection:
     # The bytes of the current request, if they came in one piece on a fresh parser:
     # what the parsed head may be remembered by.
     whole: bytes | None = None
+    outgoing: Outgoing | None = None  # a response waiting for its client to read on
 
     def wait(self, now: float) -> None:
         """Start waiting: for a whole request if one is under way, else idle."""
@@ -90,25 +90,6 @@ def receive(sock: socket.socket) -> bytes | None:
         return b""
 
 
-def write_answer(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
-    """Write a response from a worker, blocking with deadlines; True if the connection stays."""
-    body = answer.body
-    keep = request.keep_alive and not closing
-    sock = conn.sock
-    sock.settimeout(WRITE_STALL)
-    if isinstance(body, bytes):  # small: one write
-        sock.sendall(encode(request, answer, keep))
-    else:  # a fleet's /metrics: its pieces as they are, no joined copy
-        head = response_head(answer.status, body.size, answer.content_type, answer.headers, keep)
-        sock.sendall(head)
-        if request.method != "HEAD" and not _stream(sock, body.chunks, body.size):
-            return False
-    if not keep or not next_cycle(conn):
-        return False
-    sock.setblocking(False)
-    return True
-
-
 def answer_now(conn: Connection, request: Request, answer: Answer, closing: bool) -> bool:
     """Write a small response without blocking, from the front; True if the connection stays."""
     keep = request.keep_alive and not closing
@@ -121,23 +102,25 @@ def answer_now(conn: Connection, request: Request, answer: Answer, closing: bool
     return sent == len(data) and keep and next_cycle(conn)
 
 
+def outgoing(request: Request, answer: Answer, closing: bool) -> Outgoing:
+    """The response to send for `answer`, head and body (no body for HEAD)."""
+    keep = request.keep_alive and not closing
+    body = answer.body
+    size = len(body) if isinstance(body, bytes) else body.size
+    head = response_head(answer.status, size, answer.content_type, answer.headers, keep)
+    if request.method == "HEAD":
+        return start(head, b"", 0, keep)
+    if isinstance(body, bytes):
+        return start(head, body, size, keep)
+    return start(head, body.chunks, size, keep)
+
+
 def encode(request: Request, answer: Answer, keep: bool) -> bytes:
     """A response with a small body, ready for one write (no body for HEAD)."""
     body = answer.body
     assert isinstance(body, bytes)
     head = response_head(answer.status, len(body), answer.content_type, answer.headers, keep)
     return head if request.method == "HEAD" else head + body
-
-
-def _stream(sock: socket.socket, chunks: Iterable[Chunk], length: int) -> bool:
-    """Send a large body in blocks; False if it was not `length` bytes after all."""
-    deadline, sent = time.monotonic() + RESPONSE_TIMEOUT, 0
-    for block in _blocks(chunks):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the client reads the response too slowly")
-        sock.sendall(block)
-        sent += len(block)
-    return sent == length
 
 
 def next_cycle(conn: Connection) -> bool:
@@ -150,20 +133,6 @@ def next_cycle(conn: Connection) -> bool:
     if pipelined:
         conn.http.receive_data(bytes(pipelined))
     return True
-
-
-def _blocks(chunks: Iterable[Chunk], size: int = 1 << 18) -> Iterator[bytes]:
-    """Small chunks gathered into writes of about `size` bytes: one syscall each."""
-    batch: list[Chunk] = []
-    pending = 0
-    for chunk in chunks:
-        batch.append(chunk)
-        pending += len(chunk)
-        if pending >= size:
-            yield b"".join(batch)
-            batch, pending = [], 0
-    if batch:
-        yield b"".join(batch)
 
 
 @dataclasses.dataclass(slots=True, eq=False)

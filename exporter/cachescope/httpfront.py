@@ -35,11 +35,13 @@ from cachescope.httpconn import (
     Lingering,
     Refusals,
     answer_now,
+    next_cycle,
+    outgoing,
     receive,
-    write_answer,
 )
 from cachescope.httppoll import Lane, Poller
 from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
+from cachescope.httpwrite import WRITE_STALL, Outgoing, push, push_blocking
 from cachescope.textcache import TextCache
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ LIGHT_SLOTS = 2  # health and readiness that need a password check: never behind
 SPARE_THREADS = 2  # always waiting on the epoll set, whatever the lanes hold
 LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})
 HEADS_CACHED, HEADS_BYTES = 1024, 4 << 20  # parsed request heads, by their bytes
+# Responses left for slow readers to take; past this a thread waits for its client.
+PARKED_BYTES = 256 << 20
 Queued = tuple[Connection, Request]
 _LISTENER = object()  # the listening socket's owner in the poller
 
@@ -66,7 +70,8 @@ class Front:
     ) -> None:
         self.handler, self.quick = handler, quick
         self.max_connections = max(1, max_connections)
-        self.active = 0  # requests being answered
+        self._serving = 0  # requests being answered
+        self._parked: set[Connection] = set()  # responses waiting for their clients to read
         self.closing = False
         self._listener, self._tls = listener, tls
         listener.setblocking(False)
@@ -102,7 +107,7 @@ class Front:
             if self._listener.fileno() != -1:
                 self._poller.remove(self._listener.fileno(), _LISTENER)
                 self._listener.close()
-            for conn in [c for c in self._conns if not c.busy]:
+            for conn in [c for c in self._conns if not c.busy and c.outgoing is None]:
                 self._forget(conn)
             self._refusals.close()
 
@@ -113,7 +118,7 @@ class Front:
         threading.Thread(target=self._run, name=f"http-{self._threads}", daemon=True).start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.is_set() or self._parked:  # after shutdown, finish what is parked
             try:
                 owner = self._poller.wait(0.5)
                 if owner is not None:
@@ -206,6 +211,9 @@ class Front:
         """Read what came for a connection this thread owns, and answer what is complete."""
         if conn.handshaking:
             self._handshake(conn)
+            return
+        if conn.outgoing is not None:
+            self._resume(conn)
             return
         data = receive(conn.sock)
         if data is None:
@@ -309,6 +317,8 @@ class Front:
         finally:
             with self._lock:
                 self._waiting += 1
+        if keep is None:  # parked: the rest of its response is sent as the client reads
+            return False
         if keep:
             conn.wait(time.monotonic())
         else:
@@ -326,7 +336,10 @@ class Front:
     def _finish(self, conn: Connection, request: Request) -> None:
         """Answer a request that waited for a slot, and put its connection back to waiting."""
         try:
-            if self._serve(conn, request):
+            keep = self._serve(conn, request)
+            if keep is None:
+                return
+            if keep:
                 conn.wait(time.monotonic())
                 self._advance(conn, queue_only=True)  # a pipelined request queues again
                 return
@@ -334,20 +347,70 @@ class Front:
             log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
         self._close(conn)
 
-    def _serve(self, conn: Connection, request: Request) -> bool:
-        """Answer and write, blocking with deadlines; True if the connection stays."""
+    def _serve(self, conn: Connection, request: Request) -> bool | None:
+        """Answer and write; True if the connection stays, None if the rest waits (parked)."""
         with self._lock:
-            self.active += 1
+            self._serving += 1
         try:
-            return write_answer(conn, request, self.handler(request), self.closing)
+            out = outgoing(request, self.handler(request), self.closing)
+            done = push(conn.sock, out)
+            if done is None and self._park(conn, out):
+                return None
+            if done is None:  # too much is parked already: this thread waits, as it used to
+                done = push_blocking(conn.sock, out)
+            return done and out.keep and next_cycle(conn)
         except OSError as exc:  # the client went away, or stopped reading
             log.debug("writing a response failed: %s", exc)
         except Exception:  # never a traceback to the client; the log has it
             log.exception("error answering %s %s", request.method, request.path)
         finally:
             with self._lock:
-                self.active -= 1
+                self._serving -= 1
         return False
+
+    @property
+    def active(self) -> int:
+        """Requests being answered, or their responses written."""
+        return self._serving + len(self._parked)
+
+    def _park(self, conn: Connection, out: Outgoing) -> bool:
+        """Leave the rest of a response to be sent when the client reads; False if over budget."""
+        with self._lock:
+            parked = sum(c.outgoing.left for c in self._parked if c.outgoing)
+            if parked + out.left > PARKED_BYTES:
+                return False
+            conn.outgoing = out
+            self._parked.add(conn)
+            conn.deadline = time.monotonic() + WRITE_STALL
+            conn.busy = False
+            self._poller.rearm(conn.fd, write=True)
+            return True
+
+    def _resume(self, conn: Connection) -> None:
+        """The socket of a parked response takes more: send it, then go on with the connection."""
+        out = conn.outgoing
+        assert out is not None
+        left = out.left
+        try:
+            done = push(conn.sock, out) if time.monotonic() <= out.give_up else False
+        except OSError as exc:
+            log.debug("writing a response failed: %s", exc)
+            done = False
+        if done is None:
+            with self._lock:
+                if out.left < left:  # progress: the client reads, however slowly
+                    conn.deadline = time.monotonic() + WRITE_STALL
+                conn.busy = False
+                self._poller.rearm(conn.fd, write=True)
+            return
+        with self._lock:
+            self._parked.discard(conn)
+            conn.outgoing = None
+        if done and out.keep and not self.closing and next_cycle(conn):
+            conn.wait(time.monotonic())
+            self._advance(conn)
+        else:
+            self._close(conn)
 
     def _release(self, conn: Connection, write: bool = False) -> None:
         """Done with it for now: let its next event through, to whichever thread waits."""
@@ -384,6 +447,8 @@ class Front:
             return
         self._poller.remove(conn.fd, conn)  # before the close, while the fd is its
         self._conns.discard(conn)
+        self._parked.discard(conn)
+        conn.outgoing = None
         if not conn.closed:
             conn.closed = True
             with contextlib.suppress(OSError):
@@ -404,7 +469,10 @@ class Front:
     def _sweep(self, now: float) -> None:
         """Close connections past their deadline; accept again once descriptors are free."""
         for conn in [c for c in self._conns if not c.busy and c.deadline <= now]:
-            if conn.heard and not conn.handshaking:  # part of a head came: say why we close
+            if conn.outgoing is not None:
+                log.debug("closing a connection whose client stopped reading its response")
+                self._forget(conn)
+            elif conn.heard and not conn.handshaking:  # part of a head came: say why we close
                 log.debug("answering 408 to a connection slow to send its request")
                 self._hand_to_refusals(conn, 408, "request not received in time")
             else:
