@@ -59,8 +59,9 @@ def uninstrument() -> None:
 
 def instrument() -> None:
     """Time the stages of a scrape: request, scrape, collect, round trip, INFO parse, render."""
-    from cachescope import exposition, fleet, scrape, transport
     from cachescope.redis import collect
+    from cachescope.scrape import exposition, fleet, transport
+    from cachescope.scrape import state as scrape
 
     timed(fleet.Fleet, "scrape_one", "scrape_one")
     timed(fleet.Fleet, "scrape_all", "scrape_all (caller thread)")
@@ -98,7 +99,7 @@ def breakdown(title: str, calls: int, total: float) -> None:
 
 def profiled_server(fleet: Any, profile: cProfile.Profile | None) -> Any:
     """cachescope's HTTP server, its handler wrapped so each request runs under `profile`."""
-    from cachescope.server import ExporterServer
+    from cachescope.web.server import ExporterServer
 
     server = ExporterServer(("127.0.0.1", 0), fleet)
     # Since the front answers in the thread that reads, one event is the whole request:
@@ -127,8 +128,8 @@ def profiled_server(fleet: Any, profile: cProfile.Profile | None) -> Any:
 
 def metrics_serially(fleet: Any) -> bytes:
     """What /metrics does, with the per-target scrapes in this thread instead of the pool."""
-    from cachescope.exposition import MetricSet, render
-    from cachescope.server import exporter_metrics
+    from cachescope.scrape.exposition import MetricSet, render
+    from cachescope.web.server import exporter_metrics
     from prometheus_client import REGISTRY, generate_latest
 
     merged = MetricSet()
@@ -170,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(ports: list[int], args: argparse.Namespace) -> None:
-    from cachescope.config import Config, target_from_uri
-    from cachescope.fleet import Fleet
+    from cachescope.config.records import Config, target_from_uri
+    from cachescope.scrape.fleet import Fleet
 
     uris = [f"redis://127.0.0.1:{port}" for port in ports]
     fleet = Fleet(Config(targets=[target_from_uri(uri) for uri in uris]))
@@ -203,7 +204,7 @@ def run(ports: list[int], args: argparse.Namespace) -> None:
 
 def phases(fleet: Any, uris: list[str], args: argparse.Namespace) -> None:
     """CPU by phase, without a profiler: /scrape through HTTP, then the real /metrics."""
-    from cachescope import server as server_module
+    from cachescope.web import server as server_module
     from prometheus_client import REGISTRY, generate_latest
 
     instrument()

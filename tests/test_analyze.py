@@ -20,7 +20,8 @@ from cachescope.analyze.findings import PRIORITIES, evaluate, unreachable
 from cachescope.analyze.judged import MEMCACHED, NOT_JUDGED, REDIS
 from cachescope.analyze.sampling import sample
 from cachescope.cli import main
-from cachescope.config import Credentials, target_from_uri
+from cachescope.config.credentials import Credentials
+from cachescope.config.records import target_from_uri
 from cachescope.rules import thresholds
 from click.testing import CliRunner
 from pymemcache.client.base import Client as MemcacheClient

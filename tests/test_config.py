@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cachescope.allow import parse_pattern
-from cachescope.config import load_config, parse_config, parse_duration
-from cachescope.targets import parse_uri
-from cachescope.yamlmarks import ConfigError
+from cachescope.config.allow import parse_pattern
+from cachescope.config.loader import load_config, parse_config
+from cachescope.config.schema import parse_duration
+from cachescope.config.targets import parse_uri
+from cachescope.config.yamlmarks import ConfigError
 
 
 def test_full_config_loads(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from cachescope.cli import main
-from cachescope.config import parse_config
+from cachescope.config.loader import parse_config
+from cachescope.config.yamlmarks import ConfigError, MarkedYAML
 from cachescope.rules import thresholds
-from cachescope.yamlmarks import ConfigError, MarkedYAML
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st

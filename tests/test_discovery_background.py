@@ -15,8 +15,8 @@ from pathlib import Path
 
 import hostile
 import pytest
-from cachescope.config import parse_config
-from cachescope.fleet import Fleet
+from cachescope.config.loader import parse_config
+from cachescope.scrape.fleet import Fleet
 from hostile import HostileServer
 from servers import StartExporter, wait_for
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import hostile
 import pytest
-from cachescope.config import parse_config
-from cachescope.discovery import SentinelDiscovery, range_of, seed_networks
-from cachescope.yamlmarks import ConfigError
+from cachescope.config.loader import parse_config
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.scrape.discovery import SentinelDiscovery, range_of, seed_networks
 from hostile import HostileServer
 from servers import Listener, StartExporter, wait_for
 

@@ -11,11 +11,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from cachescope import transport
-from cachescope.config import load_config
+from cachescope.config.loader import load_config
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import thresholds
-from cachescope.webconfig import load_web_config
-from cachescope.yamlmarks import ConfigError
+from cachescope.scrape import transport
+from cachescope.web.webconfig import load_web_config
 from servers import free_port
 from test_config_hostile import check
 

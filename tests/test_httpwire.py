@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import h11
 import pytest
-from cachescope.httpwire import MAX_BODY, BadRequest, closing_response, from_event
+from cachescope.web.wire import MAX_BODY, BadRequest, closing_response, from_event
 
 
 def parse(raw: bytes) -> h11.Request:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import COUNTER, GAUGE, MetricSet
-from cachescope.joined import Joined
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.joined import Joined
+from cachescope.scrape.textformat import COUNTER, GAUGE
 
 
 def target(instance: str, key: str) -> MetricSet:

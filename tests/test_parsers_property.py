@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cachescope.exposition import MetricSet, render
 from cachescope.memcached import fields as memcached_fields
 from cachescope.memcached import sections as memcached_sections
 from cachescope.memcached.parse import (
@@ -35,6 +34,7 @@ from cachescope.redis.parse import (
     parse_latency_latest,
     parse_slowlog_entry,
 )
+from cachescope.scrape.exposition import MetricSet, render
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

@@ -26,15 +26,10 @@ import pytest
 pytestmark = pytest.mark.unit
 
 PACKAGE = Path(__file__).resolve().parents[1] / "exporter" / "cachescope"
-SCRAPE_PATH = [
-    *(PACKAGE / name for name in ("scrape.py", "workers.py", "scrapeworker.py", "frames.py")),
-    *(PACKAGE / name for name in ("fleet.py", "server.py")),
-    *sorted(PACKAGE.glob("http*.py")),
-    *(
-        path
-        for sub in ("redis", "memcached", "keyspace")
-        for path in sorted((PACKAGE / sub).glob("*.py"))
-    ),
+SCRAPE_PATH = [  # a request's path to the collectors and back, worker processes included
+    path
+    for sub in ("web", "scrape", "workers", "redis", "memcached", "keyspace")
+    for path in sorted((PACKAGE / sub).glob("*.py"))
 ]
 # Module-local aliases tolerated, each with why; none may be imported elsewhere.
 EXEMPT = {
@@ -42,7 +37,7 @@ EXEMPT = {
     ("redis/commandstats.py", "Stats"): "per-command hot loop, unpacked in place",
     ("redis/commandstats.py", "Totals"): "per-command hot loop, unpacked in place",
     # A queue entry of the HTTP front, unpacked where it is taken off the queue.
-    ("httpfront.py", "Queued"): "one module, unpacked where dequeued",
+    ("web/front.py", "Queued"): "one module, unpacked where dequeued",
     # Rows of a literal table of metric definitions, read once at import.
     ("memcached/fields.py", "_Row"): "a literal definitions table, unpacked at import",
 }
@@ -199,8 +194,8 @@ def _imported_names() -> set[tuple[str, str]]:
 
 
 def test_option_records_take_keywords_only() -> None:
-    from cachescope.flags import TargetFlags
-    from cachescope.fleet import Limits
+    from cachescope.config.flags import TargetFlags
+    from cachescope.scrape.fleet import Limits
 
     for record in (Limits, TargetFlags):
         assert all(field.kw_only for field in dataclasses.fields(record)), record.__name__
@@ -210,7 +205,7 @@ def test_option_records_take_keywords_only() -> None:
 
 def test_serve_flags_their_destinations_and_the_limits_share_one_name() -> None:
     from cachescope.cli import serve
-    from cachescope.fleet import Limits
+    from cachescope.scrape.fleet import Limits
 
     dests = {}
     for param in serve.params:

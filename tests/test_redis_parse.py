@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import MetricSet, render
 from cachescope.redis import sections
 from cachescope.redis.parse import (
     parse_config_get,
@@ -12,6 +11,7 @@ from cachescope.redis.parse import (
     parse_slowlog_entry,
     to_float,
 )
+from cachescope.scrape.exposition import MetricSet, render
 from servers import Exposition
 
 INFO = (

@@ -8,11 +8,11 @@ from typing import Any
 
 import hiredis
 import pytest
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
+from cachescope.config.targets import parse_uri
 from cachescope.errors import ScrapeError
 from cachescope.redis.client import RedisConnection
 from cachescope.redis.guard import MAX_ELEMENTS, MAX_REPLY_BYTES, GuardedReader
-from cachescope.targets import parse_uri
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from servers import RedisServer

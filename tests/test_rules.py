@@ -21,10 +21,10 @@ import yaml
 from cachescope import alerts as registry
 from cachescope.alerts.model import CATEGORIES, RUNBOOKS
 from cachescope.cli import main
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import docs, render, thresholds
 from cachescope.rules.model import duration_seconds
 from cachescope.rules.render import render_documents
-from cachescope.yamlmarks import ConfigError
 from click.testing import CliRunner
 from servers import ROOT, require_binary
 

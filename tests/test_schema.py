@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cachescope.config import load_config
+from cachescope.config.loader import load_config
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import thresholds
-from cachescope.webconfig import load_web_config
-from cachescope.yamlmarks import ConfigError
+from cachescope.web.webconfig import load_web_config
 from test_config_hostile import check
 
 TARGET = "targets:\n  - uri: redis://127.0.0.1:1\n"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from cachescope.configtypes import Credentials, target_from_uri
+from cachescope.config.credentials import Credentials
+from cachescope.config.records import target_from_uri
+from cachescope.config.targets import Secret
 from cachescope.errors import MIN_SCRUBBED, ScrapeError, Scrubber, scrub, scrubbed, scrubber_for
-from cachescope.exposition import MetricSet, escape_label
-from cachescope.scrape import scrub_labels
-from cachescope.targets import Secret
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.state import scrub_labels
+from cachescope.scrape.textformat import escape_label
 from hypothesis import given
 from hypothesis import strategies as st
 

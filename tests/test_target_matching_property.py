@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cachescope.allow import Pattern, parse_pattern
-from cachescope.targets import Endpoint, parse_uri
+from cachescope.config.allow import Pattern, parse_pattern
+from cachescope.config.targets import Endpoint, parse_uri
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import bcrypt
 import pytest
-from cachescope import basicauth
-from cachescope.basicauth import CheckBudget, Outcome
-from cachescope.webconfig import WebConfig, load_web_config
-from cachescope.yamlmarks import ConfigError
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.web import basicauth
+from cachescope.web.basicauth import CheckBudget, Outcome
+from cachescope.web.webconfig import WebConfig, load_web_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from servers import Exporter, Exposition, free_port

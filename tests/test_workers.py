@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cachescope.workers import (
+from cachescope.workers.pool import (
     AUTO_MAX_PROCESSES,
     AUTO_MIN_TARGETS,
     cpu_quota,
@@ -40,7 +40,7 @@ def workers_of(exporter: Exporter) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == exporter.proc.pid and b"cachescope.scrapeworker" in command:
+        if parent == exporter.proc.pid and b"cachescope.workers.worker" in command:
             found.append(int(entry))
     return found
 
@@ -260,8 +260,8 @@ def test_memcached_and_keyspace_sampled_targets_beside_workers(
 
 def _bookkeeping(processes: int, uris: list[str]) -> dict[str, tuple[object, ...]]:
     """Each target's counters and last outcome after two scrapes of a fleet."""
-    from cachescope.config import Config, target_from_uri
-    from cachescope.fleet import Fleet, Limits
+    from cachescope.config.records import Config, target_from_uri
+    from cachescope.scrape.fleet import Fleet, Limits
 
     targets = [target_from_uri(uri) for uri in uris]
     fleet = Fleet(Config(targets=targets), Limits(scrape_processes=processes))

@@ -11,16 +11,16 @@ from typing import Any, TypeVar
 import click
 
 from cachescope import __version__
-from cachescope.config import (
-    DEFAULT_LISTEN_ADDRESS,
-    DEFAULT_TARGET,
-    TIMEOUT,
-    load_config,
-    parse_duration,
-)
-from cachescope.flags import TargetFlags
+from cachescope.analyze.cli import analyze
+from cachescope.config.flags import TargetFlags
+from cachescope.config.loader import load_config
+from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, TIMEOUT
+from cachescope.config.schema import parse_duration
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.dashboards.cli import dashboards
+from cachescope.demo.cli import demo
 from cachescope.logs import setup_logging
-from cachescope.yamlmarks import ConfigError
+from cachescope.rules.cli import rules
 
 log = logging.getLogger("cachescope")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,10 +180,10 @@ def serve(
     log_format: str,
 ) -> None:
     """Serve /metrics and /scrape for the configured targets."""
-    from cachescope.fleet import Limits, parse_shard
-    from cachescope.server import parse_listen_address
+    from cachescope.scrape.fleet import Limits, parse_shard
     from cachescope.service import Service, connection_budget
-    from cachescope.webconfig import WebConfig, load_web_config
+    from cachescope.web.server import parse_listen_address
+    from cachescope.web.webconfig import WebConfig, load_web_config
 
     setup_logging(log_level, log_format)
     flags = TargetFlags(
@@ -260,19 +260,7 @@ def config_check(config_file: str) -> None:
 
 
 main.add_command(config_check, "check-config")  # the older spelling
-
-from cachescope.rules.cli import rules  # noqa: E402
-
 main.add_command(rules)
-
-from cachescope.demo.cli import demo  # noqa: E402
-
 main.add_command(demo)
-
-from cachescope.analyze.cli import analyze  # noqa: E402
-
 main.add_command(analyze)
-
-from cachescope.dashboards.cli import dashboards  # noqa: E402
-
 main.add_command(dashboards)

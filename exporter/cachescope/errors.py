@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from cachescope.exposition import escape_label
+from cachescope.scrape.textformat import escape_label
 
 if TYPE_CHECKING:
-    from cachescope.config import TargetConfig
+    from cachescope.config.records import TargetConfig
 
 # The `error` label values of cachescope_scrape_errors_total, and what to do about each.
 ERROR_HINTS = {

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TypeVar
 
-from cachescope.config import Config
-from cachescope.fleet import Fleet, Limits
-from cachescope.server import ExporterServer
-from cachescope.webconfig import WebConfig
-from cachescope.yamlmarks import ConfigError
+from cachescope.config.records import Config
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.scrape.fleet import Fleet, Limits
+from cachescope.web.server import ExporterServer
+from cachescope.web.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from cachescope.alerts.model import AlertDef
-from cachescope.analyze.checks import (
-    Params,
-    seconds,
-)
+from cachescope.analyze.checks import Params, seconds
 from cachescope.analyze.figures import Figures
 
 GROUP = "cachescope.redis.availability"

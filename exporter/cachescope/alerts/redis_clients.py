@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from cachescope.alerts.model import AlertDef
-from cachescope.analyze.checks import (
-    Params,
-    connections_near_limit,
-    event,
-)
+from cachescope.analyze.checks import Params, connections_near_limit, event
 from cachescope.analyze.figures import Figures
 from cachescope.rules.model import first_events
 

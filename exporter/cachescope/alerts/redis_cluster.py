@@ -6,11 +6,7 @@ import operator
 from collections.abc import Callable
 
 from cachescope.alerts.model import AlertDef
-from cachescope.analyze.checks import (
-    Check,
-    Params,
-    pct,
-)
+from cachescope.analyze.checks import Check, Params, pct
 from cachescope.analyze.figures import Figures
 
 GROUP = "cachescope.redis.cluster"

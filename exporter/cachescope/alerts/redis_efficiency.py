@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from cachescope.alerts.model import AlertDef
-from cachescope.analyze.checks import (
-    Params,
-    evictions_high,
-    hit_ratio_low,
-    pct,
-)
+from cachescope.analyze.checks import Params, evictions_high, hit_ratio_low, pct
 from cachescope.analyze.figures import Figures
 
 GROUP = "cachescope.redis.efficiency"

@@ -7,12 +7,7 @@ rules work on /metrics (instance = target name) and /scrape alike.
 from __future__ import annotations
 
 from cachescope.alerts.model import AlertDef
-from cachescope.analyze.checks import (
-    Params,
-    event,
-    human_bytes,
-    pct,
-)
+from cachescope.analyze.checks import Params, event, human_bytes, pct
 from cachescope.analyze.figures import Figures
 from cachescope.rules.model import first_events
 

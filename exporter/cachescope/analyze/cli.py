@@ -13,17 +13,13 @@ from cachescope.analyze import findings, output
 from cachescope.analyze.figures import memcached_figures, redis_figures
 from cachescope.analyze.sampling import sample
 from cachescope.clioptions import thresholds_option
-from cachescope.config import (
-    Config,
-    Credentials,
-    TargetConfig,
-    load_config,
-    parse_duration,
-    target_from_uri,
-)
+from cachescope.config.credentials import Credentials
+from cachescope.config.loader import load_config
+from cachescope.config.records import Config, TargetConfig, target_from_uri
+from cachescope.config.schema import parse_duration
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.rules import thresholds as thresholds_file
-from cachescope.yamlmarks import ConfigError
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL, EXIT_UNREACHABLE = 0, 1, 2, 3
 

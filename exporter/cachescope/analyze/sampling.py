@@ -11,10 +11,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrub, scrubbed, scrubber_for
-from cachescope.exposition import MetricSet
-from cachescope.scrape import Collector, make_collector, scrub_labels
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.state import Collector, make_collector, scrub_labels
 
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from cachescope.clioptions import thresholds_option
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards import render as rendering
 from cachescope.rules import thresholds as thresholds_file
-from cachescope.yamlmarks import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

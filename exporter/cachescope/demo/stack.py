@@ -8,17 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.demo import configs
 from cachescope.demo.configs import Ports
-from cachescope.demo.processes import (
-    Child,
-    DemoError,
-    answers,
-    http_ok,
-    is_root,
-    wait_ready,
-)
-from cachescope.yamlmarks import ConfigError
+from cachescope.demo.processes import Child, DemoError, answers, http_ok, is_root, wait_ready
 
 
 class Stack:

@@ -14,8 +14,8 @@ import heapq
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from cachescope.exposition import GAUGE, Labels
 from cachescope.keyspace.settings import KeyspaceConfig
+from cachescope.scrape.textformat import GAUGE, Labels
 
 OTHER_GROUP = "other"
 

@@ -15,15 +15,16 @@ import logging
 import threading
 import time
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
+from cachescope.config.targets import Endpoint
 from cachescope.errors import ScrapeError
-from cachescope.exposition import COUNTER, GAUGE, MetricSet
 from cachescope.keyspace import streams
 from cachescope.keyspace.sample import Findings, KeyspaceMetric
 from cachescope.keyspace.streams import LENGTH, Run
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info, parse_kv
-from cachescope.targets import Endpoint
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import COUNTER, GAUGE
 
 log = logging.getLogger(__name__)
 

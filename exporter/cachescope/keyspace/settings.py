@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from cachescope.schema import (
+from cachescope.config.schema import (
     Bounds,
     Node,
     boolean,

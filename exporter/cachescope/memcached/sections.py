@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import (
-    COUNTER,
-    GAUGE,
-    About,
-    Labels,
-    MetricSet,
-    number_text,
-    unnamed,
-)
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import COUNTER, GAUGE, About, Labels, number_text, unnamed
 
 _COMMANDS_HELP = "Requests by command (get, set, ...) and status (hit, miss, badval)."
 _SLAB_COMMANDS_HELP = "Requests per slab class by command and status."
@@ -34,7 +27,7 @@ Table = dict[str, tuple[About, float]]  # stats field -> (family, scale)
 
 
 def _table(table: dict[str, fields.Field]) -> Table:
-    return {key: ((f.name, f.type, f.help), f.scale) for key, f in table.items()}
+    return {key: (About(f.name, f.type, f.help), f.scale) for key, f in table.items()}
 
 
 _STATS, _SLABS, _ITEMS = _table(fields.STATS), _table(fields.SLABS), _table(fields.ITEMS)

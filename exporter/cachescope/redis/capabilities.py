@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
 from cachescope.errors import scrub
-from cachescope.exposition import GAUGE, MetricSet
 from cachescope.redis.client import RedisConnection
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import GAUGE
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import hiredis
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.redis.guard import GuardedReader
-from cachescope.transport import Connection
+from cachescope.scrape.transport import Connection
 
 Command = Sequence[str | bytes | int]
 ReplyError = hiredis.ReplyError

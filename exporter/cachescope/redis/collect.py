@@ -15,9 +15,8 @@ from __future__ import annotations
 import logging
 import time
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
-from cachescope.exposition import GAUGE, MetricSet
 from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
@@ -26,6 +25,8 @@ from cachescope.redis.parse import (
     parse_latency_latest,
     parse_slowlog_entry,
 )
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import GAUGE
 
 log = logging.getLogger(__name__)
 

@@ -2,15 +2,6 @@
 
 from __future__ import annotations
 
-from cachescope.exposition import (
-    COUNTER,
-    GAUGE,
-    About,
-    MetricSet,
-    format_value,
-    number_text,
-    unnamed,
-)
 from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
 from cachescope.redis.identity import add_identity, add_module
@@ -22,6 +13,8 @@ from cachescope.redis.replication import (
     add_replica,
     is_numbered_master,
 )
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import COUNTER, GAUGE, About, format_value, number_text, unnamed
 from cachescope.textcache import TextCache
 
 # Dragonfly writes -1 for statistics it does not keep: absent, not a value.
@@ -40,7 +33,8 @@ _ERR_LABELS = {kind: (("err", kind),) for kind in KNOWN_ERRORS}
 
 # The family of each named field, and the divisor to its base unit.
 _FIELDS: dict[str, tuple[About, float]] = {
-    key: ((name, type_, help_), divisor) for key, (name, type_, help_, divisor) in FIELDS.items()
+    key: (About(name, type_, help_), divisor)
+    for key, (name, type_, help_, divisor) in FIELDS.items()
 }
 
 

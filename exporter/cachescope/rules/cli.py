@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from cachescope.clioptions import thresholds_option
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import docs as docs_rendering
 from cachescope.rules import render as rendering
 from cachescope.rules import thresholds as thresholds_file
-from cachescope.yamlmarks import ConfigError
 
 
 # The one --thresholds option of every command that reads the thresholds file.

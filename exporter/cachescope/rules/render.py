@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from cachescope import alerts as registry
+from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import recording
 from cachescope.rules.model import (
     PLACEHOLDER,
@@ -20,7 +21,6 @@ from cachescope.rules.model import (
     fill,
     placeholders,
 )
-from cachescope.yamlmarks import ConfigError
 
 
 def _groups(*areas: ModuleType) -> tuple[Group, ...]:

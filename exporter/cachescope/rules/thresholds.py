@@ -11,9 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cachescope.rules import render
-from cachescope.rules.model import SEVERITIES, duration_seconds
-from cachescope.schema import (
+from cachescope.config.schema import (
     Node,
     Schema,
     anything,
@@ -26,7 +24,9 @@ from cachescope.schema import (
     via,
     wrong,
 )
-from cachescope.yamlmarks import FieldPath, MarkedYAML, load_yaml_file
+from cachescope.config.yamlmarks import FieldPath, MarkedYAML, load_yaml_file
+from cachescope.rules import render
+from cachescope.rules.model import SEVERITIES, duration_seconds
 
 # The file sits at the top of a source checkout, next to the rendered rules.
 # Shipped inside the package (so wheels and the image have it); rules/thresholds.yml
@@ -68,7 +68,7 @@ def load(override: Path | str | None = None, defaults: Path | str = DEFAULT_FILE
 
 def _check_levels(doc: MarkedYAML, data: dict[str, Any]) -> None:
     """A warning threshold on the near side of its critical one, as the alert fires."""
-    from cachescope.alerts import BY_NAME  # the registry imports the rule model: not at load
+    from cachescope.alerts import BY_NAME
 
     for name, entry in data["alerts"].items():
         warning, critical = entry.get("warning"), entry.get("critical")

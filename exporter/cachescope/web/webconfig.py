@@ -19,10 +19,10 @@ import logging
 import ssl
 from typing import Any
 
-from cachescope.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
-from cachescope.config import pem_or_der, read_tls_file
-from cachescope.schema import Node, anything, mapping_of, one_of, optional, record, wrong
-from cachescope.yamlmarks import load_yaml_file
+from cachescope.config.loader import pem_or_der, read_tls_file
+from cachescope.config.schema import Node, anything, mapping_of, one_of, optional, record, wrong
+from cachescope.config.yamlmarks import load_yaml_file
+from cachescope.web.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
 
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,

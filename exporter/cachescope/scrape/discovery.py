@@ -13,15 +13,16 @@ import ipaddress
 import logging
 import time
 
-from cachescope.allow import Network
-from cachescope.config import Credentials, TargetConfig
+from cachescope.config.allow import Network
+from cachescope.config.credentials import Credentials
+from cachescope.config.hosts import IPAddress, canonical_host, is_ip
+from cachescope.config.records import TargetConfig
+from cachescope.config.targets import Endpoint
 from cachescope.errors import ScrapeError
-from cachescope.hosts import IPAddress, canonical_host, is_ip
 from cachescope.redis import sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.cluster import parse_cluster_nodes
-from cachescope.targets import Endpoint
-from cachescope.transport import resolve
+from cachescope.scrape.transport import resolve
 
 log = logging.getLogger(__name__)
 

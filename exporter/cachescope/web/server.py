@@ -12,16 +12,17 @@ from collections.abc import Callable
 from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
-from cachescope.basicauth import Outcome
-from cachescope.exposition import COUNTER, GAUGE, MetricSet, render_bytes
-from cachescope.fleet import Fleet, TargetNotAllowed
-from cachescope.httpconn import Answer, Streamed
-from cachescope.httpfront import LIGHT_PATHS as QUICK_PATHS
-from cachescope.httpfront import Front
-from cachescope.httpwire import Request
-from cachescope.status import render_status
-from cachescope.webconfig import WebConfig
-from cachescope.yamlmarks import ConfigError
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.scrape.exposition import MetricSet, render_bytes
+from cachescope.scrape.fleet import Fleet, TargetNotAllowed
+from cachescope.scrape.textformat import COUNTER, GAUGE
+from cachescope.web.basicauth import Outcome
+from cachescope.web.conn import Answer, Streamed
+from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
+from cachescope.web.front import Front
+from cachescope.web.status import render_status
+from cachescope.web.webconfig import WebConfig
+from cachescope.web.wire import Request
 
 log = logging.getLogger(__name__)
 

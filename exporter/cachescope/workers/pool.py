@@ -36,11 +36,11 @@ import zlib
 from pathlib import Path
 
 from cachescope.errors import ScrapeError
-from cachescope.exposition import MetricSet
-from cachescope.frames import Counts, Job, Order, Report, recv_frame, send_frame
-from cachescope.joined import Joined
 from cachescope.logs import logging_settings
-from cachescope.scrape import Batch, Outcome, Scraper
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.joined import Joined
+from cachescope.scrape.state import Batch, Outcome, Scraper
+from cachescope.workers.frames import Counts, Job, Order, Report, recv_frame, send_frame
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class Worker:
     def __init__(self, max_concurrency: int) -> None:
         self.sock, child = socket.socketpair()
         level, fmt = logging_settings()
-        command = [sys.executable, "-m", "cachescope.scrapeworker", str(child.fileno())]
+        command = [sys.executable, "-m", "cachescope.workers.worker", str(child.fileno())]
         command += [str(max_concurrency), level, fmt]
         self.process = subprocess.Popen(
             command, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL

@@ -18,9 +18,10 @@ import threading
 import time
 from collections.abc import Iterable
 
-from cachescope.config import TargetConfig
-from cachescope.discovery import make_discovery
-from cachescope.exposition import COUNTER, GAUGE, MetricSet
+from cachescope.config.records import TargetConfig
+from cachescope.scrape.discovery import make_discovery
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.textformat import COUNTER, GAUGE
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 from cachescope.textcache import TextCache
 
@@ -19,7 +20,15 @@ SUMMARY = "summary"
 UNTYPED = "untyped"
 
 Labels = tuple[tuple[str, str], ...]
-About = tuple[str, str, str]  # (name, type, help) of a family
+
+
+class About(NamedTuple):
+    """What a family's HELP and TYPE lines say."""
+
+    name: str
+    type: str
+    help: str
+
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
@@ -41,7 +50,7 @@ def unnamed(prefix: str, field: str, source: str) -> About:
     about = _UNNAMED.get((prefix, field))
     if about is None:
         help_ = f"{source} {field}, not yet named by cachescope."
-        about = (metric_name(prefix, field), UNTYPED, help_)
+        about = About(metric_name(prefix, field), UNTYPED, help_)
         _UNNAMED.remember((prefix, field), about, 3 * len(field) + len(help_) + len(prefix))
     return about
 
@@ -97,10 +106,11 @@ def join_labels(labels: Labels) -> str:
 
 
 # The HELP and TYPE lines of a family never change: escape and format them once.
-_HEADERS: TextCache[About, bytes] = TextCache(50_000, 8 << 20)
+_HEADERS: TextCache[tuple[str, str, str], bytes] = TextCache(50_000, 8 << 20)
 
 
-def _header(about: About) -> bytes:
+def _header(about: tuple[str, str, str]) -> bytes:
+    """HELP and TYPE lines; `about` is an About, or a plain tuple where a scrape builds one."""
     text = _HEADERS.get(about)
     if text is None:
         name, type_, help_ = about

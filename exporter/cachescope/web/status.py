@@ -7,7 +7,7 @@ import time
 from urllib.parse import quote
 
 from cachescope import __version__
-from cachescope.scrape import TargetState
+from cachescope.scrape.state import TargetState
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cachescope</title>

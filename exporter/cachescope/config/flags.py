@@ -5,19 +5,13 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from cachescope.allow import AllowRule, parse_pattern
-from cachescope.config import (
-    DEFAULT_TARGET,
-    TIMEOUT,
-    Config,
-    ConfigError,
-    Credentials,
-    load_config,
-    parse_duration,
-    read_password_file,
-    target_from_uri,
-)
-from cachescope.targets import Secret
+from cachescope.config.allow import AllowRule, parse_pattern
+from cachescope.config.credentials import Credentials
+from cachescope.config.loader import load_config, read_password_file
+from cachescope.config.records import DEFAULT_TARGET, TIMEOUT, Config, target_from_uri
+from cachescope.config.schema import parse_duration
+from cachescope.config.targets import Secret
+from cachescope.config.yamlmarks import ConfigError
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -7,14 +7,14 @@ import hashlib
 import threading
 from collections import OrderedDict
 
-from cachescope.allow import AllowRule
-from cachescope.config import Config, TargetConfig
-from cachescope.discoverythread import DiscoveryThread, add_metrics, start_all
-from cachescope.exposition import MetricSet
-from cachescope.joined import Joined
-from cachescope.scrape import Scraper, TargetState
-from cachescope.targets import Endpoint, EndpointKey, parse_uri
-from cachescope.workers import ProcessScraper, process_count
+from cachescope.config.allow import AllowRule
+from cachescope.config.records import Config, TargetConfig
+from cachescope.config.targets import Endpoint, EndpointKey, parse_uri
+from cachescope.scrape.discoverythread import DiscoveryThread, add_metrics, start_all
+from cachescope.scrape.exposition import MetricSet
+from cachescope.scrape.joined import Joined
+from cachescope.scrape.state import Scraper, TargetState
+from cachescope.workers.pool import ProcessScraper, process_count
 
 # Targets reached through allow rules keep their connection between scrapes;
 # this bounds how many we keep, so a scanner cannot make us hoard sockets.

@@ -1,4 +1,4 @@
-"""A scrape worker process: `python -m cachescope.scrapeworker <fd> <threads> <level> <format>`.
+"""A scrape worker process: `python -m cachescope.workers.worker <fd> <threads> <level> <format>`.
 
 <threads> is --max-concurrency, the scrape threads of this process at most.
 
@@ -15,10 +15,10 @@ import sys
 from collections import deque
 from typing import NamedTuple
 
-from cachescope.frames import Counts, Job, Report, recv_frame, send_frame
-from cachescope.joined import Joined
 from cachescope.logs import setup_logging
-from cachescope.scrape import Batch, Outcome, Scraper, TargetState
+from cachescope.scrape.joined import Joined
+from cachescope.scrape.state import Batch, Outcome, Scraper, TargetState
+from cachescope.workers.frames import Counts, Job, Report, recv_frame, send_frame
 
 
 def serve(sock: socket.socket, max_concurrency: int) -> None:

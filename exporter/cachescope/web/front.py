@@ -25,7 +25,8 @@ from collections.abc import Callable
 
 import h11
 
-from cachescope.httpconn import (
+from cachescope.textcache import TextCache
+from cachescope.web.conn import (
     HEAD_TIMEOUT,
     RETRY,
     TOO_MANY,
@@ -39,10 +40,9 @@ from cachescope.httpconn import (
     outgoing,
     receive,
 )
-from cachescope.httppoll import Lane, Poller
-from cachescope.httpwire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
-from cachescope.httpwrite import WRITE_STALL, Outgoing, push, push_blocking
-from cachescope.textcache import TextCache
+from cachescope.web.poll import Lane, Poller
+from cachescope.web.wire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
+from cachescope.web.write import WRITE_STALL, Outgoing, push, push_blocking
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from cachescope.yamlmarks import ConfigError, FieldPath, MarkedYAML
+from cachescope.config.yamlmarks import ConfigError, FieldPath, MarkedYAML
 
 T = TypeVar("T")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")

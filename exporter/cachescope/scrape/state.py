@@ -14,10 +14,11 @@ import traceback
 from collections import Counter, deque
 from typing import NamedTuple, Protocol
 
-from cachescope.config import TargetConfig
+from cachescope.config.records import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
-from cachescope.exposition import COUNTER, GAUGE, Labels, MetricSet, Rendered
-from cachescope.joined import Joined
+from cachescope.scrape.exposition import MetricSet, Rendered
+from cachescope.scrape.joined import Joined
+from cachescope.scrape.textformat import COUNTER, GAUGE, Labels
 
 log = logging.getLogger(__name__)
 _ERROR_KINDS = sorted(ERROR_HINTS)

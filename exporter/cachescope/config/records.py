@@ -1,44 +1,20 @@
-"""What a configuration is: targets, credentials, discovery, as plain frozen dataclasses.
+"""What a configuration is: targets, discovery, allow rules, as plain frozen dataclasses.
 
-config.py reads them from YAML; every other module imports them from there.
+loader.py reads them from YAML.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from cachescope.allow import AllowRule, Network
+from cachescope.config.allow import AllowRule, Network
+from cachescope.config.credentials import NO_CREDENTIALS, Credentials
+from cachescope.config.schema import Bounds
+from cachescope.config.targets import Endpoint, parse_uri
 from cachescope.keyspace.settings import KeyspaceConfig
-from cachescope.schema import Bounds
-from cachescope.targets import Endpoint, Secret, parse_uri
 
 DEFAULT_LISTEN_ADDRESS = ":9808"
 DEFAULT_TARGET = "redis://localhost:6379"
-DEFAULT_TIMEOUT = 5.0
-
-
-@dataclasses.dataclass(frozen=True)
-class TLSConfig:
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
-    server_name: str | None = None
-    insecure_skip_verify: bool = False
-
-    def files(self) -> list[tuple[str, str]]:
-        """(field, path) of each file configured."""
-        named = (("ca_file", self.ca_file), ("cert_file", self.cert_file))
-        return [(k, v) for k, v in (*named, ("key_file", self.key_file)) if v]
-
-
-@dataclasses.dataclass(frozen=True)
-class Credentials:
-    """How to log in to a target; shared by targets and allow rules."""
-
-    username: str | None = None
-    password: Secret | None = None
-    tls: TLSConfig = TLSConfig()
-    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +58,7 @@ TIMEOUT = Bounds(0.001, 600.0)
 INTERVAL = Bounds(0.1, 86_400.0)
 
 
-def target_from_uri(uri: str, credentials: Credentials = Credentials()) -> TargetConfig:
+def target_from_uri(uri: str, credentials: Credentials = NO_CREDENTIALS) -> TargetConfig:
     """A target given on the command line (`--target URI`)."""
     endpoint = parse_uri(uri)
     creds = dataclasses.replace(

@@ -21,11 +21,11 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from cachescope.hosts import canonical_host, dns_label, is_ip
-from cachescope.targets import MEMCACHED_SCHEMES, REDIS_SCHEMES, Endpoint
+from cachescope.config.hosts import canonical_host, dns_label, is_ip
+from cachescope.config.targets import MEMCACHED_SCHEMES, REDIS_SCHEMES, Endpoint
 
 if TYPE_CHECKING:
-    from cachescope.config import Credentials
+    from cachescope.config.credentials import Credentials
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 UNIX_SCHEMES = ("unix", "memcached+unix")

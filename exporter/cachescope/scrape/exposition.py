@@ -15,59 +15,33 @@ from __future__ import annotations
 import itertools
 from array import array
 from collections.abc import Iterable
-from typing import NewType
+from typing import NamedTuple, NewType
 
-from cachescope.textcache import TextCache
-from cachescope.textformat import (
+from cachescope.scrape.textformat import (
     _HEADERS,
     _RENDERED,
-    COUNTER,
-    GAUGE,
-    SUMMARY,
-    UNTYPED,
     About,
     Labels,
     _header,
     escape_label,
     format_value,
     join_labels,
-    metric_name,
-    number_text,
-    unnamed,
 )
-
-# The text helpers live in textformat.py; collectors take them from here, with the model.
-__all__ = [
-    "COUNTER",
-    "GAUGE",
-    "SUMMARY",
-    "UNTYPED",
-    "About",
-    "Family",
-    "FamilyWriter",
-    "LabelText",
-    "Labels",
-    "MetricSet",
-    "Quantiles",
-    "Rendered",
-    "Shape",
-    "escape_label",
-    "format_value",
-    "join_labels",
-    "metric_name",
-    "number_text",
-    "quantiles",
-    "render",
-    "render_bytes",
-    "unnamed",
-]
+from cachescope.textcache import TextCache
 
 # A label set rendered by MetricSet.labels, '{instance="a",cmd="get"}': opaque to collectors,
 # which pass it to a family's add_text to share one rendering among several families.
 LabelText = NewType("LabelText", str)
 # The rendered quantile samples of one summary, from `quantiles()`: opaque to collectors.
 Quantiles = NewType("Quantiles", tuple[str, ...])
-Sample = tuple[str, str, float]  # (name suffix, rendered labels like '{cmd="get"}', value)
+
+
+class Sample(NamedTuple):
+    """One parsed line of a scrape."""
+
+    suffix: str  # after the family's name: "", "_total", "_sum", ...
+    labels: str  # rendered, like '{cmd="get"}'
+    value: float
 
 
 class Family:
@@ -91,8 +65,8 @@ def _read_line(name: str, line: str) -> Sample:
     head, _, value = line.rstrip("\n").rpartition(" ")
     brace = head.find("{")
     if brace < 0:
-        return head[len(name) :], "", float(value)
-    return head[len(name) : brace], head[brace:], float(value)
+        return Sample(head[len(name) :], "", float(value))
+    return Sample(head[len(name) : brace], head[brace:], float(value))
 
 
 class MetricSet:
@@ -112,7 +86,9 @@ class MetricSet:
         self._plain = LabelText("{" + base + "}" if base else "")  # of an unlabelled sample
         self._prefix = "{" + base + "," if base else "{"
         self._lines: dict[str, list[str]] = {}
-        self._about: dict[str, About] = {}
+        # A plain tuple per family, as About is read: built for every family of every
+        # scrape, where a NamedTuple's constructor would cost a few percent of one.
+        self._about: dict[str, tuple[str, str, str]] = {}
 
     def labels(self, labels: Labels) -> LabelText:
         """A label set rendered once, base labels included, for several samples to share."""
@@ -297,7 +273,7 @@ class Rendered:
 _SHAPES: TextCache[tuple[str, ...], Shape] = TextCache(1000, 16 << 20)
 
 
-def _shape(names: tuple[str, ...], about: dict[str, About]) -> Shape:
+def _shape(names: tuple[str, ...], about: dict[str, tuple[str, str, str]]) -> Shape:
     shape = _SHAPES.get(names)
     if shape is None:
         shape = Shape(names, tuple(_header(about[name]) for name in names))

@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol
 
-from cachescope.config import TargetConfig, pem_or_der, read_tls_file
+from cachescope.config.loader import pem_or_der, read_tls_file
+from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrub
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import re
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from cachescope.hosts import canonical_host
+from cachescope.config.hosts import canonical_host
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MEMCACHED_SCHEMES = ("memcached", "memcacheds", "memcached+unix")

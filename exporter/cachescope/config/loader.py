@@ -19,22 +19,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from cachescope.allow import AllowRule, parse_network, parse_pattern
-from cachescope.configtypes import (
-    DEFAULT_LISTEN_ADDRESS,
-    DEFAULT_TARGET,
-    DEFAULT_TIMEOUT,
-    INTERVAL,
-    TIMEOUT,
-    Config,
-    Credentials,
-    DiscoveryConfig,
-    TargetConfig,
-    TLSConfig,
-    target_from_uri,
-)
-from cachescope.keyspace.settings import parse_keyspace
-from cachescope.schema import (
+from cachescope.config.allow import AllowRule, parse_network, parse_pattern
+from cachescope.config.credentials import Credentials, TLSConfig
+from cachescope.config.records import INTERVAL, TIMEOUT, Config, DiscoveryConfig, TargetConfig
+from cachescope.config.schema import (
     Node,
     Schema,
     boolean,
@@ -43,36 +31,14 @@ from cachescope.schema import (
     mapping_of,
     one_of,
     optional,
-    parse_duration,
     record,
     shorthand,
     text,
     via,
 )
-from cachescope.targets import Secret, parse_uri
-from cachescope.yamlmarks import ConfigError, MarkedYAML, load_yaml_file, read_regular_file
-
-# The types live in configtypes.py; the rest of the package imports them from here.
-__all__ = [
-    "DEFAULT_LISTEN_ADDRESS",
-    "DEFAULT_TARGET",
-    "DEFAULT_TIMEOUT",
-    "INTERVAL",
-    "TIMEOUT",
-    "Config",
-    "ConfigError",
-    "Credentials",
-    "DiscoveryConfig",
-    "TLSConfig",
-    "TargetConfig",
-    "load_config",
-    "parse_config",
-    "parse_duration",
-    "pem_or_der",
-    "read_password_file",
-    "read_tls_file",
-    "target_from_uri",
-]
+from cachescope.config.targets import Secret, parse_uri
+from cachescope.config.yamlmarks import MarkedYAML, load_yaml_file, read_regular_file
+from cachescope.keyspace.settings import parse_keyspace
 
 # The system CA bundle is about 200 KiB; a file many times that is a wrong path.
 MAX_TLS_FILE_BYTES = 4 << 20

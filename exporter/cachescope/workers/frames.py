@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from cachescope.config import TargetConfig
-from cachescope.exposition import Labels
-from cachescope.joined import Chunk
+from cachescope.config.records import TargetConfig
+from cachescope.scrape.joined import Chunk
+from cachescope.scrape.textformat import Labels
 
 _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
 _IOV_MAX = 1024  # buffers per sendmsg call

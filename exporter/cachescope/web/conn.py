@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable
 
 import h11
 
-from cachescope.httppoll import Poller
-from cachescope.httpwire import MAX_HEAD, Request, closing_response, response_head
-from cachescope.httpwrite import Outgoing, start
-from cachescope.joined import Chunk
+from cachescope.scrape.joined import Chunk
+from cachescope.web.poll import Poller
+from cachescope.web.wire import MAX_HEAD, Request, closing_response, response_head
+from cachescope.web.write import Outgoing, start
 
 HEAD_TIMEOUT = 10.0  # from a request's first byte (or the TLS hello) to its end
 # Between requests on a kept-alive connection: above a 60 s scrape interval and its

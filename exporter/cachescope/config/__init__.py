@@ -1,0 +1,1 @@
+"""What the exporter is told: the config file, flags, targets and allow rules."""

@@ -1,0 +1,1 @@
+"""Scraping targets: the fleet, each target's state, discovery, the exposition."""

@@ -1,0 +1,1 @@
+"""Scrape worker processes: the pool in the main process, the worker, their frames."""
