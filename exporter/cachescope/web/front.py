@@ -15,7 +15,6 @@ there is no hand-off between threads, which cost more than h11's parsing.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import ssl
@@ -28,21 +27,18 @@ import h11
 from cachescope.textcache import TextCache
 from cachescope.web.conn import (
     HEAD_TIMEOUT,
-    RETRY,
-    TOO_MANY,
     Answer,
     Connection,
     Handler,
-    Lingering,
-    Refusals,
     answer_now,
     next_cycle,
     outgoing,
     receive,
 )
-from cachescope.web.poll import Lane, Poller
-from cachescope.web.wire import MAX_BODY, MAX_HEAD, BadRequest, Request, complaint, from_event
-from cachescope.web.write import WRITE_STALL, Outgoing, push, push_blocking
+from cachescope.web.poll import Lane
+from cachescope.web.registry import Registry
+from cachescope.web.wire import MAX_BODY, BadRequest, Request, complaint, from_event
+from cachescope.web.write import push, push_blocking
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +47,7 @@ LIGHT_SLOTS = 2  # health and readiness that need a password check: never behind
 SPARE_THREADS = 2  # always waiting on the epoll set, whatever the lanes hold
 LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})
 HEADS_CACHED, HEADS_BYTES = 1024, 4 << 20  # parsed request heads, by their bytes
-# Responses left for slow readers to take; past this a thread waits for its client.
-PARKED_BYTES = 256 << 20
 Queued = tuple[Connection, Request]
-_LISTENER = object()  # the listening socket's owner in the poller
 
 
 class Front:
@@ -69,24 +62,24 @@ class Front:
         quick: Callable[[Request], Answer | None] | None = None,
     ) -> None:
         self.handler, self.quick = handler, quick
-        self.max_connections = max(1, max_connections)
+        self._registry = Registry(listener, tls, max_connections)
+        self._lock = threading.Lock()  # the counts below and the head cache
         self._serving = 0  # requests being answered
-        self._parked: set[Connection] = set()  # responses waiting for their clients to read
-        self.closing = False
-        self._listener, self._tls = listener, tls
-        listener.setblocking(False)
-        self._poller = Poller()
-        self._lock = threading.Lock()  # connections, the poller's owners, counts
-        self._poller.add(listener.fileno(), _LISTENER)
-        self._accepting = True
-        self._conns: set[Connection] = set()
-        self._refusals = Refusals(self._poller)
         self._lanes: tuple[Lane[Queued], Lane[Queued]] = (Lane(REQUEST_SLOTS), Lane(LIGHT_SLOTS))
         self._threads, self._waiting = 0, 0  # all, and those not inside a lane
         self._heads: TextCache[bytes, Request] = TextCache(HEADS_CACHED, HEADS_BYTES)
         self._stop = threading.Event()
         self._next_sweep = 0.0
         self._sweeping = threading.Lock()
+
+    @property
+    def closing(self) -> bool:
+        return self._registry.closing
+
+    @property
+    def active(self) -> int:
+        """Requests being answered, or their responses written."""
+        return self._serving + len(self._registry.parked)
 
     def serve_forever(self) -> None:
         """Start the threads and return at shutdown()."""
@@ -102,14 +95,7 @@ class Front:
 
     def close(self) -> None:
         """Stop listening and close every connection no thread owns; the owners finish theirs."""
-        with self._lock:
-            self.closing = True
-            if self._listener.fileno() != -1:
-                self._poller.remove(self._listener.fileno(), _LISTENER)
-                self._listener.close()
-            for conn in [c for c in self._conns if not c.busy and c.outgoing is None]:
-                self._forget(conn)
-            self._refusals.close()
+        self._registry.shut()
 
     def _spawn(self) -> None:
         """One more thread on the epoll set (under the lock)."""
@@ -118,94 +104,25 @@ class Front:
         threading.Thread(target=self._run, name=f"http-{self._threads}", daemon=True).start()
 
     def _run(self) -> None:
-        while not self._stop.is_set() or self._parked:  # after shutdown, finish what is parked
+        registry = self._registry
+        while not self._stop.is_set() or registry.parked:  # after shutdown, finish those
             try:
-                owner = self._poller.wait(0.5)
-                if owner is not None:
-                    self._on_ready(owner)
+                owner = registry.poller.wait(0.5)
+                conn = registry.claim(owner) if owner is not None else None
+                if conn is not None:
+                    self._on_ready(conn)
                 self._maybe_sweep()
             except Exception as exc:  # a bug of ours must not take the port down
                 log.warning("HTTP front: unexpected %s: %s", type(exc).__name__, exc)
                 self._stop.wait(0.05)  # no busy loop should it persist
 
-    def _on_ready(self, owner: object) -> None:
-        """One ready descriptor; what goes wrong with it ends that connection, not the thread."""
-        with self._lock:
-            if owner is _LISTENER:
-                self._accept()
-                return
-            if isinstance(owner, Lingering):
-                self._refusals.drain(owner)
-                return
-            # Busy: an event read before another thread forgot the descriptor and
-            # the next connection took its number; its owner re-arms it.
-            if not isinstance(owner, Connection) or owner.busy or owner.closed:
-                return
-            owner.busy = True
+    def _on_ready(self, conn: Connection) -> None:
+        """A connection this thread now owns; what goes wrong with it ends it, not the thread."""
         try:
-            self._on_event(owner)
+            self._on_event(conn)
         except Exception as exc:
             log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
-            self._close(owner)
-
-    def _accept(self) -> None:
-        """New connections (under the lock)."""
-        for _ in range(64):  # then let the others' events in
-            try:
-                sock, _ = self._listener.accept()
-            except BlockingIOError:
-                break
-            except OSError as exc:  # out of file descriptors: make room, or pause
-                log.warning("cannot accept a connection: %s", exc)
-                if not self._evict():
-                    self._accepting = False
-                    return
-                break
-            try:
-                self._admit(sock)
-            except OSError as exc:  # gone already (reset before we looked): its loss alone
-                log.debug("dropping a new connection: %s", exc)
-                sock.close()
-        if not self.closing:
-            self._poller.rearm(self._listener.fileno())
-
-    def _admit(self, sock: socket.socket) -> None:
-        sock.setblocking(False)
-        if sock.family != socket.AF_UNIX:  # no Nagle delay on keep-alive responses
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if len(self._conns) >= self.max_connections and not self._evict():
-            log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
-            self._refusals.too_many(sock, tls=self._tls is not None)
-            return
-        now = time.monotonic()
-        if self._tls is not None:
-            sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        conn = Connection(
-            sock=sock,
-            fd=sock.fileno(),
-            http=h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD),
-            deadline=now + HEAD_TIMEOUT,
-            since=now,
-            handshaking=self._tls is not None,
-        )
-        self._conns.add(conn)
-        self._poller.add(conn.fd, conn)  # its first flight may be here already: an event comes
-
-    def _evict(self) -> bool:
-        """Close the connection that has waited longest for a request; False if none waits.
-
-        An idle kept-alive one is just closed, as HTTP allows. One that has not been
-        answered yet may be a client whose request is on its way: it gets a 503.
-        """
-        waiting = [conn for conn in self._conns if not conn.busy]
-        if not waiting:
-            return False
-        oldest = min(waiting, key=lambda conn: conn.since)
-        if oldest.answered or isinstance(oldest.sock, ssl.SSLSocket):
-            self._forget(oldest)
-        else:
-            self._hand_to_refusals(oldest, 503, TOO_MANY, RETRY)
-        return True
+            self._registry.close(conn)
 
     def _on_event(self, conn: Connection) -> None:
         """Read what came for a connection this thread owns, and answer what is complete."""
@@ -217,10 +134,10 @@ class Front:
             return
         data = receive(conn.sock)
         if data is None:
-            self._release(conn)
+            self._registry.release(conn)
             return
         if not data:
-            self._close(conn)
+            self._registry.close(conn)
             return
         if conn.idle:  # a new request begins: it has HEAD_TIMEOUT to arrive whole
             now = time.monotonic()
@@ -229,7 +146,7 @@ class Front:
         fresh = conn.http.their_state is h11.IDLE and not conn.http.trailing_data[0]
         if fresh and (request := self._heads.get(data)) is not None:
             if self._answer(conn, request, queue_only=False):
-                self._release(conn)
+                self._registry.release(conn)
             return
         conn.whole = data if fresh else None
         conn.http.receive_data(data)
@@ -240,11 +157,11 @@ class Front:
         try:
             conn.sock.do_handshake()
         except (ssl.SSLWantReadError, ssl.SSLWantWriteError) as exc:
-            self._release(conn, write=isinstance(exc, ssl.SSLWantWriteError))
+            self._registry.release(conn, write=isinstance(exc, ssl.SSLWantWriteError))
             return
         except OSError as exc:
             log.debug("TLS handshake failed: %s", exc)
-            self._close(conn)
+            self._registry.close(conn)
             return
         conn.handshaking = False
         self._on_event(conn)  # the request may have come with the handshake's last flight
@@ -261,13 +178,13 @@ class Front:
                     if conn.body > MAX_BODY:
                         raise BadRequest(413, "request body too large")
             except h11.RemoteProtocolError as exc:
-                self._reject(conn, exc.error_status_hint, complaint(str(exc)))
+                self._registry.reject(conn, exc.error_status_hint, complaint(str(exc)))
                 return
             except BadRequest as exc:
-                self._reject(conn, exc.status, str(exc))
+                self._registry.reject(conn, exc.status, str(exc))
                 return
             if event is h11.NEED_DATA:
-                self._release(conn)
+                self._registry.release(conn)
                 return
             if isinstance(event, h11.EndOfMessage):
                 request, conn.request = conn.request, None
@@ -277,7 +194,7 @@ class Front:
                 if not self._answer(conn, request, queue_only):
                     return
             elif isinstance(event, h11.ConnectionClosed) or event is h11.PAUSED:
-                self._close(conn)
+                self._registry.close(conn)
                 return
 
     def _remember(self, conn: Connection, request: Request) -> None:
@@ -298,7 +215,7 @@ class Front:
             if answer_now(conn, request, answer, self.closing):
                 conn.wait(time.monotonic())
                 return True
-            self._close(conn)
+            self._registry.close(conn)
             return False
         lane = self._lanes[request.path in LIGHT_PATHS]
         if queue_only:
@@ -322,7 +239,7 @@ class Front:
         if keep:
             conn.wait(time.monotonic())
         else:
-            self._close(conn)
+            self._registry.close(conn)
         return keep
 
     def _quick(self, request: Request) -> Answer | None:
@@ -345,7 +262,7 @@ class Front:
                 return
         except Exception as exc:  # the slot must go on to the next in line
             log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
-        self._close(conn)
+        self._registry.close(conn)
 
     def _serve(self, conn: Connection, request: Request) -> bool | None:
         """Answer and write; True if the connection stays, None if the rest waits (parked)."""
@@ -354,7 +271,7 @@ class Front:
         try:
             out = outgoing(request, self.handler(request), self.closing)
             done = push(conn.sock, out)
-            if done is None and self._park(conn, out):
+            if done is None and self._registry.park(conn, out):
                 return None
             if done is None:  # too much is parked already: this thread waits, as it used to
                 done = push_blocking(conn.sock, out)
@@ -368,24 +285,6 @@ class Front:
                 self._serving -= 1
         return False
 
-    @property
-    def active(self) -> int:
-        """Requests being answered, or their responses written."""
-        return self._serving + len(self._parked)
-
-    def _park(self, conn: Connection, out: Outgoing) -> bool:
-        """Leave the rest of a response to be sent when the client reads; False if over budget."""
-        with self._lock:
-            parked = sum(c.outgoing.left for c in self._parked if c.outgoing)
-            if parked + out.left > PARKED_BYTES:
-                return False
-            conn.outgoing = out
-            self._parked.add(conn)
-            conn.deadline = time.monotonic() + WRITE_STALL
-            conn.busy = False
-            self._poller.rearm(conn.fd, write=True)
-            return True
-
     def _resume(self, conn: Connection) -> None:
         """The socket of a parked response takes more: send it, then go on with the connection."""
         out = conn.outgoing
@@ -397,62 +296,14 @@ class Front:
             log.debug("writing a response failed: %s", exc)
             done = False
         if done is None:
-            with self._lock:
-                if out.left < left:  # progress: the client reads, however slowly
-                    conn.deadline = time.monotonic() + WRITE_STALL
-                conn.busy = False
-                self._poller.rearm(conn.fd, write=True)
+            self._registry.wait_to_write(conn, progressed=out.left < left)
             return
-        with self._lock:
-            self._parked.discard(conn)
-            conn.outgoing = None
+        self._registry.unpark(conn)
         if done and out.keep and not self.closing and next_cycle(conn):
             conn.wait(time.monotonic())
             self._advance(conn)
         else:
-            self._close(conn)
-
-    def _release(self, conn: Connection, write: bool = False) -> None:
-        """Done with it for now: let its next event through, to whichever thread waits."""
-        with self._lock:
-            if self.closing:
-                self._forget(conn, owned=True)
-                return
-            conn.busy = False
-            self._poller.rearm(conn.fd, write)
-
-    def _reject(self, conn: Connection, status: int, message: str) -> None:
-        """Answer an error and close: the refusal lingers on, the connection is done."""
-        log.debug("bad request (%d): %s", status, message)
-        with self._lock:
-            self._hand_to_refusals(conn, status, message)
-
-    def _hand_to_refusals(
-        self, conn: Connection, status: int, message: str, extra: dict[str, str] | None = None
-    ) -> None:
-        """Forget the connection; its socket lingers in Refusals (under the lock)."""
-        self._poller.remove(conn.fd, conn)
-        self._conns.discard(conn)
-        conn.closed = True
-        self._refusals.refuse(conn.sock, status, message, extra)
-
-    def _close(self, conn: Connection) -> None:
-        """Close a connection this thread owns."""
-        with self._lock:
-            self._forget(conn, owned=True)
-
-    def _forget(self, conn: Connection, owned: bool = False) -> None:
-        """Stop watching a connection and close it, once (under the lock)."""
-        if conn.busy and not owned:
-            return
-        self._poller.remove(conn.fd, conn)  # before the close, while the fd is its
-        self._conns.discard(conn)
-        self._parked.discard(conn)
-        conn.outgoing = None
-        if not conn.closed:
-            conn.closed = True
-            with contextlib.suppress(OSError):
-                conn.sock.close()
+            self._registry.close(conn)
 
     def _maybe_sweep(self) -> None:
         """Once every half second, by whichever thread comes first."""
@@ -461,24 +312,6 @@ class Front:
             return
         try:
             self._next_sweep = now + 0.5
-            with self._lock:
-                self._sweep(now)
+            self._registry.sweep(now)
         finally:
             self._sweeping.release()
-
-    def _sweep(self, now: float) -> None:
-        """Close connections past their deadline; accept again once descriptors are free."""
-        for conn in [c for c in self._conns if not c.busy and c.deadline <= now]:
-            if conn.outgoing is not None:
-                log.debug("closing a connection whose client stopped reading its response")
-                self._forget(conn)
-            elif conn.heard and not conn.handshaking:  # part of a head came: say why we close
-                log.debug("answering 408 to a connection slow to send its request")
-                self._hand_to_refusals(conn, 408, "request not received in time")
-            else:
-                log.debug("closing a connection %s too long", "idle" if conn.idle else "slow")
-                self._forget(conn)
-        self._refusals.sweep(now)
-        if not self._accepting and not self.closing:
-            self._accepting = True
-            self._poller.rearm(self._listener.fileno())
