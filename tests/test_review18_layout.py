@@ -1,0 +1,178 @@
+"""Review of issue 18: where the layout docs, the names and the guards do not hold.
+
+Each test is a break found from outside, kept as a strict xfail until the exporter is fixed.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import inspect
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from livecheck import forbid_live
+from test_collectors_write_no_text import text_writing
+from test_layout import import_graph
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "exporter" / "cachescope"
+FLOW = ("config", "web", "scrape", "workers", "redis", "memcached", "keyspace")
+
+
+def _resolves(dotted: str) -> bool:
+    try:
+        return importlib.util.find_spec(dotted) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="docs/architecture.md says the children run `python -m "
+    "cachescope.workers.pool.worker`; the module is cachescope.workers.worker "
+    "(test_layout checks only backticked paths, not dotted module names)",
+)
+def test_the_architecture_names_only_modules_that_import() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    dotted = set(re.findall(r"\bcachescope(?:\.[a-z_]+)+", text))
+    assert sorted(d for d in dotted if not _resolves(d)) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="module docstrings send the reader to modules that no longer exist: "
+    "workers/pool.py and workers/frames.py name scrapeworker.py, workers/worker.py "
+    "names workers.py (test_layout reads only the two docs)",
+)
+def test_module_docstrings_and_comments_name_only_modules_that_exist() -> None:
+    names = {path.name for path in [*PACKAGE.rglob("*.py"), *(ROOT / "tests").glob("*.py")]}
+    stale = sorted(
+        f"{path.relative_to(PACKAGE)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        for name in set(re.findall(r"\b([a-z_]+\.py)\b", path.read_text()))
+        if name not in names
+    )
+    assert stale == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the docs name the packages but not every module of the scrape path: "
+    "redis/sections.py, commandstats.py, cluster.py, sentinel.py, capabilities.py, "
+    "identity.py, replication.py, memcached/sections.py, keyspace/sample.py, "
+    "settings.py, streams.py are in neither page (test_layout checks top level only)",
+)
+def test_the_docs_name_every_module_of_the_flow() -> None:
+    readme = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "architecture.md").read_text() + readme[readme.index("## Layout") :]
+    unnamed = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for package in FLOW
+        for path in (PACKAGE / package).glob("*.py")
+        if path.name != "__init__.py" and path.name not in text
+    )
+    assert unnamed == []
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 else module
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="no module cycle, but the flow's packages import each other both ways: "
+    "scrape <-> redis, scrape <-> memcached, scrape <-> keyspace, scrape <-> workers, "
+    "config <-> keyspace (collectors import scrape/exposition, scrape/state imports "
+    "the collectors inside a function)",
+)
+def test_the_flow_packages_do_not_import_each_other_both_ways() -> None:
+    edges = {
+        (_package(a), _package(b))
+        for a, targets in import_graph().items()
+        for b in targets
+        if _package(a) != _package(b)
+    }
+    both = sorted(
+        f"{a} <-> {b}" for a, b in edges if a < b and (b, a) in edges and a in FLOW and b in FLOW
+    )
+    assert both == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`max_connections` still means two things: kept target connections in "
+    "scrape/fleet.Limits (--limits.max-connections) and HTTP connections in web/front.Front "
+    "(--web.max-connections)",
+)
+def test_max_connections_names_one_idea() -> None:
+    from cachescope.scrape.fleet import Limits
+    from cachescope.web.front import Front
+
+    kept = "max_connections" in {field.name for field in dataclasses.fields(Limits)}
+    http = "max_connections" in inspect.signature(Front.__init__).parameters
+    assert not (kept and http)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="option records other than Limits and TargetFlags take positional values: "
+    "loader.py builds DiscoveryConfig(kind, sets, nodes, interval, allow), records.py "
+    "TargetConfig(endpoint, name, (), creds), scrape/discovery.py TargetConfig(nowhere, "
+    "name, labels, Credentials(), ...)",
+)
+def test_config_records_are_built_with_keywords_only() -> None:
+    from cachescope.config.credentials import Credentials, TLSConfig
+    from cachescope.config.records import DiscoveryConfig, TargetConfig
+    from cachescope.keyspace.settings import KeyspaceConfig
+
+    records = (DiscoveryConfig, TargetConfig, Credentials, TLSConfig, KeyspaceConfig)
+    positional = sorted(
+        f"{path.relative_to(PACKAGE)}:{node.lineno}: {ast.unparse(node.func)}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and ast.unparse(node.func) in {r.__name__ for r in records}
+        and any(not isinstance(arg, ast.Starred) for arg in node.args)
+    )
+    not_kw_only = sorted(
+        r.__name__ for r in records if not all(f.kw_only for f in dataclasses.fields(r))
+    )
+    assert positional == [] and not_kw_only == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the collectors' text rule sees f-strings and literals only: %-formatting and "
+    "str.format templates of a sample line pass it",
+)
+@pytest.mark.parametrize(
+    "source",
+    [
+        'line = "%s{%s} %s\\n" % (name, labels, value)',
+        'line = "{}{{{}}} {}\\n".format(name, labels, value)',
+    ],
+)
+def test_the_collector_rule_catches_formatted_lines(source: str) -> None:
+    assert text_writing(source), source
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the unit guard refuses connect/bind/listen and process starts, but a unit "
+    "test may still send UDP datagrams (sendto binds implicitly) and open socket pairs",
+)
+@pytest.mark.parametrize("name", ["sendto", "sendmsg", "socketpair", "socket"])
+def test_the_unit_guard_refuses_every_socket_use(name: str) -> None:
+    """Checked by what the guard replaces, without opening anything."""
+    owner = socket if name in ("socketpair", "socket") else socket.socket
+    before = getattr(owner, name)
+    with forbid_live([]):
+        replaced = getattr(owner, name) is not before
+    assert replaced
