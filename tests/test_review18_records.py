@@ -10,6 +10,7 @@ xfail until the exporter is fixed.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def holds_fixed_tuple(node: ast.expr | None) -> bool:
     return False
 
 
+@functools.cache
 def tuple_returning_functions(path: Path) -> set[str]:
     """Functions and methods whose return type holds a fixed-shape tuple."""
     return {
@@ -50,6 +52,7 @@ def tuple_returning_functions(path: Path) -> set[str]:
     }
 
 
+@functools.cache
 def called_names(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
