@@ -59,8 +59,9 @@ def uninstrument() -> None:
 
 def instrument() -> None:
     """Time the stages of a scrape: request, scrape, collect, round trip, INFO parse, render."""
+    from cachescope import fleet, transport
+    from cachescope.exposition import families as exposition
     from cachescope.redis import collect
-    from cachescope.scrape import exposition, fleet, transport
     from cachescope.scrape import state as scrape
 
     timed(fleet.Fleet, "scrape_one", "scrape_one")
@@ -128,7 +129,7 @@ def profiled_server(fleet: Any, profile: cProfile.Profile | None) -> Any:
 
 def metrics_serially(fleet: Any) -> bytes:
     """What /metrics does, with the per-target scrapes in this thread instead of the pool."""
-    from cachescope.scrape.exposition import MetricSet, render
+    from cachescope.exposition.families import MetricSet, render
     from cachescope.web.server import exporter_metrics
     from prometheus_client import REGISTRY, generate_latest
 
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(ports: list[int], args: argparse.Namespace) -> None:
     from cachescope.config.records import Config, target_from_uri
-    from cachescope.scrape.fleet import Fleet
+    from cachescope.fleet import Fleet
 
     uris = [f"redis://127.0.0.1:{port}" for port in ports]
     fleet = Fleet(Config(targets=[target_from_uri(uri) for uri in uris]))

@@ -16,7 +16,7 @@ from pathlib import Path
 import hostile
 import pytest
 from cachescope.config.loader import parse_config
-from cachescope.scrape.fleet import Fleet
+from cachescope.fleet import Fleet
 from hostile import HostileServer
 from servers import StartExporter, wait_for
 

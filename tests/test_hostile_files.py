@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from cachescope import transport
 from cachescope.config.loader import load_config
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.rules import thresholds
-from cachescope.scrape import transport
 from cachescope.web.webconfig import load_web_config
 from servers import free_port
 from test_config_hostile import check

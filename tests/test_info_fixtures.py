@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 
 import pytest
+from cachescope.exposition.families import MetricSet, render
 from cachescope.redis import sections
 from cachescope.redis.parse import parse_info
-from cachescope.scrape.exposition import MetricSet, render
 from servers import Exposition
 
 FIXTURES = Path(__file__).parent / "fixtures"

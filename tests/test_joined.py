@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.joined import Joined
-from cachescope.scrape.textformat import COUNTER, GAUGE
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.joined import Joined
+from cachescope.exposition.textformat import COUNTER, GAUGE
 
 
 def target(instance: str, key: str) -> MetricSet:

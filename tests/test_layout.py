@@ -121,3 +121,17 @@ def test_architecture_names_every_top_level_module_and_package() -> None:
     text = (ROOT / "docs/architecture.md").read_text()
     table = text[text.index("## The tree") : text.index("## A scrape's path")]
     assert sorted(top_level() - mentioned(table)) == []
+
+
+def test_architecture_lists_every_module_and_nothing_else() -> None:
+    text = (ROOT / "docs/architecture.md").read_text()
+    listed = set(
+        re.findall(r"^- `([a-z_/]+(?:\.py|/))`: ", text[text.index("## Every module") :], re.M)
+    )
+    modules = {
+        path.relative_to(PACKAGE).as_posix().removesuffix("__init__.py")
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).as_posix() not in ("__init__.py", "__main__.py")
+    }
+    assert sorted(modules - listed) == [], "modules missing from docs/architecture.md"
+    assert sorted(listed - modules) == [], "docs/architecture.md lists modules that are gone"

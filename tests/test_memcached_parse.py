@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cachescope.exposition.families import MetricSet
 from cachescope.memcached import sections
 from cachescope.memcached.parse import (
     MAX_REPLY_BYTES,
@@ -13,7 +14,6 @@ from cachescope.memcached.parse import (
     split_items,
     split_slabs,
 )
-from cachescope.scrape.exposition import MetricSet
 
 # Trimmed from memcached 1.6.18 after one set and one get hit, plus the extstore and
 # proxy fields that only builds with those features print.

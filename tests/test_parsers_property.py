@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cachescope.exposition.families import MetricSet, render
 from cachescope.memcached import fields as memcached_fields
 from cachescope.memcached import sections as memcached_sections
 from cachescope.memcached.parse import (
@@ -34,7 +35,6 @@ from cachescope.redis.parse import (
     parse_latency_latest,
     parse_slowlog_entry,
 )
-from cachescope.scrape.exposition import MetricSet, render
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 

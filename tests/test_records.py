@@ -28,9 +28,9 @@ pytestmark = pytest.mark.unit
 PACKAGE = Path(__file__).resolve().parents[1] / "exporter" / "cachescope"
 SCRAPE_PATH = [  # a request's path to the collectors and back, worker processes included
     path
-    for sub in ("web", "scrape", "workers", "redis", "memcached", "keyspace")
+    for sub in ("web", "scrape", "workers", "redis", "memcached", "keyspace", "exposition")
     for path in sorted((PACKAGE / sub).glob("*.py"))
-]
+] + [PACKAGE / "fleet.py", PACKAGE / "transport.py"]
 # Module-local aliases tolerated, each with why; none may be imported elsewhere.
 EXEMPT = {
     # The hottest loop of a Redis scrape, one per command: a tuple unpacked, never indexed.
@@ -195,7 +195,7 @@ def _imported_names() -> set[tuple[str, str]]:
 
 def test_option_records_take_keywords_only() -> None:
     from cachescope.config.flags import TargetFlags
-    from cachescope.scrape.fleet import Limits
+    from cachescope.fleet import Limits
 
     for record in (Limits, TargetFlags):
         assert all(field.kw_only for field in dataclasses.fields(record)), record.__name__
@@ -205,7 +205,7 @@ def test_option_records_take_keywords_only() -> None:
 
 def test_serve_flags_their_destinations_and_the_limits_share_one_name() -> None:
     from cachescope.cli import serve
-    from cachescope.scrape.fleet import Limits
+    from cachescope.fleet import Limits
 
     dests = {}
     for param in serve.params:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet, render
 from cachescope.redis import sections
 from cachescope.redis.parse import (
     parse_config_get,
@@ -11,7 +12,6 @@ from cachescope.redis.parse import (
     parse_slowlog_entry,
     to_float,
 )
-from cachescope.scrape.exposition import MetricSet, render
 from servers import Exposition
 
 INFO = (

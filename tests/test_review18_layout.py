@@ -22,7 +22,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "exporter" / "cachescope"
-FLOW = ("config", "web", "scrape", "workers", "redis", "memcached", "keyspace")
+FLOW = ("config", "web", "scrape", "workers", "redis", "memcached", "keyspace", "exposition")
 
 
 def _resolves(dotted: str) -> bool:
@@ -32,24 +32,12 @@ def _resolves(dotted: str) -> bool:
         return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docs/architecture.md says the children run `python -m "
-    "cachescope.workers.pool.worker`; the module is cachescope.workers.worker "
-    "(test_layout checks only backticked paths, not dotted module names)",
-)
 def test_the_architecture_names_only_modules_that_import() -> None:
     text = (ROOT / "docs" / "architecture.md").read_text()
     dotted = set(re.findall(r"\bcachescope(?:\.[a-z_]+)+", text))
     assert sorted(d for d in dotted if not _resolves(d)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="module docstrings send the reader to modules that no longer exist: "
-    "workers/pool.py and workers/frames.py name scrapeworker.py, workers/worker.py "
-    "names workers.py (test_layout reads only the two docs)",
-)
 def test_module_docstrings_and_comments_name_only_modules_that_exist() -> None:
     names = {path.name for path in [*PACKAGE.rglob("*.py"), *(ROOT / "tests").glob("*.py")]}
     stale = sorted(
@@ -61,13 +49,6 @@ def test_module_docstrings_and_comments_name_only_modules_that_exist() -> None:
     assert stale == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the docs name the packages but not every module of the scrape path: "
-    "redis/sections.py, commandstats.py, cluster.py, sentinel.py, capabilities.py, "
-    "identity.py, replication.py, memcached/sections.py, keyspace/sample.py, "
-    "settings.py, streams.py are in neither page (test_layout checks top level only)",
-)
 def test_the_docs_name_every_module_of_the_flow() -> None:
     readme = (ROOT / "README.md").read_text()
     text = (ROOT / "docs" / "architecture.md").read_text() + readme[readme.index("## Layout") :]
@@ -85,13 +66,6 @@ def _package(module: str) -> str:
     return parts[1] if len(parts) > 2 else module
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no module cycle, but the flow's packages import each other both ways: "
-    "scrape <-> redis, scrape <-> memcached, scrape <-> keyspace, scrape <-> workers, "
-    "config <-> keyspace (collectors import scrape/exposition, scrape/state imports "
-    "the collectors inside a function)",
-)
 def test_the_flow_packages_do_not_import_each_other_both_ways() -> None:
     edges = {
         (_package(a), _package(b))
@@ -112,7 +86,7 @@ def test_the_flow_packages_do_not_import_each_other_both_ways() -> None:
     "(--web.max-connections)",
 )
 def test_max_connections_names_one_idea() -> None:
-    from cachescope.scrape.fleet import Limits
+    from cachescope.fleet import Limits
     from cachescope.web.front import Front
 
     kept = "max_connections" in {field.name for field in dataclasses.fields(Limits)}
@@ -129,8 +103,8 @@ def test_max_connections_names_one_idea() -> None:
 )
 def test_config_records_are_built_with_keywords_only() -> None:
     from cachescope.config.credentials import Credentials, TLSConfig
+    from cachescope.config.keyspace import KeyspaceConfig
     from cachescope.config.records import DiscoveryConfig, TargetConfig
-    from cachescope.keyspace.settings import KeyspaceConfig
 
     records = (DiscoveryConfig, TargetConfig, Credentials, TLSConfig, KeyspaceConfig)
     positional = sorted(

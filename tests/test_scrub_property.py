@@ -8,9 +8,9 @@ from cachescope.config.credentials import Credentials
 from cachescope.config.records import target_from_uri
 from cachescope.config.targets import Secret
 from cachescope.errors import MIN_SCRUBBED, ScrapeError, Scrubber, scrub, scrubbed, scrubber_for
-from cachescope.scrape.exposition import MetricSet
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import escape_label
 from cachescope.scrape.state import scrub_labels
-from cachescope.scrape.textformat import escape_label
 from hypothesis import given
 from hypothesis import strategies as st
 

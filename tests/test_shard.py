@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cachescope.scrape.fleet import in_shard, parse_shard
+from cachescope.fleet import in_shard, parse_shard
 from servers import Exporter
 
 

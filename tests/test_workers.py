@@ -261,7 +261,7 @@ def test_memcached_and_keyspace_sampled_targets_beside_workers(
 def _bookkeeping(processes: int, uris: list[str]) -> dict[str, tuple[object, ...]]:
     """Each target's counters and last outcome after two scrapes of a fleet."""
     from cachescope.config.records import Config, target_from_uri
-    from cachescope.scrape.fleet import Fleet, Limits
+    from cachescope.fleet import Fleet, Limits
 
     targets = [target_from_uri(uri) for uri in uris]
     fleet = Fleet(Config(targets=targets), Limits(scrape_processes=processes))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from cachescope.scrape.textformat import escape_label
+from cachescope.exposition.textformat import escape_label
 
 if TYPE_CHECKING:
     from cachescope.config.records import TargetConfig

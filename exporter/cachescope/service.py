@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from cachescope.config.records import Config
 from cachescope.config.yamlmarks import ConfigError
-from cachescope.scrape.fleet import Fleet, Limits
+from cachescope.fleet import Fleet, Limits
 from cachescope.web.server import ExporterServer
 from cachescope.web.webconfig import WebConfig
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrub, scrubbed, scrubber_for
-from cachescope.scrape.exposition import MetricSet
+from cachescope.exposition.families import MetricSet
 from cachescope.scrape.state import Collector, make_collector, scrub_labels
 
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')

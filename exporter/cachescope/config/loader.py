@@ -21,6 +21,7 @@ from typing import Any
 
 from cachescope.config.allow import AllowRule, parse_network, parse_pattern
 from cachescope.config.credentials import Credentials, TLSConfig
+from cachescope.config.keyspace import parse_keyspace
 from cachescope.config.records import INTERVAL, TIMEOUT, Config, DiscoveryConfig, TargetConfig
 from cachescope.config.schema import (
     Node,
@@ -38,7 +39,6 @@ from cachescope.config.schema import (
 )
 from cachescope.config.targets import Secret, parse_uri
 from cachescope.config.yamlmarks import MarkedYAML, load_yaml_file, read_regular_file
-from cachescope.keyspace.settings import parse_keyspace
 
 # The system CA bundle is about 200 KiB; a file many times that is a wrong path.
 MAX_TLS_FILE_BYTES = 4 << 20

@@ -9,9 +9,9 @@ import dataclasses
 
 from cachescope.config.allow import AllowRule, Network
 from cachescope.config.credentials import NO_CREDENTIALS, Credentials
+from cachescope.config.keyspace import KeyspaceConfig
 from cachescope.config.schema import Bounds
 from cachescope.config.targets import Endpoint, parse_uri
-from cachescope.keyspace.settings import KeyspaceConfig
 
 DEFAULT_LISTEN_ADDRESS = ":9808"
 DEFAULT_TARGET = "redis://localhost:6379"

@@ -14,8 +14,8 @@ import heapq
 from fnmatch import fnmatchcase
 from typing import NamedTuple
 
-from cachescope.keyspace.settings import KeyspaceConfig
-from cachescope.scrape.textformat import GAUGE, Labels
+from cachescope.config.keyspace import KeyspaceConfig
+from cachescope.exposition.textformat import GAUGE, Labels
 
 OTHER_GROUP = "other"
 

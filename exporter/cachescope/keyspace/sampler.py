@@ -18,13 +18,13 @@ import time
 from cachescope.config.records import TargetConfig
 from cachescope.config.targets import Endpoint
 from cachescope.errors import ScrapeError
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.keyspace import streams
 from cachescope.keyspace.sample import Findings, KeyspaceMetric
 from cachescope.keyspace.streams import LENGTH, Run
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info, parse_kv
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import COUNTER, GAUGE
 
 log = logging.getLogger(__name__)
 

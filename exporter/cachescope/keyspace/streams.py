@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from cachescope.config.keyspace import KeyspaceConfig
+from cachescope.exposition.textformat import GAUGE
 from cachescope.keyspace.sample import KeyspaceMetric
-from cachescope.keyspace.settings import KeyspaceConfig
 from cachescope.redis.parse import as_text
-from cachescope.scrape.textformat import GAUGE
 
 Run = Callable[[list[tuple[str | int | bytes, ...]]], list[object]]
 # The O(1) length command of each type; for strings, the length in bytes.

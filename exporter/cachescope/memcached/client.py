@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cachescope.memcached.parse import ProtocolError, ReplyError, ReplyReader, Stats
-from cachescope.scrape.transport import Connection
+from cachescope.transport import Connection
 
 Reply = Stats | ReplyError
 

@@ -13,10 +13,10 @@ import logging
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
+from cachescope.exposition.families import MetricSet
 from cachescope.memcached import sections
 from cachescope.memcached.client import MemcachedConnection, Reply
 from cachescope.memcached.parse import ReplyError, Stats, split_items, split_slabs
-from cachescope.scrape.exposition import MetricSet
 
 log = logging.getLogger(__name__)
 

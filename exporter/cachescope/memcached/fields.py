@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cachescope.scrape.textformat import COUNTER, GAUGE
+from cachescope.exposition.textformat import COUNTER, GAUGE
 
 
 class Field(NamedTuple):

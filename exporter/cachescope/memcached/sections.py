@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import COUNTER, GAUGE, About, Labels, number_text, unnamed
 from cachescope.memcached import fields
 from cachescope.memcached.parse import Stats, to_float, yes_no
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import COUNTER, GAUGE, About, Labels, number_text, unnamed
 
 _COMMANDS_HELP = "Requests by command (get, set, ...) and status (hit, miss, badval)."
 _SLAB_COMMANDS_HELP = "Requests per slab class by command and status."

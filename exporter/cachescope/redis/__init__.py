@@ -1,0 +1,1 @@
+"""Redis (and Valkey, KeyDB): client, reply guard, pure parsers, field tables and the collector."""

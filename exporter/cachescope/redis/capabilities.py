@@ -14,9 +14,9 @@ import logging
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import scrub
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import GAUGE
 from cachescope.redis.client import RedisConnection
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import GAUGE
 
 log = logging.getLogger(__name__)
 

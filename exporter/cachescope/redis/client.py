@@ -17,7 +17,7 @@ import hiredis
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrubber_for
 from cachescope.redis.guard import GuardedReader
-from cachescope.scrape.transport import Connection
+from cachescope.transport import Connection
 
 Command = Sequence[str | bytes | int]
 ReplyError = hiredis.ReplyError

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import COUNTER, GAUGE, metric_name
 from cachescope.redis.parse import parse_info, to_float
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import COUNTER, GAUGE, metric_name
 
 # CLUSTER INFO field -> (metric name, type, help). The two message totals are
 # gauges because redis_exporter declares them so; its dashboards rate() them anyway.

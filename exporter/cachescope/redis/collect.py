@@ -17,6 +17,8 @@ import time
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import GAUGE
 from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
@@ -25,8 +27,6 @@ from cachescope.redis.parse import (
     parse_latency_latest,
     parse_slowlog_entry,
 )
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import GAUGE
 
 log = logging.getLogger(__name__)
 

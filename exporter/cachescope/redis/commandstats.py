@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 
+from cachescope.exposition.families import LabelText, MetricSet, Quantiles, quantiles
+from cachescope.exposition.textformat import COUNTER, SUMMARY, format_value, number_text
 from cachescope.redis.parse import parse_kv
-from cachescope.scrape.exposition import LabelText, MetricSet, Quantiles, quantiles
-from cachescope.scrape.textformat import COUNTER, SUMMARY, format_value, number_text
 from cachescope.textcache import TextCache
 
 _LATENCY = "redis_latency_percentiles_usec"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from cachescope.scrape.textformat import COUNTER, GAUGE
+from cachescope.exposition.textformat import COUNTER, GAUGE
 
 
 class Field(NamedTuple):

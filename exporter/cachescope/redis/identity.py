@@ -6,9 +6,9 @@ redis_module_info{name="search",ver="20811",...} 1
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import GAUGE
 from cachescope.redis.parse import to_float
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import GAUGE
 
 _INSTANCE_LABELS = (
     "role",

@@ -6,9 +6,9 @@ redis_connected_slave_lag_bytes{slave_ip="10.0.0.2",slave_port="6379"} 0
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.redis.parse import to_float
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import GAUGE, Labels
 
 MASTER_FIELDS = {
     "master_last_io_seconds_ago": (

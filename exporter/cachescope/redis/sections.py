@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import (
+    COUNTER,
+    GAUGE,
+    About,
+    format_value,
+    number_text,
+    unnamed,
+)
 from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
 from cachescope.redis.identity import add_identity, add_module
@@ -13,8 +22,6 @@ from cachescope.redis.replication import (
     add_replica,
     is_numbered_master,
 )
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import COUNTER, GAUGE, About, format_value, number_text, unnamed
 from cachescope.textcache import TextCache
 
 # Dragonfly writes -1 for statistics it does not keep: absent, not a value.

@@ -8,9 +8,9 @@ redis_sentinel_master_ok_sentinels{master_name="mymaster",master_address="10.0.0
 
 from __future__ import annotations
 
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import GAUGE
 from cachescope.redis.parse import as_text, parse_kv, to_float
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import GAUGE
 
 # SENTINEL MASTERS field -> (metric, help, divisor to base units); names as redis_exporter's.
 _MASTER_FIELDS = {

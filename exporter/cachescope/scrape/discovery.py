@@ -22,7 +22,7 @@ from cachescope.errors import ScrapeError
 from cachescope.redis import sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.cluster import parse_cluster_nodes
-from cachescope.scrape.transport import resolve
+from cachescope.transport import resolve
 
 log = logging.getLogger(__name__)
 

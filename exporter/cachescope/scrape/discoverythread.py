@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterable
 
 from cachescope.config.records import TargetConfig
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.scrape.discovery import make_discovery
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.textformat import COUNTER, GAUGE
 
 log = logging.getLogger(__name__)
 

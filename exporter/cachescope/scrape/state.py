@@ -16,9 +16,9 @@ from typing import NamedTuple, Protocol
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
-from cachescope.scrape.exposition import MetricSet, Rendered
-from cachescope.scrape.joined import Joined
-from cachescope.scrape.textformat import COUNTER, GAUGE, Labels
+from cachescope.exposition.families import MetricSet, Rendered
+from cachescope.exposition.joined import Joined
+from cachescope.exposition.textformat import COUNTER, GAUGE, Labels
 
 log = logging.getLogger(__name__)
 _ERROR_KINDS = sorted(ERROR_HINTS)

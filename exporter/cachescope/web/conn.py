@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 import h11
 
-from cachescope.scrape.joined import Chunk
+from cachescope.exposition.joined import Chunk
 from cachescope.web.poll import Poller
 from cachescope.web.wire import MAX_HEAD, Request, closing_response, response_head
 from cachescope.web.write import Outgoing, start

@@ -13,9 +13,9 @@ from prometheus_client import REGISTRY, generate_latest
 
 from cachescope import __version__
 from cachescope.config.yamlmarks import ConfigError
-from cachescope.scrape.exposition import MetricSet, render_bytes
-from cachescope.scrape.fleet import Fleet, TargetNotAllowed
-from cachescope.scrape.textformat import COUNTER, GAUGE
+from cachescope.exposition.families import MetricSet, render_bytes
+from cachescope.exposition.textformat import COUNTER, GAUGE
+from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.web.basicauth import Outcome
 from cachescope.web.conn import Answer, Streamed
 from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
@@ -62,7 +62,7 @@ def exporter_metrics(fleet: Fleet) -> MetricSet:
 
 
 class ExporterServer:
-    """The exporter's HTTP endpoints behind the selector front (see httpfront)."""
+    """The exporter's HTTP endpoints behind the front (see front.py)."""
 
     def __init__(
         self,

@@ -15,7 +15,7 @@ import ssl
 import time
 from collections.abc import Iterable, Iterator
 
-from cachescope.scrape.joined import Chunk
+from cachescope.exposition.joined import Chunk
 
 WRITE_STALL = 10.0  # a response waits this long for its client to read more
 RESPONSE_TIMEOUT = 120.0  # a whole response, however slowly the client reads

@@ -18,13 +18,13 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from cachescope.config.records import TargetConfig
-from cachescope.scrape.joined import Chunk
-from cachescope.scrape.textformat import Labels
+from cachescope.exposition.joined import Chunk
+from cachescope.exposition.textformat import Labels
 
 _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
 _IOV_MAX = 1024  # buffers per sendmsg call
 
-# What the pickled index of a frame holds. Defined here, not in scrapeworker.py: a
+# What the pickled index of a frame holds. Defined here, not in worker.py: a
 # worker runs that module as __main__, where the main process' unpickler cannot find them.
 
 

@@ -14,7 +14,7 @@ Targets with a keyspace sampler stay in the main process, next to their
 sampler. A worker that dies or does not answer in time is replaced; its targets
 report `up 0` for that scrape and keep counting where they were.
 
-Workers are plain child processes (scrapeworker.py) on a socket pair
+Workers are plain child processes (worker.py) on a socket pair
 (frames.py), not multiprocessing's: no resource-tracker process, and the
 rendered text crosses as raw bytes, written with scatter-gather and read into
 one buffer, rather than pickled and copied piece by piece.
@@ -36,9 +36,9 @@ import zlib
 from pathlib import Path
 
 from cachescope.errors import ScrapeError
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.joined import Joined
 from cachescope.logs import logging_settings
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.joined import Joined
 from cachescope.scrape.state import Batch, Outcome, Scraper
 from cachescope.workers.frames import Counts, Job, Order, Report, recv_frame, send_frame
 

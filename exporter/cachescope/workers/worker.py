@@ -4,7 +4,7 @@
 
 It holds a state (connection, counters) for each target the main process deals
 it, scrapes them all on each request with its own thread pool, and answers with
-their families rendered and each target's outcome. See workers.py for the why.
+their families rendered and each target's outcome. See pool.py for the why.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sys
 from collections import deque
 from typing import NamedTuple
 
+from cachescope.exposition.joined import Joined
 from cachescope.logs import setup_logging
-from cachescope.scrape.joined import Joined
 from cachescope.scrape.state import Batch, Outcome, Scraper, TargetState
 from cachescope.workers.frames import Counts, Job, Report, recv_frame, send_frame
 

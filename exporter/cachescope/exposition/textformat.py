@@ -1,6 +1,6 @@
 """How values, label sets and help texts become text of the exposition format.
 
-Only exposition.py uses these to write lines; collectors use `number_text` and
+Only families.py uses these to write lines; collectors use `number_text` and
 `format_value` to hand over numbers as text Prometheus reads, and `unnamed` for
 fields we have no name for. What repeats every scrape (label sets, HELP and TYPE
 lines, names of unnamed fields) is rendered once and kept in bounded caches.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 
-from cachescope.scrape.exposition import Rendered
+from cachescope.exposition.families import Rendered
 
 Chunk = bytes | memoryview  # a piece of a response
 

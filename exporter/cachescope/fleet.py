@@ -10,9 +10,9 @@ from collections import OrderedDict
 from cachescope.config.allow import AllowRule
 from cachescope.config.records import Config, TargetConfig
 from cachescope.config.targets import Endpoint, EndpointKey, parse_uri
+from cachescope.exposition.families import MetricSet
+from cachescope.exposition.joined import Joined
 from cachescope.scrape.discoverythread import DiscoveryThread, add_metrics, start_all
-from cachescope.scrape.exposition import MetricSet
-from cachescope.scrape.joined import Joined
 from cachescope.scrape.state import Scraper, TargetState
 from cachescope.workers.pool import ProcessScraper, process_count
 

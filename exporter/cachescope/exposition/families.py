@@ -17,7 +17,7 @@ from array import array
 from collections.abc import Iterable
 from typing import NamedTuple, NewType
 
-from cachescope.scrape.textformat import (
+from cachescope.exposition.textformat import (
     _HEADERS,
     _RENDERED,
     About,

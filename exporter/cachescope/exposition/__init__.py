@@ -1,0 +1,1 @@
+"""What a scrape becomes: metric families, the text format, a fleet's response."""
