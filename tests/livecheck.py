@@ -179,6 +179,8 @@ def forbid_live(violations: list[str]) -> Iterator[None]:
         for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
             if hasattr(os, name):
                 patch.setattr(os, name, refuse(f"os.{name}"))
-        for name in ("connect", "connect_ex", "bind", "listen"):
-            patch.setattr(socket.socket, name, refuse(f"socket.{name}"))
+        # Sending a datagram binds implicitly; a new socket or pair is where any use starts.
+        for name in ("connect", "connect_ex", "bind", "listen", "sendto", "sendmsg", "__init__"):
+            patch.setattr(socket.socket, name, refuse(f"socket.{name.strip('_')}"))
+        patch.setattr(socket, "socketpair", refuse("socket.socketpair"))
         yield

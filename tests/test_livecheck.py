@@ -18,6 +18,7 @@ def test_a_process_start_under_the_guard_raises_and_is_noted() -> None:
     assert violations == ["to start a process"]
 
 
+@pytest.mark.live  # it makes a socket (never connected) to show the guard refuse it
 @pytest.mark.parametrize("call", ["connect", "bind"])
 def test_a_socket_connect_or_bind_under_the_guard_raises_and_is_noted(call: str) -> None:
     violations: list[str] = []
