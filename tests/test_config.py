@@ -53,7 +53,7 @@ scrape:
             "targets:\n  - uri: redis://a:1\n    timeout: soon\n",
             3,
             "targets[0].timeout",
-            "invalid duration",
+            "must be a duration between 1ms and 10m (as 250ms, 5s, 1m or 1h), not 'soon'",
         ),
         (
             "targets:\n  - uri: redis://a:1\n    pasword: x\n",

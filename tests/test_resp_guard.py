@@ -144,7 +144,7 @@ def test_key_names_that_look_like_huge_headers_scan_fine_from_a_real_server(
     client = redis_server.client()
     for name in names:
         client.set(name, b"*2147483647\r\n" * 100)
-    connection = RedisConnection(TargetConfig(parse_uri(redis_server.uri), name="real"))
+    connection = RedisConnection(TargetConfig(endpoint=parse_uri(redis_server.uri), name="real"))
     deadline = time.monotonic() + 5
     try:
         cursor, keys = connection.execute([("SCAN", 0, "COUNT", 1000)], deadline)[0]

@@ -79,12 +79,6 @@ def test_the_flow_packages_do_not_import_each_other_both_ways() -> None:
     assert both == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`max_connections` still means two things: kept target connections in "
-    "scrape/fleet.Limits (--limits.max-connections) and HTTP connections in web/front.Front "
-    "(--web.max-connections)",
-)
 def test_max_connections_names_one_idea() -> None:
     from cachescope.fleet import Limits
     from cachescope.web.front import Front
@@ -94,13 +88,6 @@ def test_max_connections_names_one_idea() -> None:
     assert not (kept and http)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="option records other than Limits and TargetFlags take positional values: "
-    "loader.py builds DiscoveryConfig(kind, sets, nodes, interval, allow), records.py "
-    "TargetConfig(endpoint, name, (), creds), scrape/discovery.py TargetConfig(nowhere, "
-    "name, labels, Credentials(), ...)",
-)
 def test_config_records_are_built_with_keywords_only() -> None:
     from cachescope.config.credentials import Credentials, TLSConfig
     from cachescope.config.keyspace import KeyspaceConfig

@@ -224,7 +224,7 @@ def test_every_threshold_has_a_comment() -> None:
         (
             "alerts:\n  RedisDown:\n    for: soon\n",
             ":3: alerts.RedisDown.for:",
-            "invalid duration 'soon'",
+            "must be a duration such as 30s, 5m, 1h or 1d, not 'soon'",
         ),
         (
             "alerts:\n  RedisDown:\n    severity: page\n",
@@ -234,17 +234,17 @@ def test_every_threshold_has_a_comment() -> None:
         (
             "alerts:\n  RedisHitRatioLow:\n    threshold: 95\n",
             ":3: alerts.RedisHitRatioLow.threshold:",
-            "must be a ratio from 0 to 1 (0.8 = 80%), not 95",
+            "must be a ratio between 0 and 1 (0.8 = 80%), not 95",
         ),
         (
             "alerts:\n  RedisMemoryNearLimit:\n    critical: {threshold: 1.5}\n",
             ":3: alerts.RedisMemoryNearLimit.critical.threshold:",
-            "must be a ratio from 0 to 1",
+            "must be a ratio between 0 and 1",
         ),
         (
             "alerts:\n  RedisEvictionsHigh:\n    max_hit_ratio: -0.1\n",
             ":3: alerts.RedisEvictionsHigh.max_hit_ratio:",
-            "must be a ratio from 0 to 1",
+            "must be a ratio between 0 and 1",
         ),
         (
             "alerts:\n  RedisKeysWithoutTtl:\n    min_keys: -1\n",
@@ -259,7 +259,7 @@ def test_every_threshold_has_a_comment() -> None:
         (
             "alerts:\n  RedisRestarted:\n    window: 0s\n",
             ":3: alerts.RedisRestarted.window:",
-            "must be a duration above 0s",
+            "must be a duration between 1s and 30d, not 0s",
         ),
         (  # inverted levels: the critical page would come before the warning
             "alerts:\n  RedisMemoryNearLimit:\n    warning: {threshold: 0.95}\n",

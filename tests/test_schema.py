@@ -84,7 +84,7 @@ CASES = {
         RATIO + "    threshold: 95\n",
         3,
         "alerts.RedisHitRatioLow.threshold",
-        "from 0 to 1",
+        "between 0 and 1",
     ),
 }
 LOADERS = {

@@ -52,7 +52,7 @@ def test_a_cost_31_hash_stops_the_start_naming_file_line_field_and_the_range(
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert f"{web}:3: basic_auth_users.legacy:" in result.stderr, result.stderr
-    assert "bcrypt cost must be 4 to 14, got 31" in result.stderr
+    assert "must be a bcrypt hash of cost between 4 and 14, not cost 31" in result.stderr
     assert COST_31 not in result.stderr and "Traceback" not in result.stderr
 
 

@@ -221,7 +221,9 @@ class Fleet:
                 )
             # Connect to what the rule matched (a socket path resolved), not the text sent.
             rule, endpoint = admitted
-            target = TargetConfig(endpoint, endpoint.address(), (), rule.credentials)
+            target = TargetConfig(
+                endpoint=endpoint, name=endpoint.address(), credentials=rule.credentials
+            )
             state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:
                 evicted = self._dynamic.popitem(last=False)[1]

@@ -9,7 +9,7 @@ from cachescope.config.targets import Secret
 DEFAULT_TIMEOUT = 5.0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TLSConfig:
     ca_file: str | None = None
     cert_file: str | None = None
@@ -23,7 +23,7 @@ class TLSConfig:
         return [(k, v) for k, v in (*named, ("key_file", self.key_file)) if v]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Credentials:
     """How to log in to a target; shared by targets and allow rules."""
 

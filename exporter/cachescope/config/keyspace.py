@@ -35,7 +35,7 @@ from cachescope.config.schema import (
 _MAX_PREFIX_DEPTH = 16
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class KeyspaceConfig:
     interval: float = 300.0
     keys_per_cycle: int = 5_000

@@ -243,7 +243,7 @@ def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> Target
     if keyspace is not None and endpoint.kind != "redis":
         raise node.at("keyspace").error("keyspace sampling is for Redis targets")
     return TargetConfig(
-        endpoint,
+        endpoint=endpoint,
         name=fields.get("name", endpoint.address()),
         labels=tuple(sorted(fields.get("labels", {}).items())),
         credentials=credentials,
@@ -261,7 +261,13 @@ def _discovery(node: Node, fields: dict[str, Any], base: Credentials) -> Discove
     nodes = _credentials(fields["nodes"], base) if "nodes" in fields else None
     allow = tuple(fields["allow"]) if "allow" in fields else None
     interval = fields.get("interval", 30.0)
-    return DiscoveryConfig(fields["kind"], tuple(sets), nodes, interval, allow)
+    return DiscoveryConfig(
+        kind=fields["kind"],
+        master_sets=tuple(sets),
+        node_credentials=nodes,
+        interval=interval,
+        allow=allow,
+    )
 
 
 def _check_unique_names(node: Node, targets: list[TargetConfig]) -> None:

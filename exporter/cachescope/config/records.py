@@ -17,7 +17,7 @@ DEFAULT_LISTEN_ADDRESS = ":9808"
 DEFAULT_TARGET = "redis://localhost:6379"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DiscoveryConfig:
     """A target that stands for more: a cluster seed, or a sentinel's master sets."""
 
@@ -29,7 +29,7 @@ class DiscoveryConfig:
     allow: tuple[Network, ...] | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class TargetConfig:
     endpoint: Endpoint
     name: str
@@ -66,4 +66,4 @@ def target_from_uri(uri: str, credentials: Credentials = NO_CREDENTIALS) -> Targ
         username=endpoint.username or credentials.username,
         password=endpoint.password or credentials.password,
     )
-    return TargetConfig(endpoint, endpoint.address(), (), creds)
+    return TargetConfig(endpoint=endpoint, name=endpoint.address(), credentials=creds)

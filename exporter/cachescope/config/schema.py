@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from cachescope.config.yamlmarks import ConfigError, FieldPath, MarkedYAML
 
 T = TypeVar("T")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+# A sign is read so that -1s is reported as out of range, like 0s, rather than as unreadable.
+_DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def integer(low: int, high: int) -> Schema:
         if isinstance(value, bool) or not isinstance(value, int):
             raise wrong(node, f"a whole number between {low} and {high}")
         if not low <= value <= high:
-            raise node.error(f"must be a whole number between {low} and {high}, not {value}")
+            raise node.error(out_of_range("a whole number", f"between {low} and {high}", value))
         return value
 
     return check
@@ -256,21 +257,26 @@ ANY_DURATION = Bounds(0.001, 86_400.0)
 
 def parse_duration(value: Any, bounds: Bounds = ANY_DURATION) -> float:
     """'5s', '250ms', '1m' or a number of seconds -> seconds, within `bounds`."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value) if _finite(value) else math.inf
-    else:
-        text = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"must be a duration, not {kind(value)}")
+    if isinstance(value, str):
+        text = value.strip()
         match = _DURATION.match(text) if len(text) < 64 else None
         if not match:
-            raise ValueError(
-                f"invalid duration {_short(value)} (use e.g. 500ms, 5s, 1m, 1h;"
-                f" {bounds.describe()})"
-            )
+            written = f"{bounds.describe()} (as 250ms, 5s, 1m or 1h)"
+            raise ValueError(out_of_range("a duration", written, _short(value)))
         unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
-        seconds = float(match.group(1)) * unit
+        seconds, shown = float(match.group(1)) * unit, text
+    else:
+        seconds, shown = (float(value) if _finite(value) else math.inf), _short(value)
     if not (math.isfinite(seconds) and bounds.low <= seconds <= bounds.high):
-        raise ValueError(f"duration must be {bounds.describe()}, not {_short(value)}")
+        raise ValueError(out_of_range("a duration", bounds.describe(), shown))
     return seconds
+
+
+def out_of_range(wanted: str, between: str, shown: object) -> str:
+    """'must be a duration between 1ms and 10m, not 0s': one wording for every range."""
+    return f"must be {wanted} {between}, not {shown}"
 
 
 def duration(bounds: Bounds) -> Schema:

@@ -43,7 +43,8 @@ def duration_seconds(text: str) -> int:
     """'1h30m' -> 5400; raises ValueError for anything else."""
     match = _DURATION.match(str(text))
     if not text or match is None:
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h, 1d)")
+        shown = repr(text) if len(str(text)) <= 40 else repr(str(text)[:37] + "...")
+        raise ValueError(f"must be a duration such as 30s, 5m, 1h or 1d, not {shown}")
     days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
     return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 

@@ -20,8 +20,8 @@ from cachescope.config.schema import (
     nonempty_text,
     number,
     one_of,
+    out_of_range,
     record,
-    via,
     wrong,
 )
 from cachescope.config.yamlmarks import FieldPath, MarkedYAML, load_yaml_file
@@ -35,6 +35,9 @@ DEFAULT_FILE = Path(__file__).resolve().parent / "thresholds.yml"
 _FREE_FORM = {("kubernetes", "labels")}  # mappings whose keys the user chooses
 _DURATION_KEYS = {"for", "window", "warmup", "lookback", "within"}
 _SPANS = {"window", "lookback", "within"}  # a span of 0s holds nothing: the alert never fires
+# promtool refuses a duration past its range (about 292 years) and no alert here waits or
+# looks back more than a month: anything longer is a typo, caught here with its line.
+_LONGEST, _LONGEST_TEXT = 30 * 86_400, "30d"
 _GROWTH = {"factor"}  # "N times the usual": at 1 or below, the usual itself is a spike
 
 
@@ -48,7 +51,7 @@ def read(path: Path | str) -> MarkedYAML:
     """Parse a thresholds file, keeping line numbers for errors."""
     doc = load_yaml_file(str(path), "thresholds file")
     if not isinstance(doc.data, dict):
-        raise doc.error((), "a thresholds file must be a mapping")
+        raise wrong(Node.root(doc), "a mapping")
     return doc
 
 
@@ -100,7 +103,7 @@ def _schema(default: Any, path: FieldPath) -> Schema:
     if key == "severity":
         return one_of(*SEVERITIES)
     if key in _DURATION_KEYS or (isinstance(default, str) and _is_duration(default)):
-        return via(_span if key in _SPANS else _duration, anything)
+        return _duration(1 if key in _SPANS else 0)
     if isinstance(default, bool):
         return boolean
     if isinstance(default, int | float):
@@ -111,7 +114,7 @@ def _schema(default: Any, path: FieldPath) -> Schema:
 def _number(path: FieldPath) -> Schema:
     """A number checked for its meaning: a ratio, a growth factor or a count."""
     if len(path) >= 3 and path[0] == "alerts" and (path[1], path[-1]) in _ratios():
-        return number(lambda value: 0 <= value <= 1, "a ratio from 0 to 1 (0.8 = 80%)")
+        return number(lambda value: 0 <= value <= 1, "a ratio between 0 and 1 (0.8 = 80%)")
     if path[-1] in _GROWTH:
         return number(lambda value: value > 1, "a number above 1 (3 = three times the usual)")
     return number(lambda value: value >= 0, "a number from 0 up")
@@ -123,15 +126,25 @@ def _string(node: Node) -> str:
     return node.value
 
 
-def _duration(value: Any) -> Any:
-    duration_seconds(value)
-    return value
+def _duration(low: int) -> Schema:
+    """A duration as PromQL writes it ('5m', '1h30m'), from `low` seconds to 30d, as written."""
 
+    def check(node: Node) -> str:
+        if not isinstance(node.value, str):
+            raise wrong(node, "a duration")
+        # A minus is read so that -5m is reported as out of range, like 0s for a span.
+        sign = -1 if node.value.startswith("-") else 1
+        try:
+            seconds = sign * duration_seconds(node.value.removeprefix("-"))
+        except ValueError as exc:
+            raise node.error(str(exc)) from None
+        if not low <= seconds <= _LONGEST:
+            between = f"between {low}s and {_LONGEST_TEXT}"
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            raise node.error(out_of_range("a duration", between, shown))
+        return node.value
 
-def _span(value: Any) -> Any:
-    if duration_seconds(value) <= 0:
-        raise ValueError(f"must be a duration above 0s, not {value!r}")
-    return value
+    return check
 
 
 def _is_duration(text: str) -> bool:

@@ -91,7 +91,7 @@ class Discovery:
         except ValueError as exc:
             refused, name = f"reported a host that is not valid: {exc}", f"invalid-host:{port}"
             nowhere = Endpoint(seed.endpoint.scheme, host="invalid.invalid", port=port)
-            return TargetConfig(nowhere, name, labels, Credentials(), refused=refused)
+            return TargetConfig(endpoint=nowhere, name=name, labels=labels, refused=refused)
         endpoint = Endpoint(seed.endpoint.scheme, host=host, port=port)
         refused = self._refusal(host, port)
         if refused:
@@ -100,10 +100,16 @@ class Discovery:
                     "discovery=%s node=%s refused: %s", seed.name, endpoint.address(), refused
                 )
             return TargetConfig(
-                endpoint, endpoint.address(), labels, Credentials(), refused=refused
+                endpoint=endpoint, name=endpoint.address(), labels=labels, refused=refused
             )
         credentials: Credentials = self.config.node_credentials or seed.credentials
-        return TargetConfig(endpoint, endpoint.address(), labels, credentials, seed.config_command)
+        return TargetConfig(
+            endpoint=endpoint,
+            name=endpoint.address(),
+            labels=labels,
+            credentials=credentials,
+            config_command=seed.config_command,
+        )
 
     def _refusal(self, host: str, port: int) -> str:
         """Why `host` may not be contacted, or '' if it may."""

@@ -34,6 +34,8 @@ import bcrypt
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from cachescope.config.schema import out_of_range
+
 # bcrypt reads at most 72 bytes of a password. bcrypt 4 silently drops the rest and
 # bcrypt 5 raises; both would be wrong here. A longer password cannot be the one
 # behind a configured hash (bcrypt 5, Go's bcrypt and therefore exporter-toolkit
@@ -75,7 +77,9 @@ def hash_problem(hashed: object) -> str | None:
         return "must be a bcrypt hash: $2a$, $2b$ or $2y$, two cost digits, $, 53 of ./A-Za-z0-9"
     cost = hash_cost(hashed)
     if not _MIN_COST <= cost <= _MAX_COST:
-        return f"bcrypt cost must be {_MIN_COST} to {_MAX_COST}, got {cost}"
+        return out_of_range(
+            "a bcrypt hash of cost", f"between {_MIN_COST} and {_MAX_COST}", f"cost {cost}"
+        )
     # The pattern lets through salts whose last character carries stray bits, which
     # the library refuses; try the salt at the cheapest cost, so that such a hash
     # fails here rather than in every request.

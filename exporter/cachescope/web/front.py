@@ -58,11 +58,11 @@ class Front:
         listener: socket.socket,
         handler: Handler,
         tls: ssl.SSLContext | None,
-        max_connections: int,
+        web_max_connections: int,
         quick: Callable[[Request], Answer | None] | None = None,
     ) -> None:
         self.handler, self.quick = handler, quick
-        self._registry = Registry(listener, tls, max_connections)
+        self._registry = Registry(listener, tls, web_max_connections)
         self._lock = threading.Lock()  # the counts below and the head cache
         self._serving = 0  # requests being answered
         self._lanes: tuple[Lane[Queued], Lane[Queued]] = (Lane(REQUEST_SLOTS), Lane(LIGHT_SLOTS))

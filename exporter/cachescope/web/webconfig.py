@@ -20,7 +20,16 @@ import ssl
 from typing import Any
 
 from cachescope.config.loader import pem_or_der, read_tls_file
-from cachescope.config.schema import Node, anything, mapping_of, one_of, optional, record, wrong
+from cachescope.config.schema import (
+    Node,
+    anything,
+    mapping_of,
+    one_of,
+    optional,
+    out_of_range,
+    record,
+    wrong,
+)
 from cachescope.config.yamlmarks import load_yaml_file
 from cachescope.web.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
 
@@ -141,6 +150,7 @@ def _context(node: Node, fields: dict[str, Any]) -> ssl.SSLContext:
         context.load_cert_chain(fields["cert_file"].name, fields["key_file"].name)
     except (OSError, ssl.SSLError) as exc:
         raise node.at("cert_file").error(f"cannot load certificate and key: {exc}") from None
+    _check_versions(node, fields)
     auth = fields.get("client_auth_type", "NoClientCert")
     context.verify_mode = _CLIENT_AUTH[auth]
     if "client_ca_file" in fields:
@@ -155,3 +165,12 @@ def _context(node: Node, fields: dict[str, Any]) -> ssl.SSLContext:
         if key in fields:
             setattr(context, attribute, _VERSIONS[fields[key]])
     return context
+
+
+def _check_versions(node: Node, fields: dict[str, Any]) -> None:
+    """A min_version above max_version leaves no version: every handshake would fail."""
+    names = list(_VERSIONS)
+    low, high = fields.get("min_version", names[0]), fields.get("max_version", names[-1])
+    if names.index(low) > names.index(high):
+        between = f"between {names[0]} and {high} (the max_version)"
+        raise node.at("min_version").error(out_of_range("a TLS version", between, low))
