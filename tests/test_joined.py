@@ -36,7 +36,8 @@ def test_families_of_many_targets_come_out_together_in_first_seen_order() -> Non
         'memcached_up{x="1"} 1\n'
     )
     assert joined.size() == len(body)
-    sizes = {name: size for name, _, size in joined.family_sizes()}
+    found = joined.family_sizes()
+    sizes = dict(zip(found.names, found.sizes, strict=True))
     assert sizes["redis_big_key_bytes"] == len(
         'redis_big_key_bytes{instance="a",key="cart:1"} 42\n'
         'redis_big_key_bytes{instance="b",key="café"} 42\n'.encode()

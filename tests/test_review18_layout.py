@@ -108,11 +108,6 @@ def test_config_records_are_built_with_keywords_only() -> None:
     assert positional == [] and not_kw_only == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the collectors' text rule sees f-strings and literals only: %-formatting and "
-    "str.format templates of a sample line pass it",
-)
 @pytest.mark.parametrize(
     "source",
     [

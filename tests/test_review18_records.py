@@ -3,8 +3,7 @@
 tests/test_records.py looks only at module-level names bound to a bare `tuple[...]` and at
 constant indexes on names spelled like a record type. These tests look where it does not:
 fixed-shape tuples inside an alias (`list[tuple[A, B]]`), in a function's return type, in a
-record's field, and positional reads (`x[i][0]`, `Outcome._make(fields)`). Each is a strict
-xfail until the exporter is fixed.
+record's field, and positional reads (`x[i][0]`, `Outcome._make(fields)`).
 """
 
 from __future__ import annotations
@@ -74,14 +73,6 @@ def test_the_detectors_see_a_tuple_inside_a_list_and_a_return_type(tmp_path: Pat
     assert tuple_returning_functions(source) == {"f"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="functions return bare tuples used as records by another module: "
-    "redis/parse.parse_slowlog_entry -> (id, duration) and parse_latency_latest -> "
-    "[(event, when, duration)] unpacked in redis/collect.py; scrape/joined.family_sizes "
-    "and families -> (name, header, size|bodies) unpacked in workers/; Outcome.plain -> "
-    "a 5-tuple rebuilt in workers/pool.py; memcached/parse.split_slabs, ...",
-)
 def test_no_function_returns_a_tuple_record_to_another_module() -> None:
     defined = {path: tuple_returning_functions(path) for path in SCRAPE_PATH}
     offenders = sorted(
@@ -95,23 +86,16 @@ def test_no_function_returns_a_tuple_record_to_another_module() -> None:
     assert offenders == []
 
 
-def test_what_the_function_rule_finds_today() -> None:
-    """Pins the concrete offenders behind the xfail above, so a reader can check them."""
-    found = {
-        _module(path): tuple_returning_functions(path)
-        for path in SCRAPE_PATH
-        if tuple_returning_functions(path)
-    }
-    assert {"parse_slowlog_entry", "parse_latency_latest"} <= found["redis/parse.py"]
-    assert {"plain"} <= found["scrape/state.py"]
-    assert {"families", "family_sizes"} <= found["exposition/joined.py"]
+def test_the_offenders_the_review_found_return_records_now() -> None:
+    """The concrete offenders the review named, so a reader can check each was fixed."""
+    found = {_module(path): tuple_returning_functions(path) for path in SCRAPE_PATH}
+    assert not {"parse_slowlog_entry", "parse_latency_latest"} & found["redis/parse.py"]
+    assert not {"plain", "scrape_many"} & found["scrape/state.py"]
+    assert not {"families", "family_sizes"} & found["exposition/joined.py"]
+    assert not {"split_slabs"} & found["memcached/parse.py"]
+    assert not {"recv_frame"} & found["workers/frames.py"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scrape/state.py `Batch = list[tuple[TargetState, Labels]]` is imported by "
-    "workers/pool.py and workers/worker.py; test_records only flags a bare tuple[...] alias",
-)
 def test_no_alias_holding_a_tuple_record_is_imported_by_another_module() -> None:
     aliases: dict[str, str] = {}
     for path in SCRAPE_PATH:
@@ -135,12 +119,6 @@ def test_no_alias_holding_a_tuple_record_is_imported_by_another_module() -> None
     assert imported == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workers/frames.Report carries `outcomes: list[tuple[int, tuple[float, float, "
-    "float, str, str]]]` and `families: list[tuple[str, bytes, int]]` across the process "
-    "boundary; pool.py reads them by position (`batch[position][0]`, `Outcome._make`)",
-)
 def test_no_record_field_crossing_the_worker_boundary_is_a_positional_tuple() -> None:
     tree = ast.parse((PACKAGE / "workers" / "frames.py").read_text(encoding="utf-8"))
     fields = [
@@ -154,12 +132,6 @@ def test_no_record_field_crossing_the_worker_boundary_is_a_positional_tuple() ->
     assert fields == [] and "._make(" not in pool and "][0]" not in pool
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keyspace/settings.KeyspaceConfig keeps groups as (name, glob) and check_keys / "
-    "streams as (db, key) tuples, unpacked by position in keyspace/sample.py, streams.py "
-    "and sampler.py",
-)
 def test_keyspace_settings_hand_records_not_pairs_to_the_sampler() -> None:
     from cachescope.config.keyspace import KeyspaceConfig
 

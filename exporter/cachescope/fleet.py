@@ -13,7 +13,7 @@ from cachescope.config.targets import Endpoint, EndpointKey, parse_uri
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.joined import Joined
 from cachescope.scrape.discoverythread import DiscoveryThread, add_metrics, start_all
-from cachescope.scrape.state import Scraper, TargetState
+from cachescope.scrape.state import Scraper, TargetState, Task
 from cachescope.workers.pool import ProcessScraper, process_count
 
 # Targets reached through allow rules keep their connection between scrapes;
@@ -161,7 +161,7 @@ class Fleet:
         """Every target, each labelled with instance=<its name>."""
         self.refresh()
         jobs = [
-            (state, (("instance", state.target.name),) + state.target.labels)
+            Task(state, (("instance", state.target.name),) + state.target.labels)
             for state in list(self.states.values())
         ]
         processes = process_count(self.limits.scrape_processes, len(jobs))

@@ -18,6 +18,7 @@ keyspace:
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 from cachescope.config.schema import (
     Bounds,
@@ -35,6 +36,20 @@ from cachescope.config.schema import (
 _MAX_PREFIX_DEPTH = 16
 
 
+class KeyGroup(NamedTuple):
+    """A named group of keys: those matching a glob pattern."""
+
+    name: str
+    pattern: str
+
+
+class DbKey(NamedTuple):
+    """A key in a database: `check_keys` and `streams` entries."""
+
+    db: int
+    key: str
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KeyspaceConfig:
     interval: float = 300.0
@@ -43,14 +58,14 @@ class KeyspaceConfig:
     time_cap: float = 30.0
     scan_count: int = 100
     memory_samples: int = 5
-    groups: tuple[tuple[str, str], ...] = ()  # (name, glob)
+    groups: tuple[KeyGroup, ...] = ()
     prefix_delimiter: str = ":"
     prefix_depth: int = 1  # 0: only the configured groups, the rest is "other"
     max_groups: int = 50
     top: int = 10
     key_names: str = "plain"
-    check_keys: tuple[tuple[int, str], ...] = ()  # (db, key)
-    streams: tuple[tuple[int, str], ...] = ()
+    check_keys: tuple[DbKey, ...] = ()
+    streams: tuple[DbKey, ...] = ()
     prefer_replica: bool = False
     max_series: int = 2_000
 
@@ -76,9 +91,9 @@ def _prefix(node: Node) -> dict[str, object]:
     return {"prefix_" + key: value for key, value in fields.items()}
 
 
-def _group(node: Node) -> tuple[str, str]:
+def _group(node: Node) -> KeyGroup:
     fields = _GROUP(node)
-    return fields["name"], fields["pattern"]
+    return KeyGroup(fields["name"], fields["pattern"])
 
 
 def _delimiter(value: str) -> str:
@@ -87,14 +102,14 @@ def _delimiter(value: str) -> str:
     return value
 
 
-def _db_key(text: str) -> tuple[int, str]:
+def _db_key(text: str) -> DbKey:
     """'key' (database 0) or 'N:key'."""
     db, sep, key = text.partition(":")
     if sep and db.isdecimal():
-        return int(db), key
+        return DbKey(int(db), key)
     if not text:
         raise ValueError("must not be empty")
-    return 0, text
+    return DbKey(0, text)
 
 
 _PREFIX = record({"delimiter": via(_delimiter), "depth": integer(0, _MAX_PREFIX_DEPTH)})

@@ -63,9 +63,9 @@ class Findings:
         return self.dbs.setdefault(index, DbSample())
 
     def group_of(self, key: str) -> str:
-        for name, pattern in self.config.groups:
-            if fnmatchcase(key, pattern):
-                return name
+        for group in self.config.groups:
+            if fnmatchcase(key, group.pattern):
+                return group.name
         depth = self.config.prefix_depth
         delimiter = self.config.prefix_delimiter
         if depth and delimiter in key:

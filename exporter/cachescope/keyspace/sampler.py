@@ -141,7 +141,7 @@ class Sampler:
         self.hot_keys_supported = "lfu" in parse_info(_bytes(memory)).get("maxmemory_policy", "")
         findings, extra = Findings(self.config), []
         total = sum(sizes.values()) or 1
-        wanted = set(sizes) | {db for db, _ in self.config.check_keys + self.config.streams}
+        wanted = set(sizes) | {entry.db for entry in self.config.check_keys + self.config.streams}
         for db in sorted(wanted):
             run([("SELECT", db)])
             findings.db(db).size = sizes.get(db, 0)

@@ -38,7 +38,7 @@ def check_keys(
     run: Run, db: int, config: KeyspaceConfig, label: Callable[[str], str]
 ) -> list[KeyspaceMetric]:
     """redis_key_size for each configured key of this database that exists."""
-    keys = [key for key_db, key in config.check_keys if key_db == db]
+    keys = [checked.key for checked in config.check_keys if checked.db == db]
     if not keys:
         return []
     kinds = [as_text(kind) for kind in run([("TYPE", key) for key in keys])]
@@ -61,7 +61,7 @@ def stream_metrics(
     run: Run, db: int, config: KeyspaceConfig, label: Callable[[str], str]
 ) -> list[KeyspaceMetric]:
     """Length and groups of each configured stream; per group consumers, pending and lag."""
-    names = [key for key_db, key in config.streams if key_db == db]
+    names = [stream.key for stream in config.streams if stream.db == db]
     if not names:
         return []
     commands: list[tuple[str | int | bytes, ...]] = []

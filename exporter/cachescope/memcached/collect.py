@@ -52,10 +52,10 @@ class MemcachedCollector:
             if stats is not None:
                 by_command[command] = stats
         stats = by_command["stats"]
-        slabs, slab_totals = split_slabs(by_command.get("stats slabs", {}))
-        sections.add_stats(metrics, {**slab_totals, **stats})
+        slabs = split_slabs(by_command.get("stats slabs", {}))
+        sections.add_stats(metrics, {**slabs.totals, **stats})
         sections.add_settings(metrics, by_command.get("stats settings", {}), stats)
-        sections.add_slabs(metrics, slabs, split_items(by_command.get("stats items", {})))
+        sections.add_slabs(metrics, slabs.per_slab, split_items(by_command.get("stats items", {})))
 
     def _checked(self, command: str, reply: Reply) -> Stats | None:
         """The reply as stats; None for a refused subcommand, which we stop sending."""

@@ -8,6 +8,7 @@ that does not know a stats subcommand answers one line instead: `ERROR`,
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 # A peer that streams lines without ever ending a reply must not eat our memory;
 # `stats items` of a server with all 63 slab classes in use is about 120 KiB.
@@ -79,8 +80,15 @@ def parse_stats(raw: bytes) -> Stats:
     return reply
 
 
-def split_slabs(stats: Stats) -> tuple[dict[str, Stats], Stats]:
-    """`stats slabs` -> ({slab id: {field: value}}, {global field: value}).
+class Slabs(NamedTuple):
+    """`stats slabs` split into its per-class and its global lines."""
+
+    per_slab: dict[str, Stats]  # {slab id: {field: value}}
+    totals: Stats  # {global field: value}
+
+
+def split_slabs(stats: Stats) -> Slabs:
+    """`stats slabs` -> per-class fields by slab id, and the global fields.
 
     Per-class lines are `<id>:<field>`; `active_slabs` and `total_malloced` are global.
     """
@@ -92,7 +100,7 @@ def split_slabs(stats: Stats) -> tuple[dict[str, Stats], Stats]:
             per_slab.setdefault(slab, {})[field] = value
         elif not sep:
             totals[key] = value
-    return per_slab, totals
+    return Slabs(per_slab, totals)
 
 
 def split_items(stats: Stats) -> dict[str, Stats]:

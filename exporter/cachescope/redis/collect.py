@@ -22,6 +22,7 @@ from cachescope.exposition.textformat import GAUGE
 from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
+    SlowlogEntry,
     parse_config_get,
     parse_info,
     parse_latency_latest,
@@ -246,31 +247,31 @@ def _add_slowlog(metrics: MetricSet, replies: dict[Command, object]) -> None:
     if not isinstance(length, int):
         return
     metrics.add("redis_slowlog_length", GAUGE, "Entries in the slow log.", length)
-    last_id, duration = parse_slowlog_entry(replies.get(SLOWLOG_GET)) or (0.0, 0.0)
-    metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", last_id)
+    entry = parse_slowlog_entry(replies.get(SLOWLOG_GET)) or SlowlogEntry(0.0, 0.0)
+    metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", entry.id)
     metrics.add(
         "redis_last_slow_execution_duration_seconds",
         GAUGE,
         "Duration of the newest slow log entry.",
-        duration,
+        entry.duration,
     )
 
 
 def _add_latency(metrics: MetricSet, reply: object) -> None:
-    for event, when, duration in parse_latency_latest(reply):
-        labels = (("event_name", event),)
+    for spike in parse_latency_latest(reply):
+        labels = (("event_name", spike.event),)
         metrics.add(
             "redis_latency_spike_last",
             GAUGE,
             "Unix time of the latest latency spike.",
-            when,
+            spike.when,
             labels,
         )
         metrics.add(
             "redis_latency_spike_duration_seconds",
             GAUGE,
             "Duration of the latest latency spike.",
-            duration,
+            spike.duration,
             labels,
         )
 

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from cachescope.textcache import TextCache
+
+
+class SlowlogEntry(NamedTuple):
+    """The newest entry of `SLOWLOG GET 1`."""
+
+    id: float
+    duration: float  # seconds
+
+
+class LatencySpike(NamedTuple):
+    """One event's latest spike, from LATENCY LATEST."""
+
+    event: str
+    when: float  # unix time
+    duration: float  # seconds
 
 
 def parse_info(raw: bytes) -> dict[str, str]:
@@ -116,26 +132,26 @@ def parse_config_get(replies: list[object]) -> dict[str, str]:
     return result
 
 
-def parse_slowlog_entry(reply: object) -> tuple[float, float] | None:
-    """(id, duration in seconds) of the newest entry of `SLOWLOG GET 1`, if any."""
+def parse_slowlog_entry(reply: object) -> SlowlogEntry | None:
+    """The id and duration of the newest entry of `SLOWLOG GET 1`, if any."""
     if not isinstance(reply, list) or not reply or not isinstance(reply[0], list):
         return None
     entry = reply[0]
     if len(entry) < 3 or not isinstance(entry[0], int) or not isinstance(entry[2], int):
         return None
-    return float(entry[0]), entry[2] / 1e6
+    return SlowlogEntry(float(entry[0]), entry[2] / 1e6)
 
 
-def parse_latency_latest(reply: object) -> list[tuple[str, float, float]]:
-    """[(event, unix time of the latest spike, its duration in seconds)] from LATENCY LATEST."""
-    events: list[tuple[str, float, float]] = []
+def parse_latency_latest(reply: object) -> list[LatencySpike]:
+    """Each event's latest spike from LATENCY LATEST."""
+    events: list[LatencySpike] = []
     if not isinstance(reply, list):
         return events
     for entry in reply:
         if isinstance(entry, list) and len(entry) >= 3:
             name, when, latest_ms = entry[0], entry[1], entry[2]
             if isinstance(when, int) and isinstance(latest_ms, int):
-                events.append((as_text(name), float(when), latest_ms / 1000.0))
+                events.append(LatencySpike(as_text(name), float(when), latest_ms / 1000.0))
     return events
 
 

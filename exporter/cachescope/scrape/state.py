@@ -64,8 +64,9 @@ def scrub_labels(metrics: MetricSet, scrubber: Scrubber) -> None:
 class Outcome(NamedTuple):
     """How one scrape of a target ended; what a scrape worker reports to the main process.
 
-    A NamedTuple, not a dataclass: one crosses the process boundary per target
-    and scrape, as a plain tuple, and comes back in one call (`Outcome._make`).
+    A NamedTuple, not a dataclass: it is built on every scrape of every target, and
+    a tuple is the cheapest record to build. It crosses the process boundary in
+    columns (frames.Outcomes), not one by one.
     """
 
     up: float  # 1.0 or 0.0, as `<namespace>_up`
@@ -73,10 +74,6 @@ class Outcome(NamedTuple):
     duration: float  # seconds
     error: str = ""  # the kind of error (ERROR_HINTS' keys); "" if it succeeded
     message: str = ""  # what went wrong, scrubbed of the target's secret
-
-    def plain(self) -> tuple[float, float, float, str, str]:
-        """The fields as a plain tuple, which pickles faster (see frames.Report)."""
-        return (self.up, self.time, self.duration, self.error, self.message)
 
 
 class TargetState:
@@ -228,7 +225,14 @@ class TargetState:
             )
 
 
-Batch = list[tuple[TargetState, Labels]]  # targets to scrape, each with its labels
+class Task(NamedTuple):
+    """A target to scrape, with the labels its samples carry."""
+
+    state: TargetState
+    labels: Labels
+
+
+Batch = list[Task]  # targets to scrape
 
 
 class Scraper:
@@ -248,21 +252,21 @@ class Scraper:
         self.max_concurrency = max(max_concurrency, 1)  # scrape threads at most
 
     def scrape_many(self, jobs: Batch) -> Joined:
-        """Scrape every (target, labels) pair; their families, rendered and joined by name.
+        """Scrape every task's target; their families, rendered and joined by name.
 
         Each thread renders its own target's text, so the caller holds bytes,
         not hundreds of thousands of samples, when a fleet is large.
         """
         # The socket deadline bounds each scrape; the extra second covers DNS
         # and thread start-up, which the socket timeout does not.
-        limit = max((state.target.timeout for state, _ in jobs), default=0.0) + 1.0
+        limit = max((task.state.target.timeout for task in jobs), default=0.0) + 1.0
         run = _Run(jobs)
         run.supervise(time.monotonic() + limit, self.base, self.max_concurrency, self.patience)
         joined = Joined()
-        for (state, labels), rendered in zip(jobs, run.results, strict=True):
+        for task, rendered in zip(jobs, run.results, strict=True):
             if rendered is None:  # still running: reported down, its late result dropped
-                metrics = MetricSet(labels)
-                state.add_self_metrics(metrics, 0.0, limit)
+                metrics = MetricSet(task.labels)
+                task.state.add_self_metrics(metrics, 0.0, limit)
                 rendered = metrics.rendered()
             joined.add(rendered)
         return joined
@@ -307,8 +311,8 @@ class _Run:
                     return
                 index = self.queue.popleft()
                 self.started[me] = time.monotonic()
-            state, labels = self.jobs[index]
-            rendered = state.scrape(labels).rendered()
+            task = self.jobs[index]
+            rendered = task.state.scrape(task.labels).rendered()
             with self.lock:
                 del self.started[me]  # idle until its next target: not a slow one
                 self.results[index] = rendered

@@ -18,8 +18,9 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from cachescope.config.records import TargetConfig
-from cachescope.exposition.joined import Chunk
+from cachescope.exposition.joined import Chunk, Sizes
 from cachescope.exposition.textformat import Labels
+from cachescope.scrape.state import Outcome
 
 _FRAME = struct.Struct("!QQ")  # lengths of the pickled index and of the raw data after it
 _IOV_MAX = 1024  # buffers per sendmsg call
@@ -51,14 +52,52 @@ class Order(NamedTuple):
     counts: dict[str, Counts] | None  # by target name, with new jobs
 
 
+class Outcomes(NamedTuple):
+    """Each scrape's outcome since the last report, with its job's position, in columns.
+
+    Columns, not an Outcome per scrape: a NamedTuple pickles through a Python call
+    per object, which made a worker's report of 250 outcomes five times slower to
+    pickle; a few lists of floats and strings pickle as fast as plain tuples.
+    """
+
+    positions: list[int]
+    up: list[float]
+    times: list[float]
+    durations: list[float]
+    errors: list[str]
+    messages: list[str]
+
+    @classmethod
+    def empty(cls) -> Outcomes:
+        return cls([], [], [], [], [], [])
+
+    def add(self, position: int, outcome: Outcome) -> None:
+        """Append the outcome of a scrape of the job at `position`."""
+        self.positions.append(position)
+        self.up.append(outcome.up)
+        self.times.append(outcome.time)
+        self.durations.append(outcome.duration)
+        self.errors.append(outcome.error)
+        self.messages.append(outcome.message)
+
+    def records(self) -> list[Outcome]:
+        """The outcomes, in the order of `positions`."""
+        columns = (self.up, self.times, self.durations, self.errors, self.messages)
+        return list(map(Outcome, *columns))
+
+
 class Report(NamedTuple):
     """A worker's answer; the families' samples follow it in the frame, in this order."""
 
-    families: list[tuple[str, bytes, int]]  # name, header and size of each family's samples
-    # Each scrape's outcome since the last report: (its job's position, the Outcome's
-    # fields). Plain tuples: a NamedTuple pickles through a Python call per object,
-    # which made a worker's report of 250 outcomes five times slower to pickle.
-    outcomes: list[tuple[int, tuple[float, float, float, str, str]]]
+    families: Sizes  # name, header and size of each family's samples
+    outcomes: Outcomes
+
+
+class Frame(NamedTuple):
+    """A frame as received: its unpickled index and the raw data after it."""
+
+    index: Any
+    data: memoryview
 
 
 def send_frame(
@@ -83,10 +122,10 @@ def _send_all(sock: socket.socket, buffers: list[Chunk]) -> None:
             buffers[start] = memoryview(buffers[start])[sent:]
 
 
-def recv_frame(sock: socket.socket, deadline: float | None) -> tuple[Any, memoryview]:
+def recv_frame(sock: socket.socket, deadline: float | None) -> Frame:
     index_length, data_length = _FRAME.unpack(_recv_exact(sock, _FRAME.size, deadline))
     index = pickle.loads(_recv_exact(sock, index_length, deadline))
-    return index, _recv_exact(sock, data_length, deadline)
+    return Frame(index, _recv_exact(sock, data_length, deadline))
 
 
 def _recv_exact(sock: socket.socket, size: int, deadline: float | None) -> memoryview:

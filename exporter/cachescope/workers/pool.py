@@ -39,7 +39,7 @@ from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.joined import Joined
 from cachescope.logs import logging_settings
-from cachescope.scrape.state import Batch, Outcome, Scraper
+from cachescope.scrape.state import Batch, Scraper
 from cachescope.workers.frames import Counts, Job, Order, Report, recv_frame, send_frame
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,15 @@ class Worker:
         With them go each target's counters so far: a target new to this worker
         (a replaced worker's, say) counts on from there, never backwards.
         """
-        jobs = [Job(s.target, labels, s.persistent, s.max_series) for s, labels in batch]
+        jobs = [
+            Job(task.state.target, task.labels, task.state.persistent, task.state.max_series)
+            for task in batch
+        ]
         order = Order(None, None)
         if jobs != self.sent:
             order = Order(
-                jobs, {s.target.name: Counts(s.scrapes, dict(s.errors)) for s, _ in batch}
+                jobs,
+                {t.state.target.name: Counts(t.state.scrapes, dict(t.state.errors)) for t in batch},
             )
             self.sent = jobs
         self.sock.settimeout(MARGIN)
@@ -126,10 +130,10 @@ class Worker:
 
     def reply(self, deadline: float) -> tuple[Report, memoryview]:
         """The worker's report and its rendered data; OSError if late or gone."""
-        report, data = recv_frame(self.sock, deadline)
-        if not isinstance(report, Report):
-            raise ValueError(f"a scrape worker sent {type(report).__name__}, not a report")
-        return report, data
+        frame = recv_frame(self.sock, deadline)
+        if not isinstance(frame.index, Report):
+            raise ValueError(f"a scrape worker sent {type(frame.index).__name__}, not a report")
+        return frame.index, frame.data
 
     def stop(self, wait: float = 2.0) -> None:
         """Ask the worker to close its connections and exit; kill it after `wait` seconds."""
@@ -156,11 +160,12 @@ class ProcessScraper:
 
     def scrape_many(self, jobs: Batch) -> Joined:
         batches: list[Batch] = [[] for _ in range(self.processes)]
-        for state, labels in jobs:
+        for task in jobs:
+            state = task.state
             index = 0 if state.sampler is not None else share(state.target.name, self.processes)
-            batches[index].append((state, labels))
+            batches[index].append(task)
         with self._lock:
-            timeout = max((state.target.timeout for state, _ in jobs), default=0.0)
+            timeout = max((task.state.target.timeout for task in jobs), default=0.0)
             deadline = time.monotonic() + timeout + MARGIN
             asked = [self._ask(index, batch) for index, batch in enumerate(batches[1:])]
             joined = self.local.scrape_many(batches[0])  # meanwhile, in this process
@@ -199,11 +204,13 @@ class ProcessScraper:
             _failed(batch, joined)
             return
         at = 0
-        for name, header, length in report.families:  # a family's samples lie together in `data`
+        sizes = report.families  # a family's samples lie together in `data`, in this order
+        for name, header, length in zip(sizes.names, sizes.headers, sizes.sizes, strict=True):
             joined.add_family(name, header, [data[at : at + length]])
             at += length
-        for position, fields in report.outcomes:
-            batch[position][0].record(Outcome._make(fields))
+        outcomes = report.outcomes
+        for position, outcome in zip(outcomes.positions, outcomes.records(), strict=True):
+            batch[position].state.record(outcome)
 
     def _replace(self, index: int) -> None:
         worker = self._workers[index]
@@ -222,9 +229,10 @@ class ProcessScraper:
 
 def _failed(batch: Batch, joined: Joined) -> None:
     error = ScrapeError("timeout", "the scrape worker process did not answer in time")
-    for state, labels in batch:
+    for task in batch:
+        state = task.state
         outcome = state.failed(error, state.target.timeout + MARGIN)
         state.record(outcome)
-        metrics = MetricSet(labels)
+        metrics = MetricSet(task.labels)
         state.add_self_metrics(metrics, outcome.up, outcome.duration)
         joined.add(metrics.rendered())

@@ -17,8 +17,8 @@ from typing import NamedTuple
 
 from cachescope.exposition.joined import Joined
 from cachescope.logs import setup_logging
-from cachescope.scrape.state import Batch, Outcome, Scraper, TargetState
-from cachescope.workers.frames import Counts, Job, Report, recv_frame, send_frame
+from cachescope.scrape.state import Batch, Outcome, Scraper, TargetState, Task
+from cachescope.workers.frames import Counts, Job, Outcomes, Report, recv_frame, send_frame
 
 
 def serve(sock: socket.socket, max_concurrency: int) -> None:
@@ -29,7 +29,7 @@ def serve(sock: socket.socket, max_concurrency: int) -> None:
     try:
         while True:
             try:
-                message, _ = recv_frame(sock, None)
+                message = recv_frame(sock, None).index
             except (OSError, EOFError):
                 break
             if message == "stop":
@@ -47,14 +47,12 @@ def _answer(sock: socket.socket, joined: Joined, jobs: Batch) -> None:
     """Families' sizes first, then their samples in the same order, straight from the
     targets' rendered blocks."""
     families = joined.family_sizes()
-    bodies = (body for _, _, family in joined.families() for body in family)
-    size = sum(size for _, _, size in families)
-    outcomes = [
-        (position, outcome.plain())
-        for position, (state, _) in enumerate(jobs)
-        for outcome in _unreported(state)
-    ]
-    send_frame(sock, Report(families, outcomes), bodies, size)
+    bodies = (body for family in joined.families() for body in family.bodies)
+    outcomes = Outcomes.empty()
+    for position, task in enumerate(jobs):
+        for outcome in _unreported(task.state):
+            outcomes.add(position, outcome)
+    send_frame(sock, Report(families, outcomes), bodies, sum(families.sizes))
 
 
 def _unreported(state: TargetState) -> list[Outcome]:
@@ -85,7 +83,7 @@ def _sync(states: dict[str, _Held], jobs: list[Job], counts: dict[str, Counts]) 
             state.scrapes = start.scrapes
             state.errors.update(start.errors)
             states[name] = _Held(job, state)
-    return [(states[job.target.name].state, job.labels) for job in jobs]
+    return [Task(states[job.target.name].state, job.labels) for job in jobs]
 
 
 def main(argv: list[str]) -> None:
