@@ -52,6 +52,7 @@ LIVE_MODULES = frozenset(
         "test_benchmarks",
         "test_dashboards_live",
         "test_discovery_background",
+        "test_keyspace_passes",
         "test_e2e_alertmanager",
         "test_flags_hostile",
         "test_fleet_isolation",

@@ -1,4 +1,4 @@
-"""One sampling cycle's findings, and the estimates they give (pure: no I/O).
+"""What a pass over the keyspace found, and the estimates it gives (pure: no I/O).
 
 redis_key_group_keys_estimated{db="db0",key_group="user"} 120000
 redis_key_group_memory_bytes_estimated{db="db0",key_group="user"} 9.6e+06
@@ -53,7 +53,7 @@ class DbSample:
 
 
 class Findings:
-    """Accumulates sampled keys for one cycle, then renders the estimates."""
+    """Accumulates the keys a pass samples, over its cycles, then renders the estimates."""
 
     def __init__(self, config: KeyspaceConfig) -> None:
         self.config = config
@@ -121,7 +121,7 @@ class Findings:
                 KeyspaceMetric(
                     "redis_keyspace_sampled_keys",
                     GAUGE,
-                    "Keys the last sampling cycle looked at.",
+                    "Keys the reported pass looked at (the last whole one, else the running one).",
                     sample.sampled,
                     (db,),
                 )
@@ -176,9 +176,11 @@ class Findings:
     def _top(
         self, db: tuple[str, str], heap: list[tuple[float, str, str]], name: str, help_: str
     ) -> list[KeyspaceMetric]:
-        return [
-            KeyspaceMetric(
-                name, GAUGE, help_, value, (db, ("key", self.label(key)), ("type", kind))
-            )
-            for value, key, kind in sorted(heap, reverse=True)
-        ]
+        seen: set[str] = set()  # SCAN may return a key twice in a pass: keep its highest
+        out = []
+        for value, key, kind in sorted(heap, reverse=True):
+            if key not in seen:
+                seen.add(key)
+                labels = (db, ("key", self.label(key)), ("type", kind))
+                out.append(KeyspaceMetric(name, GAUGE, help_, value, labels))
+        return out

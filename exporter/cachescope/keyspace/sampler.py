@@ -4,8 +4,11 @@ A cycle walks part of the keyspace with SCAN (never KEYS, never DEBUG), under
 a budget: a number of keys, a pace in commands per second, and a time cap.
 Every command it sends is O(1) or bounded by a small SAMPLES count, so even a
 huge database never sees a slow command from it. The cursor carries over from
-cycle to cycle, so successive cycles cover the whole keyspace. Scrapes read the
-last cycle's results, with their age.
+cycle to cycle, so successive cycles cover the whole keyspace: a pass. What a
+pass finds (the biggest and hottest keys, the groups) adds up over its cycles,
+and scrapes report the last completed pass, so a big key seen once stays on
+/metrics until a pass no longer finds it; until the first pass completes, they
+report the running one, its groups scaled to the database's size.
 """
 
 from __future__ import annotations
@@ -59,8 +62,14 @@ class Sampler:
         )
         self._samples: list[KeyspaceMetric] = []
         self._cursors: dict[int, int] = {}
-        self.finished = self.duration = 0.0
-        self.commands = self.errors = self.dropped = 0
+        self._pending: dict[int, list[bytes]] = {}  # scanned, not yet looked at
+        self._running = Findings(self.config)  # the pass under way
+        self._completed: Findings | None = None  # the last whole pass
+        self._wrapped: set[int] = set()  # databases the running pass has covered
+        self._pass_started = time.monotonic()
+        self._total_keys = 0  # in every database, at the last look
+        self.finished = self.duration = self.pass_duration = 0.0
+        self.commands = self.errors = self.dropped = self.passes = 0
         self.hot_keys_supported = False
         self.source = ""
 
@@ -98,12 +107,19 @@ class Sampler:
         )
         connection = self._connect(budget.deadline)
         try:
-            findings = self._walk(connection, budget)
+            extra, sizes = self._walk(connection, budget)
         finally:
             connection.close()
         self.commands += budget.sent
+        if self._wrapped >= set(sizes):  # every database scanned through: a whole pass
+            self._completed, self._running = self._running, Findings(self.config)
+            self._wrapped = set()
+            now = time.monotonic()
+            self.pass_duration, self._pass_started = now - self._pass_started, now
+            self.passes += 1
+        reported = self._completed or self._running
         with self._lock:
-            self._samples = findings
+            self._samples = reported.samples(self.hot_keys_supported) + extra
             self.finished, self.duration = time.time(), time.monotonic() - started
 
     def _connect(self, deadline: float) -> RedisConnection:
@@ -126,7 +142,11 @@ class Sampler:
                 return RedisConnection(_with_endpoint(self.target, endpoint))
         return primary
 
-    def _walk(self, connection: RedisConnection, budget: Budget) -> list[KeyspaceMetric]:
+    def _walk(
+        self, connection: RedisConnection, budget: Budget
+    ) -> tuple[list[KeyspaceMetric], dict[int, int]]:
+        """One cycle: scan on into the running pass; the per-cycle series, and the db sizes."""
+
         def run(commands: list[tuple[str | int | bytes, ...]]) -> list[object]:
             replies = connection.execute(commands, budget.deadline)
             budget.spend(len(commands))
@@ -139,32 +159,45 @@ class Sampler:
             if k[2:].isdecimal()
         }
         self.hot_keys_supported = "lfu" in parse_info(_bytes(memory)).get("maxmemory_policy", "")
-        findings, extra = Findings(self.config), []
-        total = sum(sizes.values()) or 1
+        findings, extra = self._running, []
+        self._total_keys = sum(sizes.values())
+        # The budget goes to the databases this pass has not covered yet.
+        left = {db: size for db, size in sizes.items() if db not in self._wrapped}
+        total = sum(left.values()) or 1
         wanted = set(sizes) | {entry.db for entry in self.config.check_keys + self.config.streams}
         for db in sorted(wanted):
             run([("SELECT", db)])
             findings.db(db).size = sizes.get(db, 0)
-            share = max(self.config.keys_per_cycle * sizes.get(db, 0) // total, 1)
-            self._scan(run, db, share, findings, budget)
+            if db in left:
+                share = max(self.config.keys_per_cycle * left[db] // total, 1)
+                self._scan(run, db, share, findings, budget)
             extra += streams.check_keys(run, db, self.config, findings.label)
             extra += streams.stream_metrics(run, db, self.config, findings.label)
-        return findings.samples(self.hot_keys_supported) + extra
+        return extra, sizes
 
     def _scan(self, run: Run, db: int, share: int, findings: Findings, budget: Budget) -> None:
+        # Keys a SCAN returned beyond the budget wait for the next cycle rather than be
+        # skipped: the cursor has moved past them, and a pass must see every key.
+        pending = self._pending.pop(db, [])
         while share > 0 and not budget.over:
-            reply = run([("SCAN", self._cursors.get(db, 0), "COUNT", self.config.scan_count)])[0]
-            if not isinstance(reply, list) or len(reply) != 2:
-                raise ScrapeError("command", f"SCAN refused: {reply}")
-            cursor, found = int(reply[0]), list(reply[1])
-            self._cursors[db] = cursor
-            keys = found[: min(share, budget.keys)]
+            cursor = self._cursors.get(db, 0)
+            if not pending:
+                reply = run([("SCAN", cursor, "COUNT", self.config.scan_count)])[0]
+                if not isinstance(reply, list) or len(reply) != 2:
+                    raise ScrapeError("command", f"SCAN refused: {reply}")
+                cursor, pending = int(reply[0]), list(reply[1])
+                self._cursors[db] = cursor
+            take = min(share, budget.keys)
+            keys, pending = pending[:take], pending[take:]
             share -= len(keys)
             budget.keys -= len(keys)
             if keys:
                 self._inspect(run, db, keys, findings)
-            if cursor == 0:
-                break  # a full pass over this database
+            if cursor == 0 and not pending:
+                self._wrapped.add(db)  # this pass has seen the whole database
+                break
+        if pending:
+            self._pending[db] = pending
 
     def _inspect(self, run: Run, db: int, keys: list[bytes], findings: Findings) -> None:
         lfu = self.hot_keys_supported
@@ -201,7 +234,7 @@ class Sampler:
             )
 
     def add_metrics(self, metrics: MetricSet) -> None:
-        """The last cycle's results, and the sampler's own health, into a scrape."""
+        """The reported pass's results, its progress and the sampler's health, into a scrape."""
         with self._lock:
             samples, finished = self._samples, self.finished
         limit = self.config.max_series
@@ -210,6 +243,7 @@ class Sampler:
             samples = samples[:limit]
         for name, type_, help_, value, labels in samples:
             metrics.add(name, type_, help_, value, labels)
+        self._add_progress(metrics)
         if finished:
             metrics.add(
                 "redis_keyspace_sample_age_seconds",
@@ -254,6 +288,37 @@ class Sampler:
                 "Where the sampler reads keys: the primary or a replica.",
                 1,
                 (("source", self.source),),
+            )
+
+    def _add_progress(self, metrics: MetricSet) -> None:
+        """How far the running pass is, and how long a whole pass takes at this budget."""
+        seen = sum(db.sampled for db in self._running.dbs.values())
+        total = self._total_keys
+        metrics.add(
+            "redis_keyspace_pass_progress_ratio",
+            GAUGE,
+            "Share of the keyspace the running pass has looked at (1: about to complete).",
+            min(seen / total, 1.0) if total else 0.0,
+        )
+        cycles = -(-total // self.config.keys_per_cycle) if total else 1
+        metrics.add(
+            "redis_keyspace_pass_estimated_seconds",
+            GAUGE,
+            "Time a whole pass takes at the configured keys_per_cycle and interval.",
+            cycles * self.config.interval,
+        )
+        metrics.add(
+            "redis_keyspace_passes_total",
+            COUNTER,
+            "Whole passes over the keyspace completed; results are the last one's.",
+            self.passes,
+        )
+        if self.passes:
+            metrics.add(
+                "redis_keyspace_pass_duration_seconds",
+                GAUGE,
+                "Duration of the last completed pass.",
+                self.pass_duration,
             )
 
 
