@@ -77,6 +77,8 @@ def test_big_and_hot_keys_of_a_pass_stay_until_a_pass_no_longer_finds_them(
         assert "biglist" in top_keys(metrics, "redis_big_key_elements")
         assert "hotkey" in top_keys(metrics, "redis_hot_key_lfu_frequency")
         assert metrics.value("redis_keyspace_pass_estimated_seconds", instance="cache") == 4.0
+        status, page = exporter.get("/")
+        assert status == 200 and "completed, a pass takes about 4s" in page
 
         # Every scrape of the next three cycles still has them: no cycle's slice hides them.
         cycles, seen = 0, counter(metrics, "redis_keyspace_sample_commands_total")

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import threading
 import time
+from typing import NamedTuple
 
 from cachescope.config.records import TargetConfig
 from cachescope.config.targets import Endpoint
@@ -30,6 +31,14 @@ from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info, parse_kv
 
 log = logging.getLogger(__name__)
+
+
+class PassProgress(NamedTuple):
+    """The running pass's share of the keyspace, passes completed, a whole pass's duration."""
+
+    ratio: float
+    passes: int
+    estimated: float
 
 
 class Budget:
@@ -290,22 +299,27 @@ class Sampler:
                 (("source", self.source),),
             )
 
-    def _add_progress(self, metrics: MetricSet) -> None:
+    def progress(self) -> PassProgress:
         """How far the running pass is, and how long a whole pass takes at this budget."""
         seen = sum(db.sampled for db in self._running.dbs.values())
         total = self._total_keys
+        cycles = -(-total // self.config.keys_per_cycle) if total else 1
+        ratio = min(seen / total, 1.0) if total else 0.0
+        return PassProgress(ratio, self.passes, cycles * self.config.interval)
+
+    def _add_progress(self, metrics: MetricSet) -> None:
+        progress = self.progress()
         metrics.add(
             "redis_keyspace_pass_progress_ratio",
             GAUGE,
             "Share of the keyspace the running pass has looked at (1: about to complete).",
-            min(seen / total, 1.0) if total else 0.0,
+            progress.ratio,
         )
-        cycles = -(-total // self.config.keys_per_cycle) if total else 1
         metrics.add(
             "redis_keyspace_pass_estimated_seconds",
             GAUGE,
             "Time a whole pass takes at the configured keys_per_cycle and interval.",
-            cycles * self.config.interval,
+            progress.estimated,
         )
         metrics.add(
             "redis_keyspace_passes_total",

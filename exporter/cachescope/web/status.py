@@ -29,7 +29,7 @@ tr.unknown td.state {{ background: #eee; color: #555; }}
 <h2>Targets: {up} up, {down} down, {unknown} not scraped yet</h2>
 <table id="targets">
 <tr><th>target</th><th>address</th><th>state</th><th>last scrape</th><th>duration</th>
-<th>last error</th><th>metrics</th></tr>
+<th>last error</th><th>keyspace pass</th><th>metrics</th></tr>
 {rows}
 </table></body></html>
 """
@@ -37,6 +37,7 @@ tr.unknown td.state {{ background: #eee; color: #555; }}
 _ROW = (
     '<tr class="{state}" data-target="{name}"><td>{name}</td><td>{address}</td>'
     '<td class="state">{state}</td><td>{when}</td><td>{duration}</td><td>{error}</td>'
+    '<td class="keyspace">{keyspace}</td>'
     '<td><a href="/scrape?target={link}">/scrape?target={name}</a></td></tr>'
 )
 
@@ -53,8 +54,27 @@ def _row(state: TargetState, now: float) -> str:
         when=when,
         duration=duration,
         error=html.escape(state.last_error),
+        keyspace=_keyspace(state),
         link=quote(state.target.name, safe=""),
     )
+
+
+def _keyspace(state: TargetState) -> str:
+    """The sampler's pass: how far it is, how many completed, how long one takes."""
+    if state.sampler is None:
+        return ""
+    progress = state.sampler.progress()
+    return (
+        f"{progress.ratio:.0%} of the running pass, {progress.passes} completed, "
+        f"a pass takes about {_span(progress.estimated)}"
+    )
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
 
 
 def render_status(states: list[TargetState]) -> str:
