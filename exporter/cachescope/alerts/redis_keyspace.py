@@ -19,7 +19,7 @@ ALERTS = (
         description=(
             "The biggest sampled key in {{ $labels.db }} of Redis {{ $labels.instance }} uses"
             " {{ $value | humanize1024 }}B (threshold @{threshold|bytes}); the Big keys panel"
-            " names it."
+            " names it, with every key above @{notable|bytes}, already too big for a cache."
         ),
         category="keys",
         action=(

@@ -59,6 +59,7 @@ def _top_table(title: str, expr: str, value: str, unit: str, description: str) -
 
 def sampler(t: dict[str, Any]) -> list[grafana.Panel]:
     """The keyspace sampler's findings (targets with `keyspace:` configured)."""
+    big = t["alerts"]["RedisBigKeys"]
     group = f"{I} {{{{db}}}} {{{{key_group}}}}"
     stream = f"{I} {{{{stream}}}} {{{{group}}}}"
     return [
@@ -101,10 +102,12 @@ def sampler(t: dict[str, Any]) -> list[grafana.Panel]:
         ),
         _top_table(
             "Big keys",
-            "topk(10, redis_big_key_memory_bytes{SEL})",
+            f"topk(10, redis_big_key_memory_bytes{{SEL}} > {big['notable']})",
             "memory",
             "bytes",
-            "The biggest keys of the latest sample, by MEMORY USAGE.",
+            f"The biggest keys of the last whole pass, by MEMORY USAGE, above {big['notable']}"
+            " bytes (RedisBigKeys' notable threshold: a value above 100 KB is too big for a"
+            " cache).",
         ),
         _top_table(
             "Hot keys",
