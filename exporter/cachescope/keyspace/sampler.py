@@ -22,8 +22,6 @@ from typing import NamedTuple
 from cachescope.config.records import TargetConfig
 from cachescope.config.targets import Endpoint
 from cachescope.errors import ScrapeError
-from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.keyspace import streams
 from cachescope.keyspace.sample import Findings, KeyspaceMetric
 from cachescope.keyspace.streams import LENGTH, Run
@@ -39,6 +37,13 @@ class PassProgress(NamedTuple):
     ratio: float
     passes: int
     estimated: float
+
+
+class Reported(NamedTuple):
+    """What scrapes report: the series of the last whole pass (else the running one)."""
+
+    samples: list[KeyspaceMetric]
+    finished: float  # when the last cycle ended (time.time()); 0 before the first
 
 
 class Budget:
@@ -242,63 +247,6 @@ class Sampler:
                 _number(frequency),
             )
 
-    def add_metrics(self, metrics: MetricSet) -> None:
-        """The reported pass's results, its progress and the sampler's health, into a scrape."""
-        with self._lock:
-            samples, finished = self._samples, self.finished
-        limit = self.config.max_series
-        if len(samples) > limit:
-            self.dropped += len(samples) - limit
-            samples = samples[:limit]
-        for name, type_, help_, value, labels in samples:
-            metrics.add(name, type_, help_, value, labels)
-        self._add_progress(metrics)
-        if finished:
-            metrics.add(
-                "redis_keyspace_sample_age_seconds",
-                GAUGE,
-                "Seconds since the last sampling cycle ended.",
-                time.time() - finished,
-            )
-            metrics.add(
-                "redis_keyspace_sample_duration_seconds",
-                GAUGE,
-                "Duration of the last sampling cycle.",
-                self.duration,
-            )
-        metrics.add(
-            "redis_keyspace_hot_keys_supported",
-            GAUGE,
-            "1 if the eviction policy is LFU, so OBJECT FREQ can rank hot keys.",
-            1.0 if self.hot_keys_supported else 0.0,
-        )
-        metrics.add(
-            "redis_keyspace_sample_commands_total",
-            COUNTER,
-            "Commands the sampler has sent.",
-            self.commands,
-        )
-        metrics.add(
-            "redis_keyspace_sample_errors_total",
-            COUNTER,
-            "Sampling cycles that failed.",
-            self.errors,
-        )
-        metrics.add(
-            "redis_keyspace_series_dropped_total",
-            COUNTER,
-            "Sampler series left out by the per-target series cap.",
-            self.dropped,
-        )
-        if self.source:
-            metrics.add(
-                "redis_keyspace_sample_source_info",
-                GAUGE,
-                "Where the sampler reads keys: the primary or a replica.",
-                1,
-                (("source", self.source),),
-            )
-
     def progress(self) -> PassProgress:
         """How far the running pass is, and how long a whole pass takes at this budget."""
         seen = sum(db.sampled for db in self._running.dbs.values())
@@ -307,33 +255,10 @@ class Sampler:
         ratio = min(seen / total, 1.0) if total else 0.0
         return PassProgress(ratio, self.passes, cycles * self.config.interval)
 
-    def _add_progress(self, metrics: MetricSet) -> None:
-        progress = self.progress()
-        metrics.add(
-            "redis_keyspace_pass_progress_ratio",
-            GAUGE,
-            "Share of the keyspace the running pass has looked at (1: about to complete).",
-            progress.ratio,
-        )
-        metrics.add(
-            "redis_keyspace_pass_estimated_seconds",
-            GAUGE,
-            "Time a whole pass takes at the configured keys_per_cycle and interval.",
-            progress.estimated,
-        )
-        metrics.add(
-            "redis_keyspace_passes_total",
-            COUNTER,
-            "Whole passes over the keyspace completed; results are the last one's.",
-            self.passes,
-        )
-        if self.passes:
-            metrics.add(
-                "redis_keyspace_pass_duration_seconds",
-                GAUGE,
-                "Duration of the last completed pass.",
-                self.pass_duration,
-            )
+    def findings(self) -> Reported:
+        """The reported pass's series, and when the last cycle ended."""
+        with self._lock:
+            return Reported(self._samples, self.finished)
 
 
 def _with_endpoint(target: TargetConfig, endpoint: Endpoint) -> TargetConfig:

@@ -19,6 +19,7 @@ from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
 from cachescope.exposition.families import MetricSet, Rendered
 from cachescope.exposition.joined import Joined
 from cachescope.exposition.textformat import COUNTER, GAUGE, Labels
+from cachescope.keyspace import health
 
 log = logging.getLogger(__name__)
 _ERROR_KINDS = sorted(ERROR_HINTS)
@@ -124,7 +125,7 @@ class TargetState:
             try:
                 self.collector.collect(metrics, deadline)
                 if self.sampler is not None:
-                    self.sampler.add_metrics(metrics)
+                    health.add_metrics(self.sampler, metrics)
                 self._check_series(metrics)
                 if self.scrubber is not None:
                     scrub_labels(metrics, self.scrubber)
