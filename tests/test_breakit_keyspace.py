@@ -8,7 +8,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import redis
 from servers import Exporter, Exposition, RedisServer, wait_for
 from test_keyspace import config
@@ -302,11 +301,6 @@ def test_switching_to_hashed_names_by_reload_hides_plain_names_at_once(
     assert len(keys_of(metrics, "redis_big_key_memory_bytes", "db0")) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="distinct binary keys whose names decode to the same replacement text (b'\\xff\\xfe1',"
-    " b'\\xfe\\xff1') collapse into one series: one big key hides the other",
-)
 def test_odd_and_binary_key_names_give_distinct_parsable_series(
     start_redis,
     start_exporter,

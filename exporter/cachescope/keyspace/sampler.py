@@ -239,7 +239,7 @@ class Sampler:
                 continue  # expired or deleted since SCAN returned it
             findings.add(
                 db,
-                as_text(key),
+                key_name(key),
                 kinds[i],
                 ttl if isinstance(ttl, int) else -1,
                 _number(memory),
@@ -259,6 +259,15 @@ class Sampler:
         """The reported pass's series, and when the last cycle ended."""
         with self._lock:
             return Reported(self._samples, self.finished)
+
+
+def key_name(key: bytes) -> str:
+    """A key's name as text, one per key: bytes that are not UTF-8 shown as \\xNN escapes.
+
+    Replacing them, as other replies are, would give two binary keys one name, and one
+    of two big keys would hide the other.
+    """
+    return key.decode("utf-8", "backslashreplace")
 
 
 def _with_endpoint(target: TargetConfig, endpoint: Endpoint) -> TargetConfig:
