@@ -69,11 +69,14 @@ targets:
 
 
 def seed(primary: RedisServer) -> None:
-    """Keys with and without TTL, a stream with a group, a queue, an error, a stall."""
+    """Keys with and without TTL, a big value, a stream with a group, a queue, an error, a stall."""
     client = primary.client()
     for index in range(200):
         client.set(f"sess:{index}", "x" * 100, ex=3600)
         client.set(f"user:{index}:profile", "y" * (index * 10))
+    client.set(
+        "report:2026", "r" * 200_000
+    )  # above RedisBigKeys' notable 100 KB: the Big keys table
     client.xadd("events", {"a": 1})
     client.xgroup_create("events", "workers", id="0")
     client.lpush("write_queue", "job")
