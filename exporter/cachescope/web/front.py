@@ -236,6 +236,10 @@ class Front:
                 self._waiting += 1
         if keep is None:  # parked: the rest of its response is sent as the client reads
             return False
+        return self._kept(conn, keep)
+
+    def _kept(self, conn: Connection, keep: bool) -> bool:
+        """After a response: wait for the next request if the connection stays, else close."""
         if keep:
             conn.wait(time.monotonic())
         else:
@@ -254,12 +258,9 @@ class Front:
         """Answer a request that waited for a slot, and put its connection back to waiting."""
         try:
             keep = self._serve(conn, request)
-            if keep is None:
-                return
-            if keep:
-                conn.wait(time.monotonic())
+            if keep is not None and self._kept(conn, keep):
                 self._advance(conn, queue_only=True)  # a pipelined request queues again
-                return
+            return
         except Exception as exc:  # the slot must go on to the next in line
             log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
         self._registry.close(conn)
@@ -299,11 +300,8 @@ class Front:
             self._registry.wait_to_write(conn, progressed=out.left < left)
             return
         self._registry.unpark(conn)
-        if done and out.keep and not self.closing and next_cycle(conn):
-            conn.wait(time.monotonic())
+        if self._kept(conn, bool(done) and out.keep and not self.closing and next_cycle(conn)):
             self._advance(conn)
-        else:
-            self._registry.close(conn)
 
     def _maybe_sweep(self) -> None:
         """Once every half second, by whichever thread comes first."""
