@@ -210,8 +210,12 @@ targets:
     status, body = exporter.get("/discover")
     assert status == 200
     groups = json.loads(body)
-    listed = {group["targets"][0] for group in groups}
-    assert {f"redis://127.0.0.1:{s.port}" for s in sentinel_set.servers} <= listed
-    assert sentinel_set.sentinels[1].uri in listed
-    master_sets = {group["labels"].get("master_set") for group in groups}
+    listed = {group["targets"][0] for group in groups}  # by name: the instance on /metrics
+    assert {f"127.0.0.1:{s.port}" for s in sentinel_set.servers} <= listed
+    assert "sentinel-b" in listed
+    uris = {group["labels"]["__meta_cachescope_uri"] for group in groups}
+    assert {f"redis://127.0.0.1:{s.port}" for s in sentinel_set.servers} <= uris
+    # Only as __meta_ labels: /scrape returns master_set itself, so no exported_master_set.
+    master_sets = {group["labels"].get("__meta_cachescope_label_master_set") for group in groups}
     assert "mymaster" in master_sets
+    assert all(key.startswith("__meta_cachescope_") for g in groups for key in g["labels"])

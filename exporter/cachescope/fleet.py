@@ -53,6 +53,22 @@ def in_shard(name: str, shard: tuple[int, int]) -> bool:
     return int.from_bytes(digest[:8], "big") % count == index
 
 
+def sd_group(target: TargetConfig) -> dict[str, object]:
+    """One target for /discover: its name as the address, everything else as __meta_ labels.
+
+    The name is what /metrics calls the target, so `instance` is the same in both modes.
+    The per-target labels come back in the /scrape body; as target labels too, Prometheus
+    would keep both and rename the scraped ones to exported_<label>.
+    """
+    meta = {
+        "__meta_cachescope_name": target.name,
+        "__meta_cachescope_target_name": target.name,  # the spelling before issue #20
+        "__meta_cachescope_uri": target.endpoint.redacted(),
+    }
+    meta |= {f"__meta_cachescope_label_{key}": value for key, value in target.labels}
+    return {"targets": [target.name], "labels": meta}
+
+
 class Fleet:
     def __init__(self, config: Config, limits: Limits = Limits()) -> None:
         self.limits = limits
@@ -222,7 +238,7 @@ class Fleet:
             # Connect to what the rule matched (a socket path resolved), not the text sent.
             rule, endpoint = admitted
             target = TargetConfig(
-                endpoint=endpoint, name=endpoint.address(), credentials=rule.credentials
+                endpoint=endpoint, name=endpoint.default_name(), credentials=rule.credentials
             )
             state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:
@@ -242,14 +258,7 @@ class Fleet:
     def service_discovery(self) -> list[dict[str, object]]:
         """Targets in Prometheus' HTTP SD format, for /scrape?target= setups."""
         self.refresh()
-        return [
-            {
-                "targets": [state.target.endpoint.redacted()],
-                "labels": dict(state.target.labels)
-                | {"__meta_cachescope_target_name": state.target.name},
-            }
-            for state in list(self.states.values())
-        ]
+        return [sd_group(state.target) for state in list(self.states.values())]
 
     def add_discovery_metrics(self, metrics: MetricSet) -> None:
         """Each seed's discovery health: the age of its last success, its failed rounds."""

@@ -244,7 +244,7 @@ def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> Target
         raise node.at("keyspace").error("keyspace sampling is for Redis targets")
     return TargetConfig(
         endpoint=endpoint,
-        name=fields.get("name", endpoint.address()),
+        name=fields.get("name", endpoint.default_name()),
         labels=tuple(sorted(fields.get("labels", {}).items())),
         credentials=credentials,
         config_command=fields.get("config_command", "CONFIG"),

@@ -66,4 +66,4 @@ def target_from_uri(uri: str, credentials: Credentials = NO_CREDENTIALS) -> Targ
         username=endpoint.username or credentials.username,
         password=endpoint.password or credentials.password,
     )
-    return TargetConfig(endpoint=endpoint, name=endpoint.address(), credentials=creds)
+    return TargetConfig(endpoint=endpoint, name=endpoint.default_name(), credentials=creds)

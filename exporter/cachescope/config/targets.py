@@ -88,6 +88,16 @@ class Endpoint:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
+    def default_name(self) -> str:
+        """The name of a target whose config gives none: host:port, plus the database if not 0.
+
+        db 0 keeps plain host:port (the name series had before databases counted), and a
+        TCP default name reads back as this endpoint, so /scrape?target=<name> reaches it.
+        """
+        if not self.db:
+            return self.address()
+        return f"{self.address()}?db={self.db}" if self.is_unix else f"{self.address()}/{self.db}"
+
     def key(self) -> EndpointKey:
         """Identity of the endpoint, without credentials."""
         return EndpointKey(self.scheme, self.host.lower(), self.port, self.path, self.db)
