@@ -57,6 +57,8 @@ def test_a_default_name_reads_back_as_its_own_endpoint(host: str, port: int, db:
     shown = f"[{host}]" if ":" in host else host
     endpoint = parse_uri(f"redis://{shown}:{port}/{db}")
     assert parse_uri(endpoint.default_name()).key() == endpoint.key()
+    other = parse_uri(f"redis://{shown}:{port}/{db + 1}")
+    assert other.default_name() != endpoint.default_name()  # no "duplicate target name"
 
 
 def test_discover_offers_the_name_as_target_and_labels_only_as_meta() -> None:
