@@ -15,8 +15,8 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.memcached import sections
-from cachescope.memcached.client import MemcachedConnection, Reply
-from cachescope.memcached.parse import ReplyError, Stats, split_items, split_slabs
+from cachescope.memcached.client import NEEDS_LOGIN, UNAUTHENTICATED, MemcachedConnection, Reply
+from cachescope.memcached.parse import Stats, Status, split_items, split_slabs
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,6 @@ class MemcachedCollector:
     def __init__(self, target: TargetConfig) -> None:
         self.target = target
         self.connection = MemcachedConnection(target)
-        if target.credentials.password is not None:
-            log.warning(
-                "target=%s memcached authentication is not supported; the configured "
-                "password is not sent",
-                target.name,
-            )
 
     def close(self) -> None:
         self.connection.close()
@@ -59,15 +53,13 @@ class MemcachedCollector:
 
     def _checked(self, command: str, reply: Reply) -> Stats | None:
         """The reply as stats; None for a refused subcommand, which we stop sending."""
-        if not isinstance(reply, ReplyError):
+        if isinstance(reply, dict):
             return reply
+        if isinstance(reply, Status):
+            raise ScrapeError("protocol", f"unexpected reply to {command}: {reply[:60]}")
         if command == "stats":
-            if "unauthenticated" in reply:
-                raise ScrapeError(
-                    "auth",
-                    "the server requires authentication (memcached -Y), "
-                    "which cachescope does not support",
-                )
+            if reply == UNAUTHENTICATED:  # logged in, yet refused: the login did not hold
+                raise ScrapeError("auth", NEEDS_LOGIN)
             raise ScrapeError("command", f"stats failed: {reply}")
         self.connection.unavailable.add(command)
         log.warning(
