@@ -74,5 +74,5 @@ def login_command(credentials: Credentials) -> str:
     # The server splits the payload at its first space: a user name cannot hold one.
     if any(char in user for char in " \r\n"):
         raise ScrapeError("auth", "a Memcached user name cannot contain a space or a newline")
-    payload = f"{user} {password.reveal()}"
+    payload = " ".join((user, password.reveal()))
     return f"set cachescope 0 0 {len(payload.encode())}\r\n{payload}"
