@@ -11,7 +11,7 @@ from cachescope.config.targets import Secret
 from cachescope.errors import ScrapeError
 from cachescope.memcached.client import UNAUTHENTICATED, login_command
 from cachescope.memcached.parse import ProtocolError, ReplyReader
-from hostile import HostileServer
+from hostile import HostileServer, memcached_like
 from servers import MemcachedServer, StartExporter
 from test_redis_auth import assert_nowhere
 
@@ -138,25 +138,10 @@ def test_a_server_that_does_not_ask_gets_no_login_and_no_password(
         server.stop()
 
 
-def _memcached_without_auth(conn: socket.socket, server: HostileServer) -> None:
-    """Answers `version` and every stats command as a memcached without -Y would."""
-    pending = b""
-    while (data := server.recv(conn)) is not None and data:
-        pending += data
-        *lines, pending = pending.split(b"\r\n")
-        for line in lines:
-            if line == b"version":
-                conn.sendall(b"VERSION 1.6.18\r\n")
-            elif line.startswith(b"stats"):
-                conn.sendall(b"STAT pid 42\r\nSTAT uptime 7\r\nEND\r\n")
-            else:
-                conn.sendall(b"ERROR\r\n")
-
-
 def test_the_password_never_leaves_for_a_server_that_does_not_ask(
     start_exporter: StartExporter,
 ) -> None:
-    fake = HostileServer(_memcached_without_auth)
+    fake = HostileServer(memcached_like)
     try:
         exporter = start_exporter("--target", f"memcached://{USER}:{PASSWORD}@{fake.address}")
         metrics = exporter.metrics()

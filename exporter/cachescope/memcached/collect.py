@@ -21,7 +21,10 @@ from cachescope.memcached.parse import Stats, Status, split_items, split_slabs
 log = logging.getLogger(__name__)
 
 # `stats conns` is left out: its reply grows with every client connection.
-COMMANDS = ("stats", "stats settings", "stats slabs", "stats items")
+BASIC_COMMANDS = ("stats", "stats settings")
+# Their families carry a `slab` label, up to 63 classes each; slab_metrics: false leaves
+# them out, and with them memcached_malloced_bytes and memcached_active_slabs.
+COMMANDS = (*BASIC_COMMANDS, "stats slabs", "stats items")
 
 
 class MemcachedCollector:
@@ -38,7 +41,8 @@ class MemcachedCollector:
 
     def collect(self, metrics: MetricSet, deadline: float) -> None:
         """Fetch all stats in one round trip and add them to `metrics`."""
-        commands = [c for c in COMMANDS if c not in self.connection.unavailable]
+        wanted = COMMANDS if self.target.slab_metrics else BASIC_COMMANDS
+        commands = [c for c in wanted if c not in self.connection.unavailable]
         replies = self.connection.execute(commands, deadline)
         by_command: dict[str, Stats] = {}
         for command, reply in zip(commands, replies, strict=True):
