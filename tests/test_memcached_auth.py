@@ -205,3 +205,22 @@ def test_reader_gives_version_and_stored_as_status_lines() -> None:
     reader.feed(b"STAT pid 1\r\nSTORED\r\n")  # not inside a stats reply
     with pytest.raises(ProtocolError):
         reader.gets()
+
+
+def test_the_defaults_credentials_are_redis_only_and_never_sent_to_memcached(
+    start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    server = MemcachedServer(users={USER: PASSWORD})
+    config = tmp_path / "cachescope.yml"
+    config.write_text(
+        f"defaults:\n  username: {USER}\n  password: {PASSWORD}\n"
+        f"targets:\n  - uri: {server.uri}\n    name: cache\n"
+    )
+    try:
+        exporter = start_exporter("--config.file", str(config))
+        metrics = exporter.metrics()
+        assert metrics.value("memcached_up", instance="cache") == 0
+        assert "asks for authentication" in exporter.log()
+        assert int(server_stats(server)["auth_cmds"]) == 1  # our own login: none before it
+    finally:
+        server.stop()

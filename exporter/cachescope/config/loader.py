@@ -236,6 +236,10 @@ def _target(
     node: Node, fields: dict[str, Any], defaults: Credentials, slab_metrics: bool
 ) -> TargetConfig:
     endpoint = fields["uri"]
+    if endpoint.kind == "memcached":
+        # The defaults' user and password are Redis' (as the --redis.* flags are): a
+        # Memcached target logs in only with what its own entry or URI gives it.
+        defaults = dataclasses.replace(defaults, username=None, password=None)
     base = dataclasses.replace(
         defaults,
         username=endpoint.username or defaults.username,
