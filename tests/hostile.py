@@ -297,10 +297,19 @@ MEMCACHED_REPLIES = {
 }
 
 
-def memcached_like(conn: socket.socket, server: HostileServer) -> None:
-    """Answer `version` and the stats commands from MEMCACHED_REPLIES, anything else ERROR."""
-    pending = b""
-    while (data := server.recv(conn)) is not None and data:
-        pending += data
-        *lines, pending = pending.split(b"\r\n")
-        conn.sendall(b"".join(MEMCACHED_REPLIES.get(line, b"ERROR\r\n") for line in lines))
+def memcached_answering(
+    replies: dict[bytes, bytes],
+) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer each command line from `replies`, anything else with ERROR."""
+
+    def behaviour(conn: socket.socket, server: HostileServer) -> None:
+        pending = b""
+        while (data := server.recv(conn)) is not None and data:
+            pending += data
+            *lines, pending = pending.split(b"\r\n")
+            conn.sendall(b"".join(replies.get(line, b"ERROR\r\n") for line in lines))
+
+    return behaviour
+
+
+memcached_like = memcached_answering(MEMCACHED_REPLIES)

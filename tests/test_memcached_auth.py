@@ -11,13 +11,16 @@ from cachescope.config.targets import Secret
 from cachescope.errors import ScrapeError
 from cachescope.memcached.client import UNAUTHENTICATED, login_command
 from cachescope.memcached.parse import ProtocolError, ReplyReader
-from hostile import HostileServer, memcached_like
+from hostile import MEMCACHED_REPLIES, HostileServer, memcached_answering, memcached_like
+from hypothesis import given
+from hypothesis import strategies as st
 from servers import MemcachedServer, StartExporter
 from test_redis_auth import assert_nowhere
 
 PASSWORD = "m3mc-Pa55word-k4"  # distinctive, so a leak anywhere is found by substring
 WRONG = "wr0ng-Pa55word-z8"
 USER = "exporter"
+SCRAPE_COMMANDS = (b"stats", b"stats settings", b"stats slabs", b"stats items")
 
 
 def instance(server: MemcachedServer) -> str:
@@ -224,3 +227,56 @@ def test_the_defaults_credentials_are_redis_only_and_never_sent_to_memcached(
         assert int(server_stats(server)["auth_cmds"]) == 1  # our own login: none before it
     finally:
         server.stop()
+
+
+def test_a_proxy_that_refuses_version_is_still_scraped_and_sent_no_login(
+    start_exporter: StartExporter,
+) -> None:
+    replies = {k: v for k, v in MEMCACHED_REPLIES.items() if k != b"version"}
+    fake = HostileServer(memcached_answering(replies))
+    try:
+        exporter = start_exporter("--target", f"memcached://{USER}:{PASSWORD}@{fake.address}")
+        assert exporter.metrics().value("memcached_up", instance=fake.address) == 1
+        assert b"version\r\n" in fake.received
+        assert PASSWORD.encode() not in fake.received
+    finally:
+        fake.stop()
+
+
+def test_a_server_that_takes_the_login_yet_refuses_stats_is_an_auth_error(
+    start_exporter: StartExporter,
+) -> None:
+    login = f"{USER} {PASSWORD}".encode()
+    replies = {
+        b"version": b"CLIENT_ERROR unauthenticated\r\n",
+        b"set cachescope 0 0 %d" % len(login): b"",
+        login: b"STORED\r\n",
+        **{command: b"CLIENT_ERROR unauthenticated\r\n" for command in SCRAPE_COMMANDS},
+    }
+    fake = HostileServer(memcached_answering(replies))
+    try:
+        exporter = start_exporter("--target", f"memcached://{USER}:{PASSWORD}@{fake.address}")
+        metrics = exporter.metrics()
+        at = {"instance": fake.address}
+        assert metrics.value("memcached_up", **at) == 0
+        assert metrics.value("cachescope_scrape_errors_total", error="auth", **at) == 1
+        assert "refused as unauthenticated after connecting" in exporter.log()
+    finally:
+        fake.stop()
+
+
+@given(
+    user=st.text(
+        st.characters(blacklist_characters=" \r\n", blacklist_categories=["Cs"]), min_size=1
+    ),
+    password=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1),
+)
+def test_login_payload_length_and_split_match_what_memcached_reads(
+    user: str, password: str
+) -> None:
+    command = login_command(Credentials(username=user, password=Secret(password)))
+    head, _, payload = command.partition("\r\n")
+    assert head.split()[:4] == ["set", "cachescope", "0", "0"]
+    assert int(head.split()[4]) == len(payload.encode())
+    # memcached splits the payload at its first space into user and password.
+    assert payload.encode().partition(b" ")[::2] == (user.encode(), password.encode())

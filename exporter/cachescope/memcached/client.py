@@ -53,10 +53,10 @@ class MemcachedConnection(Connection):
     def on_connect(self, deadline: float) -> None:
         """Log in if, and only if, the server refuses a first command for want of it."""
         [reply] = self.roundtrip(["version"], deadline)
-        if isinstance(reply, Status) and reply.startswith("VERSION "):
+        if isinstance(reply, dict):
+            raise ProtocolError("a stats reply to version")
+        if reply != UNAUTHENTICATED:  # VERSION, or an error from a proxy without `version`
             return
-        if reply != UNAUTHENTICATED:
-            raise ProtocolError(f"{reply[:60]!r} in reply to version")
         [reply] = self.roundtrip([login_command(self.target.credentials)], deadline)
         if reply != "STORED":
             # The server's words are its own (e.g. "authentication failure"); errors.py

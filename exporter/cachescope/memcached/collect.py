@@ -15,7 +15,7 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.memcached import sections
-from cachescope.memcached.client import NEEDS_LOGIN, UNAUTHENTICATED, MemcachedConnection, Reply
+from cachescope.memcached.client import UNAUTHENTICATED, MemcachedConnection, Reply
 from cachescope.memcached.parse import Stats, Status, split_items, split_slabs
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,8 @@ class MemcachedCollector:
         if isinstance(reply, Status):
             raise ScrapeError("protocol", f"unexpected reply to {command}: {reply[:60]}")
         if command == "stats":
-            if reply == UNAUTHENTICATED:  # logged in, yet refused: the login did not hold
-                raise ScrapeError("auth", NEEDS_LOGIN)
+            if reply == UNAUTHENTICATED:  # it let `version` through, or took our login
+                raise ScrapeError("auth", "stats refused as unauthenticated after connecting")
             raise ScrapeError("command", f"stats failed: {reply}")
         self.connection.unavailable.add(command)
         log.warning(
