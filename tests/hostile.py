@@ -284,3 +284,32 @@ def answers_info_with_tiny_fields(count: int) -> Callable[[socket.socket, Hostil
         return reply[0]
 
     return redis_like(answer)
+
+
+# What a memcached without -Y answers, one slab class in use; every command is recorded
+# in server.received, so a test can tell which stats subcommands were sent.
+MEMCACHED_REPLIES = {
+    b"version": b"VERSION 1.6.18\r\n",
+    b"stats": b"STAT pid 42\r\nSTAT uptime 7\r\nSTAT curr_items 3\r\nEND\r\n",
+    b"stats settings": b"STAT maxconns 1024\r\nEND\r\n",
+    b"stats slabs": b"STAT 1:chunk_size 96\r\nSTAT active_slabs 1\r\nEND\r\n",
+    b"stats items": b"STAT items:1:number 3\r\nEND\r\n",
+}
+
+
+def memcached_answering(
+    replies: dict[bytes, bytes],
+) -> Callable[[socket.socket, HostileServer], None]:
+    """Answer each command line from `replies`, anything else with ERROR."""
+
+    def behaviour(conn: socket.socket, server: HostileServer) -> None:
+        pending = b""
+        while (data := server.recv(conn)) is not None and data:
+            pending += data
+            *lines, pending = pending.split(b"\r\n")
+            conn.sendall(b"".join(replies.get(line, b"ERROR\r\n") for line in lines))
+
+    return behaviour
+
+
+memcached_like = memcached_answering(MEMCACHED_REPLIES)

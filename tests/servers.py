@@ -169,12 +169,17 @@ class RedisServer(Process):
 class MemcachedServer(Process):
     """memcached on a free loopback TCP port."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, users: dict[str, str] | None = None) -> None:
+        """`users` ({user: password}) turns on ASCII authentication (`-Y authfile`)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="cachescope-memcached-"))
         self.port = free_port()
         args = [require_binary("memcached"), "-l", "127.0.0.1", "-p", str(self.port), "-U", "0"]
         if os.geteuid() == 0:
             args += ["-u", "root"]
+        if users is not None:
+            authfile = self.workdir / "authfile"
+            authfile.write_text("".join(f"{user}:{password}\n" for user, password in users.items()))
+            args += ["-Y", str(authfile)]
         super().__init__(args + list(extra), self.workdir, f"memcached-{self.port}")
         wait_for(self._connects, what=f"memcached on port {self.port}\n{self.log()}")
 
@@ -185,7 +190,8 @@ class MemcachedServer(Process):
     def _connects(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
             sock.sendall(b"version\r\n")
-            return sock.recv(100).startswith(b"VERSION")
+            # With -Y, any command before logging in is refused, but answered.
+            return sock.recv(100).startswith((b"VERSION", b"CLIENT_ERROR unauthenticated"))
 
 
 class Exporter(Process):

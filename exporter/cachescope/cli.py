@@ -147,6 +147,14 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     help="On SIGTERM, how long requests under way may take to finish.",
 )
 @_option(
+    "--memcached.slab-metrics/--no-memcached.slab-metrics",
+    "memcached_slab_metrics",
+    "MEMCACHED_SLAB_METRICS",
+    default=True,
+    help="Export Memcached's per-slab and per-item families (`stats slabs`, `stats items`): "
+    "up to 63 slab classes each. A target's slab_metrics in the config file overrides it.",
+)
+@_option(
     "--log.level",
     "log_level",
     "LOG_LEVEL",
@@ -176,6 +184,7 @@ def serve(
     scrape_processes: int,
     web_max_connections: int,
     web_shutdown_timeout: str,
+    memcached_slab_metrics: bool,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -193,6 +202,7 @@ def serve(
         password_file=redis_password_file,
         timeout=timeout,
         allow=scrape_allow,
+        slab_metrics=memcached_slab_metrics,
     )
     try:
         address = parse_listen_address(web_listen_address)

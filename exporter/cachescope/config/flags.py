@@ -24,10 +24,15 @@ class TargetFlags:
     password_file: str | None  # --redis.password-file
     timeout: str
     allow: tuple[str, ...]  # --scrape.allow, repeated
+    slab_metrics: bool = True  # --memcached.slab-metrics: default of every Memcached target
 
     def load(self) -> Config:
         """Read the config file (again, on reload) and add the targets given as flags."""
-        config = load_config(self.config_file) if self.config_file else Config(targets=[])
+        config = (
+            load_config(self.config_file, self.slab_metrics)
+            if self.config_file
+            else Config(targets=[], slab_metrics=self.slab_metrics)
+        )
         try:
             timeout = parse_duration(self.timeout, TIMEOUT)
         except ValueError as exc:
@@ -44,6 +49,7 @@ class TargetFlags:
                 raise ConfigError(str(exc), "--target") from None
             if target.endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
                 target = target_from_uri(uri, Credentials(timeout=credentials.timeout))
+                target = dataclasses.replace(target, slab_metrics=self.slab_metrics)
             if target.name not in names:
                 config.targets.append(target)
                 names.add(target.name)

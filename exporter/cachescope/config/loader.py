@@ -170,6 +170,7 @@ _TARGET = shorthand(
             "config_command": text,
             "discover": _DISCOVER,
             "keyspace": parse_keyspace,
+            "slab_metrics": boolean,
         },
         required=("uri",),
     ),
@@ -187,22 +188,25 @@ _ROOT = optional(
 )
 
 
-def load_config(filename: str) -> Config:
-    """Read and validate a config file; raise ConfigError naming file, line and field."""
-    return _parse(load_yaml_file(filename))
+def load_config(filename: str, slab_metrics: bool = True) -> Config:
+    """Read and validate a config file; raise ConfigError naming file, line and field.
+
+    `slab_metrics` (--memcached.slab-metrics) is the default of the targets' field.
+    """
+    return _parse(load_yaml_file(filename), slab_metrics)
 
 
-def parse_config(text: str | bytes, source: str = "<config>") -> Config:
+def parse_config(text: str | bytes, source: str = "<config>", slab_metrics: bool = True) -> Config:
     """Validate the text of a config file."""
-    return _parse(MarkedYAML(text, source))
+    return _parse(MarkedYAML(text, source), slab_metrics)
 
 
-def _parse(doc: MarkedYAML) -> Config:
+def _parse(doc: MarkedYAML, slab_metrics: bool) -> Config:
     root = Node.root(doc)
     fields = _ROOT(root)
     defaults = _credentials(fields.get("defaults", {}), Credentials())
     targets = [
-        _target(root.at("targets").at(i), entry, defaults)
+        _target(root.at("targets").at(i), entry, defaults, slab_metrics)
         for i, entry in enumerate(fields.get("targets", []))
     ]
     _check_unique_names(root.at("targets"), targets)
@@ -213,7 +217,7 @@ def _parse(doc: MarkedYAML) -> Config:
         AllowRule(entry["pattern"], _credentials(entry, base))
         for entry in fields.get("scrape", {}).get("allow", [])
     ]
-    return Config(targets=targets, allow=allow, source=doc.source)
+    return Config(targets=targets, allow=allow, source=doc.source, slab_metrics=slab_metrics)
 
 
 def _credentials(fields: dict[str, Any], base: Credentials) -> Credentials:
@@ -228,8 +232,14 @@ def _credentials(fields: dict[str, Any], base: Credentials) -> Credentials:
     )
 
 
-def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> TargetConfig:
+def _target(
+    node: Node, fields: dict[str, Any], defaults: Credentials, slab_metrics: bool
+) -> TargetConfig:
     endpoint = fields["uri"]
+    if endpoint.kind == "memcached":
+        # The defaults' user and password are Redis' (as the --redis.* flags are): a
+        # Memcached target logs in only with what its own entry or URI gives it.
+        defaults = dataclasses.replace(defaults, username=None, password=None)
     base = dataclasses.replace(
         defaults,
         username=endpoint.username or defaults.username,
@@ -242,6 +252,8 @@ def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> Target
     keyspace = fields.get("keyspace")
     if keyspace is not None and endpoint.kind != "redis":
         raise node.at("keyspace").error("keyspace sampling is for Redis targets")
+    if "slab_metrics" in fields and endpoint.kind != "memcached":
+        raise node.at("slab_metrics").error("slab_metrics is for Memcached targets")
     return TargetConfig(
         endpoint=endpoint,
         name=fields.get("name", endpoint.default_name()),
@@ -250,6 +262,7 @@ def _target(node: Node, fields: dict[str, Any], defaults: Credentials) -> Target
         config_command=fields.get("config_command", "CONFIG"),
         discovery=discovery,
         keyspace=keyspace,
+        slab_metrics=fields.get("slab_metrics", slab_metrics),
     )
 
 

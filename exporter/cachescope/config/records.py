@@ -38,6 +38,8 @@ class TargetConfig:
     config_command: str = "CONFIG"
     discovery: DiscoveryConfig | None = None
     keyspace: KeyspaceConfig | None = None  # the background sampler, when turned on
+    # Memcached: `stats slabs` and `stats items`, whose families grow with the slab classes.
+    slab_metrics: bool = True
     refused: str = ""  # why a discovered node is not contacted (outside discover.allow)
 
     @property
@@ -50,6 +52,7 @@ class Config:
     targets: list[TargetConfig]
     allow: list[AllowRule] = dataclasses.field(default_factory=list)
     source: str = ""
+    slab_metrics: bool = True  # for Memcached targets an allow rule admits
 
 
 # A timeout past ten minutes is a hang by another name; one under 1ms always fails.

@@ -15,13 +15,16 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.memcached import sections
-from cachescope.memcached.client import MemcachedConnection, Reply
-from cachescope.memcached.parse import ReplyError, Stats, split_items, split_slabs
+from cachescope.memcached.client import UNAUTHENTICATED, MemcachedConnection, Reply
+from cachescope.memcached.parse import Stats, Status, split_items, split_slabs
 
 log = logging.getLogger(__name__)
 
 # `stats conns` is left out: its reply grows with every client connection.
-COMMANDS = ("stats", "stats settings", "stats slabs", "stats items")
+BASIC_COMMANDS = ("stats", "stats settings")
+# Their families carry a `slab` label, up to 63 classes each; slab_metrics: false leaves
+# them out, and with them memcached_malloced_bytes and memcached_active_slabs.
+COMMANDS = (*BASIC_COMMANDS, "stats slabs", "stats items")
 
 
 class MemcachedCollector:
@@ -32,19 +35,14 @@ class MemcachedCollector:
     def __init__(self, target: TargetConfig) -> None:
         self.target = target
         self.connection = MemcachedConnection(target)
-        if target.credentials.password is not None:
-            log.warning(
-                "target=%s memcached authentication is not supported; the configured "
-                "password is not sent",
-                target.name,
-            )
 
     def close(self) -> None:
         self.connection.close()
 
     def collect(self, metrics: MetricSet, deadline: float) -> None:
         """Fetch all stats in one round trip and add them to `metrics`."""
-        commands = [c for c in COMMANDS if c not in self.connection.unavailable]
+        wanted = COMMANDS if self.target.slab_metrics else BASIC_COMMANDS
+        commands = [c for c in wanted if c not in self.connection.unavailable]
         replies = self.connection.execute(commands, deadline)
         by_command: dict[str, Stats] = {}
         for command, reply in zip(commands, replies, strict=True):
@@ -59,15 +57,13 @@ class MemcachedCollector:
 
     def _checked(self, command: str, reply: Reply) -> Stats | None:
         """The reply as stats; None for a refused subcommand, which we stop sending."""
-        if not isinstance(reply, ReplyError):
+        if isinstance(reply, dict):
             return reply
+        if isinstance(reply, Status):
+            raise ScrapeError("protocol", f"unexpected reply to {command}: {reply[:60]}")
         if command == "stats":
-            if "unauthenticated" in reply:
-                raise ScrapeError(
-                    "auth",
-                    "the server requires authentication (memcached -Y), "
-                    "which cachescope does not support",
-                )
+            if reply == UNAUTHENTICATED:  # it let `version` through, or took our login
+                raise ScrapeError("auth", "stats refused as unauthenticated after connecting")
             raise ScrapeError("command", f"stats failed: {reply}")
         self.connection.unavailable.add(command)
         log.warning(

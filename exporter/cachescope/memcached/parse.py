@@ -26,6 +26,10 @@ class ReplyError(str):
     """An error line sent instead of a stats reply, e.g. 'ERROR' or 'CLIENT_ERROR ...'."""
 
 
+class Status(str):
+    """A one-line reply that is no error: `VERSION 1.6.18`, or `STORED` to a login."""
+
+
 class ReplyReader:
     """Incremental reader: feed() bytes as they arrive, gets() complete replies."""
 
@@ -39,7 +43,7 @@ class ReplyReader:
         self._buffer = self._buffer[self._pos :] + data
         self._pos = 0
 
-    def gets(self) -> Stats | ReplyError | None:
+    def gets(self) -> Stats | ReplyError | Status | None:
         """The next complete reply, or None until more bytes arrive."""
         buffer = self._buffer
         while True:
@@ -56,7 +60,7 @@ class ReplyReader:
                 self._current, self._size = {}, 0
                 return reply
 
-    def _line(self, line: bytes) -> Stats | ReplyError | None:
+    def _line(self, line: bytes) -> Stats | ReplyError | Status | None:
         if line.startswith(b"STAT "):
             name, _, value = line[5:].decode("utf-8", "replace").partition(" ")
             self._current[name] = value
@@ -65,6 +69,8 @@ class ReplyReader:
             return self._current
         if line.startswith(_ERROR_PREFIXES) and not self._current:
             return ReplyError(line.decode("utf-8", "replace"))
+        if (line == b"STORED" or line.startswith(b"VERSION ")) and not self._current:
+            return Status(line.decode("utf-8", "replace"))
         raise ProtocolError(f"unexpected line in stats reply: {line[:60]!r}")
 
 
@@ -75,8 +81,8 @@ def parse_stats(raw: bytes) -> Stats:
     reply = reader.gets()
     if reply is None:
         raise ProtocolError("incomplete stats reply")
-    if isinstance(reply, ReplyError):
-        raise ProtocolError(f"error reply: {reply}")
+    if isinstance(reply, str):
+        raise ProtocolError(f"one-line reply: {reply}")
     return reply
 
 
