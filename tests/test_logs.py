@@ -11,20 +11,26 @@ from pathlib import Path
 import logfmt
 import pytest
 from cachescope.logs import fields, logging_settings, setup_logging
+from cachescope.workers.pool import share
 from hypothesis import given
 from hypothesis import strategies as st
 from servers import StartExporter, free_port, wait_for
 
 
-def _config(tmp_path: Path) -> str:
+def _config(tmp_path: Path, name: str = "cache-dead") -> str:
     path = tmp_path / "cfg.yml"
     dead = f"127.0.0.1:{free_port()}"  # nothing listens here
-    path.write_text(f"targets:\n  - name: cache-dead\n    uri: redis://{dead}\n")
+    path.write_text(f"targets:\n  - name: {name}\n    uri: redis://{dead}\n")
     return str(path)
 
 
-def _scrape_failed(entries: list[dict[str, str]]) -> dict[str, str]:
-    found = [entry for entry in entries if entry.get("target") == "cache-dead"]
+def _scraped_by_a_worker() -> str:
+    """A target name that a second process scrapes, so that a worker writes its log line."""
+    return next(name for name in (f"cache-dead-{i}" for i in range(100)) if share(name, 2) == 1)
+
+
+def _scrape_failed(entries: list[dict[str, str]], name: str = "cache-dead") -> dict[str, str]:
+    found = [entry for entry in entries if entry.get("target") == name]
     assert found, entries
     return found[-1]
 
@@ -33,25 +39,32 @@ def _scrape_failed(entries: list[dict[str, str]]) -> dict[str, str]:
 def test_serve_logfmt_puts_target_and_error_in_their_own_keys(
     tmp_path: Path, start_exporter: StartExporter, processes: str
 ) -> None:
-    exporter = start_exporter("--config.file", _config(tmp_path), "--scrape.processes", processes)
+    name = "cache-dead" if processes == "1" else _scraped_by_a_worker()
+    config = _config(tmp_path, name)
+    exporter = start_exporter("--config.file", config, "--scrape.processes", processes)
     exporter.metrics()
-    wait_for(lambda: "cache-dead" in exporter.log(), what="the scrape failure logged")
+    wait_for(lambda: name in exporter.log(), what="the scrape failure logged")
     entries = [logfmt.parse(line) for line in exporter.log().splitlines()]  # strict: all lines
-    entry = _scrape_failed(entries)
+    entry = _scrape_failed(entries, name)
     assert list(entry)[:3] == ["ts", "level", "msg"]
     assert entry["level"] == "warn" and entry["error"] == "connect"
     assert entry["address"].startswith("redis://127.0.0.1:") and "target=" not in entry["msg"]
     assert {"info", "warn"} >= {e["level"] for e in entries}
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_serve_json_puts_target_and_error_in_their_own_keys(
-    tmp_path: Path, start_exporter: StartExporter
+    tmp_path: Path, start_exporter: StartExporter, processes: str
 ) -> None:
-    exporter = start_exporter("--config.file", _config(tmp_path), "--log.format", "json")
+    name = "cache-dead" if processes == "1" else _scraped_by_a_worker()
+    config = _config(tmp_path, name)
+    exporter = start_exporter(
+        "--config.file", config, "--log.format", "json", "--scrape.processes", processes
+    )
     exporter.metrics()
-    wait_for(lambda: "cache-dead" in exporter.log(), what="the scrape failure logged")
+    wait_for(lambda: name in exporter.log(), what="the scrape failure logged")
     entries = [json.loads(line) for line in exporter.log().splitlines()]
-    entry = _scrape_failed(entries)
+    entry = _scrape_failed(entries, name)
     assert list(entry)[:3] == ["ts", "level", "msg"]
     assert entry["level"] == "warn" and entry["error"] == "connect"
     assert "target=" not in entry["msg"]
