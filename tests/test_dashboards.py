@@ -41,6 +41,9 @@ def dashboards(defaults: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return build(defaults)
 
 
+RENDER = "cachescope dashboards render --output grafana/dashboards --configmap deploy/kubernetes"
+
+
 def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
     yield from (panel for panel in dashboard["panels"] if panel["type"] != "row")
 
@@ -100,14 +103,10 @@ def test_committed_dashboards_and_configmap_are_the_render_of_the_defaults(
 ) -> None:
     files, configmap = render(defaults)
     committed = {path.name for path in JSON_DIR.glob("*.json")}
-    assert committed == set(files), "run `cachescope dashboards render`"
+    assert committed == set(files), f"run `{RENDER}`"
     for name, text in files.items():
-        assert (JSON_DIR / name).read_text() == text, (
-            f"{name} drifted: run `cachescope dashboards render`"
-        )
-    assert CONFIGMAP.read_text() == configmap, (
-        "the ConfigMap drifted: run `cachescope dashboards render`"
-    )
+        assert (JSON_DIR / name).read_text() == text, f"{name} drifted: run `{RENDER}`"
+    assert CONFIGMAP.read_text() == configmap, f"the ConfigMap drifted: run `{RENDER}`"
 
 
 def test_configmap_carries_every_dashboard_with_the_sidecar_label() -> None:

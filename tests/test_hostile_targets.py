@@ -11,13 +11,13 @@ the rest.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import hostile
+import logfmt
 import pytest
 import redis
 from cachescope.errors import ERROR_HINTS
@@ -77,15 +77,10 @@ def timed_metrics(exporter: Exporter) -> Exposition:
 
 
 def log_lines(exporter: Exporter, name: str) -> list[str]:
-    """The messages of the exporter's log lines about target `name` (logfmt decoded)."""
-    messages = []
-    for line in exporter.log().splitlines():
-        _, sep, rest = line.partition(" msg=")
-        if sep:
-            message = json.loads(rest.split(" exc=")[0])
-            if f"target={name} " in message:
-                messages.append(message)
-    return messages
+    """The exporter's log lines (logfmt, parsed strictly) whose `target` is `name`."""
+    return [
+        line for line in exporter.log().splitlines() if logfmt.parse(line).get("target") == name
+    ]
 
 
 def assert_failed_alone(
@@ -104,9 +99,9 @@ def assert_failed_alone(
     assert metrics.value("redis_up", instance=instance(healthy)) == 1
     assert metrics.value("redis_memory_used_bytes", instance=instance(healthy)) > 0
     assert scrape_errors(metrics, instance(healthy)) == {}
-    lines = [line for line in log_lines(exporter, name) if f"error={kind} " in line]
+    lines = [line for line in log_lines(exporter, name) if logfmt.parse(line).get("error") == kind]
     assert lines, f"no log line for {name} with error={kind}:\n{exporter.log()}"
-    assert "hint=" in lines[-1] and ERROR_HINTS[kind] in lines[-1], lines[-1]
+    assert ERROR_HINTS[kind] in logfmt.parse(lines[-1])["hint"], lines[-1]
     return lines[-1]
 
 

@@ -103,7 +103,7 @@ def test_config_disabled_server_still_exports_everything_else(
         # io-threads is not in INFO: only CONFIG knows it.
         assert metrics.get("redis_config_io_threads", instance=name(server)) == []
         assert scrape_errors(metrics, name(server)) == {}
-    assert "command CONFIG refused" in exporter.log()
+    assert "command=CONFIG" in exporter.log() and 'msg="command refused;' in exporter.log()
 
 
 def test_renamed_config_command_is_used_when_configured(

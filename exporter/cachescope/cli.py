@@ -19,7 +19,7 @@ from cachescope.config.schema import parse_duration
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards.cli import dashboards
 from cachescope.demo.cli import demo
-from cachescope.logs import setup_logging
+from cachescope.logs import fields, setup_logging
 from cachescope.rules.cli import rules
 
 log = logging.getLogger("cachescope")
@@ -232,7 +232,8 @@ def serve(
         raise click.ClickException(
             f"cannot listen on {web_listen_address}: {exc.strerror}"
         ) from None
-    log.info("starting cachescope version=%s targets=%d", __version__, len(service.fleet.states))
+    targets = len(service.fleet.states)
+    log.info("starting cachescope", extra=fields(version=__version__, targets=targets))
     if not service.run():
         _exit_now()
 
@@ -269,7 +270,16 @@ def config_check(config_file: str) -> None:
     click.echo(f"{config_file}: {len(config.targets)} targets, {len(config.allow)} allow rules: OK")
 
 
-main.add_command(config_check, "check-config")  # the older spelling
+# The older spelling still works, but only `config check` is shown and documented.
+main.add_command(
+    click.Command(
+        "check-config",
+        callback=config_check.callback,
+        params=config_check.params,
+        help=config_check.help,
+        hidden=True,
+    )
+)
 main.add_command(rules)
 main.add_command(demo)
 main.add_command(analyze)

@@ -15,10 +15,12 @@ from typing import TypeVar
 from cachescope.config.records import Config
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.fleet import Fleet, Limits
+from cachescope.logs import fields
 from cachescope.web.server import ExporterServer
 from cachescope.web.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
+_REFUSED = "reload refused, keeping the running configuration"
 
 # File descriptors kept for the HTTP side, name resolution and logs when sizing
 # how many targets may hold a connection between scrapes.
@@ -47,9 +49,8 @@ def connection_budget(requested: int) -> int:
     available = max(raise_fd_limit() - _RESERVED_FDS, 16)
     if requested and requested > available:
         log.warning(
-            "--limits.max-connections %d exceeds the open-file limit; using %d",
-            requested,
-            available,
+            "--limits.max-connections exceeds the open-file limit; using what it allows",
+            extra=fields(requested=requested, using=available),
         )
     return min(requested, available) if requested else available
 
@@ -84,7 +85,7 @@ class Service:
         try:
             config = self._checked(self._load)
             self._checked(lambda: self.fleet.reload(config))
-            log.info("configuration reloaded: %d targets", len(config.targets))
+            log.info("configuration reloaded", extra=fields(targets=len(config.targets)))
         finally:
             self._reload_lock.release()
 
@@ -94,11 +95,11 @@ class Service:
         try:
             return step()
         except ConfigError as exc:
-            log.error("reload refused, keeping the running configuration: %s", exc)
+            log.error(_REFUSED, extra=fields(error=str(exc)))
             raise
         except Exception as exc:  # a reload must never take the exporter (or a thread) down
             # The type only: an unexpected exception's text may quote what it failed on.
-            log.error("reload refused, keeping the running configuration: %s", type(exc).__name__)
+            log.error(_REFUSED, extra=fields(error=type(exc).__name__))
             log.debug("reload failure", exc_info=True)
             raise ConfigError(
                 f"unexpected {type(exc).__name__} while reloading; see the exporter log"
@@ -120,7 +121,7 @@ class Service:
         signal.signal(signal.SIGHUP, self._on_sighup)
         signal.signal(signal.SIGTERM, self._on_sigterm)
         host, port = self.server.server_address[:2]
-        log.info("listening on %s:%d", host, port)
+        log.info("listening", extra=fields(address=f"{host}:{port}"))
         try:
             self.server.serve_forever()
         except KeyboardInterrupt:
@@ -137,9 +138,8 @@ class Service:
             time.sleep(0.05)
         if self.server.active:
             log.warning(
-                "%d requests still running after %.0fs; closing anyway",
-                self.server.active,
-                self.shutdown_grace,
+                "requests still running after the shutdown timeout; closing anyway",
+                extra=fields(requests=self.server.active, timeout=f"{self.shutdown_grace:g}s"),
             )
         closer = threading.Thread(target=self.fleet.close, daemon=True)
         closer.start()

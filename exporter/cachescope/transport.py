@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from cachescope.config.loader import pem_or_der, read_tls_file
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrub
+from cachescope.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,9 @@ class Connection:
         except ScrapeError as exc:
             if not (reused and exc.kind == "connect" and time.monotonic() < deadline):
                 raise
-            log.debug("target=%s reopening a connection closed while idle", self.target.name)
+            log.debug(
+                "reopening a connection closed while idle", extra=fields(target=self.target.name)
+            )
             return self._attempt(commands, deadline)
 
     def _attempt(self, commands: Sequence[Any], deadline: float) -> list[Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import click
 
-from cachescope.analyze import findings, output
+from cachescope.analyze import findings, output, progress
 from cachescope.analyze.figures import memcached_figures, redis_figures
 from cachescope.analyze.sampling import sample
 from cachescope.clioptions import thresholds_option
@@ -19,9 +20,14 @@ from cachescope.config.records import Config, TargetConfig, target_from_uri
 from cachescope.config.schema import parse_duration
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.errors import ScrapeError, scrubber_for
+from cachescope.logs import setup_logging
 from cachescope.rules import thresholds as thresholds_file
 
 EXIT_OK, EXIT_USAGE, EXIT_CRITICAL, EXIT_UNREACHABLE = 0, 1, 2, 3
+NO_TARGET = (
+    "give at least one TARGET: a URI such as redis://host:6379 or memcached://host:11211, "
+    "or a target's name with --config.file FILE"
+)
 
 
 class BadUsage(click.UsageError):
@@ -39,9 +45,10 @@ class _Command(click.Command):
 
 
 @click.command(cls=_Command)
-@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+@click.argument("targets", nargs=-1, metavar="TARGET...")
 @click.option(
     "--config",
+    "--config.file",
     "config_file",
     type=click.Path(dir_okay=False),
     help="Config file; TARGET may then be a target's name from it (its credentials and TLS apply).",
@@ -89,13 +96,21 @@ def analyze(
       2  at least one critical finding
       3  a target could not be read (status "error"); takes precedence over 2
     """
+    if not targets:
+        raise BadUsage(NO_TARGET)
+    if not logging.getLogger().handlers:  # warnings (a refused command) as serve logs them
+        setup_logging("warn", "logfmt")
     try:
         limits = thresholds_file.load(thresholds_path)
         seconds = parse_duration(interval)
         resolved = _resolve(targets, config_file, parse_duration(timeout))
     except (ConfigError, ValueError) as exc:
         raise BadUsage(str(exc)) from None
-    with ThreadPoolExecutor(max_workers=min(len(resolved), 32)) as pool:
+    what = progress.label([target.name for target in resolved])
+    with (
+        progress.shown(sys.stderr, what, seconds),
+        ThreadPoolExecutor(min(len(resolved), 32)) as pool,
+    ):
         reports = list(pool.map(lambda t: _analyze(t, seconds, limits), resolved))
     if fmt == "json":
         click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
@@ -115,9 +130,27 @@ def exit_code(reports: list[output.Report]) -> int:
 def _resolve(names: tuple[str, ...], config_file: str | None, timeout: float) -> list[TargetConfig]:
     config = load_config(config_file) if config_file else Config(targets=[])
     known = {target.name: target for target in config.targets}
-    return [
-        known.get(name) or target_from_uri(name, Credentials(timeout=timeout)) for name in names
-    ]
+    resolved = []
+    for name in names:
+        if name in known:
+            resolved.append(known[name])
+        elif config_file and not _is_address(name):
+            raise BadUsage(_unknown(name, config_file, sorted(known)))
+        else:
+            resolved.append(target_from_uri(name, Credentials(timeout=timeout)))
+    return resolved
+
+
+def _is_address(text: str) -> bool:
+    """A URI or host:port, as opposed to a bare word that can only be a target's name."""
+    return "://" in text or text.rpartition(":")[2].isdigit()
+
+
+def _unknown(name: str, config_file: str, known: list[str]) -> str:
+    listed = ", ".join(known[:5]) + (f" and {len(known) - 5} more" if len(known) > 5 else "")
+    return f"no target named {name} in {config_file}" + (
+        f" (its targets: {listed})" if known else " (it has no targets)"
+    )
 
 
 def _analyze(target: TargetConfig, interval: float, limits: dict[str, Any]) -> output.Report:

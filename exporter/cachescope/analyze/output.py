@@ -162,17 +162,37 @@ def _table_one(data: Report, colour: bool) -> str:
 
 
 def _show(value: Any, suffix: str = "") -> str:
-    return (
-        "-" if value is None else f"{value:g}{suffix}" if isinstance(value, float) else str(value)
-    )
+    """A figure for the table: '-' if unknown, yes/no for a flag, else with its unit."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}{suffix}"
+    return f"{value}{suffix}"
+
+
+def _duration(seconds: float | None) -> str:
+    """Seconds as a person reads them: '45 s', '12 min', '3 h 20 min', '4 d 2 h'."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:g} s"
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, days = minutes // 60, minutes // 1440
+    if days < 2:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
 
 
 def _figure_lines(m: dict[str, Any]) -> list[str]:
     server, memory, conns, keys = m["server"], m["memoryUsage"], m["connections"], m["keys"]
     lines = [
         f"  server        {server['kind']} {_show(server['version'])},"
-        f" role {_show(server['role'])}, up {_show(server['uptimeSeconds'], 's')},"
-        f" sampled over {_show(m['intervalSeconds'], 's')}",
+        f" role {_show(server['role'])}, up {_duration(server['uptimeSeconds'])},"
+        f" sampled over {_duration(m['intervalSeconds'])}",
         f"  hit rate      {_show(m['hitRate'], '%')} (miss {_show(m['missRate'], '%')}),"
         f" {_show(m['opsPerSecond'])} ops/s, evictions {_show(m['evictionRate'])}/s,"
         f" expiries {_show(m['expiryRate'])}/s",
@@ -188,7 +208,7 @@ def _figure_lines(m: dict[str, Any]) -> list[str]:
     if repl is not None:
         lines.append(
             f"  replication   {_show(repl['role'])}, {len(repl['replicas'])} replicas,"
-            f" link up {_show(repl['linkUp'])}, max lag {_show(repl['maxLagSeconds'], 's')}"
+            f" link up {_show(repl['linkUp'])}, max lag {_duration(repl['maxLagSeconds'])}"
         )
     if persist is not None:
         lines.append(

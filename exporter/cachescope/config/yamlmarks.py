@@ -34,17 +34,20 @@ _IMPLICIT_AS_TEXT = {_CORE + "timestamp", _CORE + "value"}  # plain 2024-01-01 s
 class ConfigError(ValueError):
     """A configuration problem, located as precisely as we know."""
 
-    def __init__(self, message: str, source: str = "", line: int = 0, field: str = "") -> None:
+    def __init__(
+        self, message: str, source: str = "", line: int = 0, field: str = "", column: int = 0
+    ) -> None:
         self.message = message
         self.source = source
         self.line = line
         self.field = field
+        self.column = column
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = self.source or "<config>"
         if self.line:
-            where += f":{self.line}"
+            where += f":{self.line}" + (f":{self.column}" if self.column else "")
         # One wording for every YAML input: <file>:<line>: <field.path>: <what is wrong>
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
@@ -134,14 +137,43 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        raise ConfigError(f"invalid YAML: {exc.problem or exc.context}", source, line) from None
+        reason = _syntax_reason(exc.problem or exc.context or "", exc.context or "")
+        # Something left open is best shown where it opens, not where the file ends.
+        opened = exc.context_mark if reason.endswith("not closed") else None
+        mark = opened or exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        raise ConfigError(f"invalid YAML: {reason}", source, line, column=column) from None
     except yaml.YAMLError as exc:  # the reader's: a character YAML does not allow
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 0
         reason = getattr(exc, "reason", "unreadable input")
         raise ConfigError(f"invalid YAML: {reason}", source, line) from None
+
+
+# PyYAML's words for a syntax error, said as what to fix; anything else is shown as is.
+_SYNTAX_REASONS = (
+    ("expected <block end>", "this line's indentation does not match the lines above"),
+    ("mapping values are not allowed", "a ': ' inside a value; quote the value"),
+    ("'\\t' that cannot start", "a tab; YAML indents with spaces only"),
+    ("could not find expected ':'", "a line without 'key: value' inside a mapping"),
+    ("did not find expected key", "a line at the wrong indentation inside a mapping"),
+    ("did not find expected '-'", "a line at the wrong indentation inside a list"),
+    ("expected ',' or ']'", "a [ list ] that is not closed"),
+    ("expected ',' or '}'", "a { mapping } that is not closed"),
+    ("found undefined alias", "an alias (*name) with no anchor (&name) before it"),
+    ("unknown escape character", "an unknown backslash escape in a double-quoted string"),
+)
+_QUOTE_NOT_CLOSED = "a quoted string that is not closed"
+
+
+def _syntax_reason(problem: str, context: str) -> str:
+    """A short reason for a YAML syntax error, in words that say what to fix."""
+    if "quoted scalar" in context and "end of stream" in problem:
+        return _QUOTE_NOT_CLOSED
+    for words, reason in _SYNTAX_REASONS:
+        if words in problem:
+            return reason
+    return problem
 
 
 class MarkedYAML:

@@ -12,6 +12,11 @@ from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards import render as rendering
 from cachescope.rules import thresholds as thresholds_file
 
+NO_OUTPUT = (
+    "give --output DIR, the directory for the dashboard JSON files (in the source tree: "
+    "--output grafana/dashboards --configmap deploy/kubernetes)"
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 def dashboards() -> None:
@@ -22,17 +27,23 @@ def dashboards() -> None:
 @thresholds_option
 @click.option(
     "--output",
-    default="grafana/dashboards",
-    help="Directory for the dashboard JSON files.",
+    help="Directory for the dashboard JSON files (required: nothing is written by default).",
 )
 @click.option(
     "--configmap",
     "configmap_dir",
-    default="deploy/kubernetes",
-    help="Directory for dashboards-configmap.yaml, or '' for none.",
+    default="",
+    help="Directory for dashboards-configmap.yaml; none unless given.",
 )
-def render(thresholds_path: str | None, output: str, configmap_dir: str) -> None:
-    """Render the dashboards from the thresholds."""
+def render(thresholds_path: str | None, output: str | None, configmap_dir: str) -> None:
+    """Render the dashboards from the thresholds into --output (and --configmap).
+
+    Both directories are named explicitly, so that a render run from anywhere never
+    scatters files into the current directory. In the source tree:
+    --output grafana/dashboards --configmap deploy/kubernetes
+    """
+    if not output:
+        raise click.UsageError(NO_OUTPUT)
     try:
         values = thresholds_file.load(thresholds_path)
         files, configmap = rendering.render(values)

@@ -25,6 +25,7 @@ from cachescope.errors import ScrapeError
 from cachescope.keyspace import streams
 from cachescope.keyspace.sample import Findings, KeyspaceMetric
 from cachescope.keyspace.streams import LENGTH, Run
+from cachescope.logs import fields
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info, parse_kv
 
@@ -101,14 +102,14 @@ class Sampler:
             except ScrapeError as exc:
                 self.errors += 1
                 log.warning(
-                    "target=%s keyspace sampling failed: %s (%s)",
-                    self.target.name,
-                    exc.message,
-                    exc.hint,
+                    "keyspace sampling failed",
+                    extra=fields(
+                        target=self.target.name, error=exc.kind, detail=exc.message, hint=exc.hint
+                    ),
                 )
             except Exception:  # a bug must not end sampling for good
                 self.errors += 1
-                log.exception("target=%s keyspace sampling failed", self.target.name)
+                log.exception("keyspace sampling failed", extra=fields(target=self.target.name))
             self._stop.wait(max(self.config.interval - (time.monotonic() - started), 1.0))
 
     def _cycle(self) -> None:

@@ -14,6 +14,7 @@ import logging
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
+from cachescope.logs import fields
 from cachescope.memcached import sections
 from cachescope.memcached.client import UNAUTHENTICATED, MemcachedConnection, Reply
 from cachescope.memcached.parse import Stats, Status, split_items, split_slabs
@@ -67,9 +68,7 @@ class MemcachedCollector:
             raise ScrapeError("command", f"stats failed: {reply}")
         self.connection.unavailable.add(command)
         log.warning(
-            "target=%s %r refused (%s); not sending it again on this connection",
-            self.target.name,
-            command,
-            reply,
+            "command refused; not sending it again on this connection",
+            extra=fields(target=self.target.name, command=command, reply=reply),
         )
         return None

@@ -16,6 +16,7 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import scrub
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
+from cachescope.logs import fields
 from cachescope.redis.client import RedisConnection
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,7 @@ def report_refusals(target: TargetConfig, conn: RedisConnection, reported: set[s
             continue
         reported.add(command)
         log.warning(
-            "target=%s command %s refused (%s); exporting everything else without it, "
+            "command refused; exporting everything else without it, "
             "and not sending it again on this connection",
-            target.name,
-            command,
-            scrub(reply, target),
+            extra=fields(target=target.name, command=command, reply=scrub(reply, target)),
         )

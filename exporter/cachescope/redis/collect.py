@@ -19,6 +19,7 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
+from cachescope.logs import fields
 from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
@@ -210,7 +211,8 @@ class RedisCollector:
         if command[0] not in refused and capabilities.is_refusal(text):
             refused[command[0]] = text
         elif command[0] not in refused:
-            log.debug("target=%s %s failed this time: %s", self.target.name, command[0], text)
+            failed = fields(target=self.target.name, command=command[0], error=text)
+            log.debug("command failed this time", extra=failed)
 
 
 # Why INFO itself was refused, by the reply's first word; the kind picks the hint.

@@ -19,6 +19,7 @@ from cachescope.config.hosts import IPAddress, canonical_host, is_ip
 from cachescope.config.records import TargetConfig
 from cachescope.config.targets import Endpoint
 from cachescope.errors import ScrapeError
+from cachescope.logs import fields
 from cachescope.redis import sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.cluster import parse_cluster_nodes
@@ -48,20 +49,21 @@ class Discovery:
                 found = self._ask(source)
             except ScrapeError as exc:
                 log.warning(
-                    "discovery=%s source=%s error=%s msg=%r",
-                    self.target.name,
-                    source.endpoint.redacted(),
-                    exc.kind,
-                    exc.message,
+                    "discovery source failed",
+                    extra=fields(
+                        discovery=self.target.name,
+                        source=source.endpoint.redacted(),
+                        error=exc.kind,
+                        detail=exc.message,
+                    ),
                 )
                 continue
             if found:
                 self.known = sorted(found, key=lambda target: target.name)
                 return True
         log.warning(
-            "discovery=%s no source answered; keeping %d known targets",
-            self.target.name,
-            len(self.known),
+            "no discovery source answered; keeping the known targets",
+            extra=fields(discovery=self.target.name, known=len(self.known)),
         )
         return False
 
@@ -97,7 +99,8 @@ class Discovery:
         if refused:
             if all(node.name != endpoint.address() for node in self.known):  # once, when new
                 log.warning(
-                    "discovery=%s node=%s refused: %s", seed.name, endpoint.address(), refused
+                    "discovered node refused",
+                    extra=fields(discovery=seed.name, node=endpoint.address(), reason=refused),
                 )
             return TargetConfig(
                 endpoint=endpoint, name=endpoint.address(), labels=labels, refused=refused

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from cachescope.config.records import TargetConfig
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import COUNTER, GAUGE
+from cachescope.logs import fields
 from cachescope.scrape.discovery import make_discovery
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ class DiscoveryThread:
         except Exception as exc:  # a bug must not end discovery for good
             answered = False
             # The type only: an unexpected exception's text may quote what it failed on.
-            log.error("discovery=%s round failed: %s", self.target.name, type(exc).__name__)
+            failed = fields(discovery=self.target.name, error=type(exc).__name__)
+            log.error("discovery round failed", extra=failed)
             log.debug("discovery round failure", exc_info=True)
         if answered:
             self._succeeded = time.monotonic()

@@ -20,6 +20,7 @@ from cachescope.exposition.families import MetricSet, Rendered
 from cachescope.exposition.joined import Joined
 from cachescope.exposition.textformat import COUNTER, GAUGE, Labels
 from cachescope.keyspace import health
+from cachescope.logs import fields
 
 log = logging.getLogger(__name__)
 _ERROR_KINDS = sorted(ERROR_HINTS)
@@ -134,9 +135,11 @@ class TargetState:
                 error = exc
             except Exception as exc:  # a bug or an odd reply must not cost other targets
                 log.error(
-                    "target=%s unexpected error while scraping\n%s",
-                    self.target.name,
-                    self._scrub(traceback.format_exc()),  # may quote the reply
+                    "unexpected error while scraping",
+                    extra=fields(
+                        target=self.target.name,
+                        exc=self._scrub(traceback.format_exc()),  # may quote the reply
+                    ),
                 )
                 metrics = MetricSet(base_labels)
                 error = ScrapeError("parse", f"{type(exc).__name__}: {exc}")
@@ -166,12 +169,14 @@ class TargetState:
         """Log a failed scrape and give its outcome; the message is scrubbed before either."""
         message = self._scrub(error.message)
         log.warning(
-            "target=%s address=%s error=%s msg=%r hint=%r",
-            self.target.name,
-            self.target.endpoint.redacted(),
-            error.kind,
-            message,
-            error.hint,
+            "scrape failed",
+            extra=fields(
+                target=self.target.name,
+                address=self.target.endpoint.redacted(),
+                error=error.kind,
+                detail=message,
+                hint=error.hint,
+            ),
         )
         return Outcome(0.0, time.time(), duration, error.kind, message)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.joined import Joined
-from cachescope.logs import logging_settings
+from cachescope.logs import fields, logging_settings
 from cachescope.scrape.state import Batch, Scraper
 from cachescope.workers.frames import Counts, Job, Order, Report, recv_frame, send_frame
 
@@ -181,9 +181,8 @@ class ProcessScraper:
         worker = self._workers[index]
         if worker is not None and not worker.alive():
             log.warning(
-                "scrape worker %d exited (code %s); starting a new one",
-                index,
-                worker.process.returncode,
+                "scrape worker exited; starting a new one",
+                extra=fields(worker=index, code=worker.process.returncode),
             )
             self._replace(index)
             worker = None
@@ -199,7 +198,8 @@ class ProcessScraper:
         try:
             report, data = worker.reply(deadline)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-            log.warning("scrape worker %d did not answer in time (%s); replacing it", index, exc)
+            failed = fields(worker=index, error=str(exc) or type(exc).__name__)
+            log.warning("scrape worker did not answer in time; replacing it", extra=failed)
             self._replace(index)
             _failed(batch, joined)
             return
