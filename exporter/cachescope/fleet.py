@@ -222,7 +222,10 @@ class Fleet:
             # Connect to what the rule matched (a socket path resolved), not the text sent.
             rule, endpoint = admitted
             target = TargetConfig(
-                endpoint=endpoint, name=endpoint.address(), credentials=rule.credentials
+                endpoint=endpoint,
+                name=endpoint.address(),
+                credentials=rule.credentials,
+                redis=self.config.redis,
             )
             state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:

@@ -18,7 +18,7 @@ import time
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE
+from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.redis import capabilities, cluster, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
@@ -30,6 +30,8 @@ from cachescope.redis.parse import (
 )
 
 log = logging.getLogger(__name__)
+# redis_exporter's --append-instance-role-label: INFO's role on every series.
+ROLE_LABEL = "instance_role"
 
 Command = tuple[str, ...]
 INFO: Command = ("INFO", "ALL")
@@ -69,6 +71,9 @@ class RedisCollector:
         self.target = target
         self.connection = RedisConnection(target)
         self._reported: set[str] = set()  # refusals logged at warning level once
+        # INFO's role at the last successful scrape: a failed scrape's redis_up 0 keeps
+        # it, so that with the role label on an outage does not start new series.
+        self.role = ""
 
     def close(self) -> None:
         self.connection.close()
@@ -131,6 +136,9 @@ class RedisCollector:
     def collect(self, metrics: MetricSet, deadline: float) -> None:
         """Fetch everything (one round trip once the server is known) and add it to `metrics`."""
         conn = self.connection
+        role_label = self.target.redis.append_instance_role_label
+        if role_label:
+            metrics.rebase(with_role(metrics.base_labels, self.role))
         if conn.mode is None:
             fields = _info_fields(self._run([INFO], deadline))
             self._learn(fields)
@@ -144,6 +152,9 @@ class RedisCollector:
             if reopened:  # what the old connection found refused is asked again, once
                 fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
                 replies.update(self._probe(fresh, deadline))
+        if role_label:
+            self.role = _role(fields)
+            metrics.rebase(with_role(metrics.base_labels, self.role))
         databases = sections.add_info(metrics, fields, time.time())
         capabilities.report_refusals(self.target, conn, self._reported)
         if conn.mode == "sentinel":
@@ -220,6 +231,18 @@ _INFO_REFUSALS = {
     "LOADING": "loading",  # proxies and old forks answer LOADING to everything
     "BUSY": "script",
 }
+
+
+def with_role(base: Labels, role: str) -> Labels:
+    """`base` with redis_exporter's instance_role label set to `role`; without it if ''."""
+    kept = tuple(pair for pair in base if pair[0] != ROLE_LABEL)
+    return (*kept, (ROLE_LABEL, role)) if role else kept
+
+
+def _role(fields: dict[str, str]) -> str:
+    """INFO's role ('master' or 'slave'; a fork's own word if short); '' for a sentinel."""
+    role = fields.get("role", "")
+    return role if role.isalnum() and len(role) <= 16 else ""
 
 
 def _version(text: str) -> tuple[int, ...]:
