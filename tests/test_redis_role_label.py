@@ -8,6 +8,7 @@ identity at failover.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from cachescope.config.loader import parse_config
@@ -115,3 +116,21 @@ def test_redis_options_on_a_memcached_target_name_file_line_and_field() -> None:
     message = str(caught.value)
     assert message.startswith("fleet.yml:3: targets[0].append_instance_role_label:")
     assert "append_instance_role_label is for Redis targets" in message
+
+
+def test_scrape_endpoint_target_of_an_allow_rule_gets_the_flags_options(
+    redis_server: RedisServer, start_exporter: StartExporter
+) -> None:
+    exporter = start_exporter(
+        "--target",
+        "redis://127.0.0.1:1",  # a configured target elsewhere; the one asked for is not listed
+        "--scrape.allow",
+        "redis://127.0.0.1:*",
+        "--append-instance-role-label",
+        "--redis.client-breakdown",
+    )
+    status, text = exporter.get("/scrape?target=" + quote(redis_server.uri, safe=""))
+    assert status == 200
+    metrics = Exposition(text)
+    assert metrics.value("redis_up", instance_role="master") == 1
+    assert metrics.value("redis_connected_clients_by_name", client_name="cachescope") == 1
