@@ -14,7 +14,12 @@ from cachescope import __version__
 from cachescope.analyze.cli import analyze
 from cachescope.config.flags import TargetFlags
 from cachescope.config.loader import load_config
-from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, TIMEOUT
+from cachescope.config.records import (
+    DEFAULT_LISTEN_ADDRESS,
+    DEFAULT_TARGET,
+    TIMEOUT,
+    RedisOptions,
+)
 from cachescope.config.schema import parse_duration
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards.cli import dashboards
@@ -146,6 +151,22 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     default="10s",
     help="On SIGTERM, how long requests under way may take to finish.",
 )
+@click.option(
+    "--append-instance-role-label",
+    "append_instance_role_label",
+    is_flag=True,
+    envvar=["CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL", "REDIS_EXPORTER_APPEND_INSTANCE_ROLE_LABEL"],
+    help='Add instance_role="master"|"slave" to every series of a Redis target, as '
+    "redis_exporter does; a failover then changes the series' identity.",
+)
+@_option(
+    "--redis.client-breakdown",
+    "redis_client_breakdown",
+    "REDIS_CLIENT_BREAKDOWN",
+    is_flag=True,
+    help="Count a Redis target's connections by client name, address family and idle time "
+    "(CLIENT LIST on every scrape; at most 100 names per target).",
+)
 @_option(
     "--memcached.slab-metrics/--no-memcached.slab-metrics",
     "memcached_slab_metrics",
@@ -185,6 +206,8 @@ def serve(
     web_max_connections: int,
     web_shutdown_timeout: str,
     memcached_slab_metrics: bool,
+    append_instance_role_label: bool,
+    redis_client_breakdown: bool,
     log_level: str,
     log_format: str,
 ) -> None:
@@ -203,6 +226,10 @@ def serve(
         timeout=timeout,
         allow=scrape_allow,
         slab_metrics=memcached_slab_metrics,
+        redis=RedisOptions(
+            append_instance_role_label=append_instance_role_label,
+            client_breakdown=redis_client_breakdown,
+        ),
     )
     try:
         address = parse_listen_address(web_listen_address)

@@ -242,6 +242,7 @@ class Fleet:
                 name=endpoint.default_name(),
                 credentials=rule.credentials,
                 slab_metrics=self.config.slab_metrics,
+                redis=self.config.redis,
             )
             state = self._dynamic[key] = self._new_state(target, self._connections())
             if len(self._dynamic) > MAX_DYNAMIC_TARGETS:

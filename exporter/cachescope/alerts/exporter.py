@@ -29,9 +29,12 @@ ALERTS = (
     ),
     AlertDef(
         name="CachescopeScrapeErrors",
+        # ignoring (error), not on (job, instance): with --append-instance-role-label both
+        # sides hold a target's old and new role for 10m after a failover, and a match on
+        # (job, instance) alone would find two series per side and fail the rule group.
         expr=(
             "rate(cachescope_scrape_errors_total{@{selector}}[10m])\n"
-            "/ on (job, instance) group_left ()"
+            "/ ignoring (error) group_left ()"
             " (rate(cachescope_scrapes_total{@{selector}}[10m]) > 0)\n"
             "> @{threshold}"
         ),

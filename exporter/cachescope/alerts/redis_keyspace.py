@@ -14,7 +14,8 @@ GROUP = "cachescope.redis.keyspace"
 ALERTS = (
     AlertDef(
         name="RedisBigKeys",
-        expr="max by (job, instance, db) (redis_big_key_memory_bytes{@{selector}}) > @{threshold}",
+        # without, not by: a target's own labels (cluster, instance_role) stay on the alert
+        expr="max without (key, type) (redis_big_key_memory_bytes{@{selector}}) > @{threshold}",
         summary="Redis holds a very big key.",
         description=(
             "The biggest sampled key in {{ $labels.db }} of Redis {{ $labels.instance }} uses"

@@ -112,9 +112,11 @@ ALERTS = (
         name="RedisFullResyncs",
         # A replica that is added or restarts costs one full resync: only the ones beyond one
         # per connected replica are repeated (a scale-out or a rolling restart stays quiet).
+        # Matched on all labels: both come from one scrape, and instance_role (when on)
+        # must pair the old role's increase after a failover with its own series.
         expr=(
             "increase(redis_replica_resyncs_full{@{selector}}[1h])\n"
-            "- on (job, instance) redis_connected_slaves{@{selector}}\n"
+            "- redis_connected_slaves{@{selector}}\n"
             "> @{threshold}"
         ),
         summary="Redis replicas keep doing full resyncs.",

@@ -8,7 +8,13 @@ import os
 from cachescope.config.allow import AllowRule, parse_pattern
 from cachescope.config.credentials import Credentials
 from cachescope.config.loader import load_config, read_password_file
-from cachescope.config.records import DEFAULT_TARGET, TIMEOUT, Config, target_from_uri
+from cachescope.config.records import (
+    DEFAULT_TARGET,
+    TIMEOUT,
+    Config,
+    RedisOptions,
+    target_from_uri,
+)
 from cachescope.config.schema import parse_duration
 from cachescope.config.targets import Secret
 from cachescope.config.yamlmarks import ConfigError
@@ -25,6 +31,7 @@ class TargetFlags:
     timeout: str
     allow: tuple[str, ...]  # --scrape.allow, repeated
     slab_metrics: bool = True  # --memcached.slab-metrics: default of every Memcached target
+    redis: RedisOptions = RedisOptions()  # --append-instance-role-label, --redis.client-breakdown
 
     def load(self) -> Config:
         """Read the config file (again, on reload) and add the targets given as flags."""
@@ -62,6 +69,19 @@ class TargetFlags:
             except ValueError as exc:
                 raise ConfigError(str(exc), "--scrape.allow") from None
             config.allow.append(AllowRule(pattern, anonymous))
+        return self._with_redis_options(config)
+
+    def _with_redis_options(self, config: Config) -> Config:
+        """The flags' Redis options turned on for every Redis target, listed or allowed."""
+        if self.redis == RedisOptions():
+            return config
+        config.redis = self.redis
+        config.targets = [
+            dataclasses.replace(target, redis=target.redis.merged(self.redis))
+            if target.endpoint.kind == "redis"
+            else target
+            for target in config.targets
+        ]
         return config
 
     def _password(self) -> Secret | None:

@@ -22,7 +22,14 @@ from typing import Any
 from cachescope.config.allow import AllowRule, parse_network, parse_pattern
 from cachescope.config.credentials import Credentials, TLSConfig
 from cachescope.config.keyspace import parse_keyspace
-from cachescope.config.records import INTERVAL, TIMEOUT, Config, DiscoveryConfig, TargetConfig
+from cachescope.config.records import (
+    INTERVAL,
+    TIMEOUT,
+    Config,
+    DiscoveryConfig,
+    RedisOptions,
+    TargetConfig,
+)
 from cachescope.config.schema import (
     Node,
     Schema,
@@ -171,6 +178,8 @@ _TARGET = shorthand(
             "discover": _DISCOVER,
             "keyspace": parse_keyspace,
             "slab_metrics": boolean,
+            "append_instance_role_label": boolean,
+            "client_breakdown": boolean,
         },
         required=("uri",),
     ),
@@ -255,6 +264,7 @@ def _target(
     if "slab_metrics" in fields and endpoint.kind != "memcached":
         raise node.at("slab_metrics").error("slab_metrics is for Memcached targets")
     return TargetConfig(
+        redis=_redis_options(node, fields, endpoint.kind),
         endpoint=endpoint,
         name=fields.get("name", endpoint.default_name()),
         labels=tuple(sorted(fields.get("labels", {}).items())),
@@ -264,6 +274,18 @@ def _target(
         keyspace=keyspace,
         slab_metrics=fields.get("slab_metrics", slab_metrics),
     )
+
+
+def _redis_options(node: Node, fields: dict[str, Any], kind: str) -> RedisOptions:
+    """The target's opt-in Redis extras; set on a Memcached target, a located error."""
+    options = RedisOptions(
+        append_instance_role_label=fields.get("append_instance_role_label", False),
+        client_breakdown=fields.get("client_breakdown", False),
+    )
+    for field in ("append_instance_role_label", "client_breakdown"):
+        if getattr(options, field) and kind != "redis":
+            raise node.at(field).error(f"{field} is for Redis targets")
+    return options
 
 
 def _discovery(node: Node, fields: dict[str, Any], base: Credentials) -> DiscoveryConfig:

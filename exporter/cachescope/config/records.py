@@ -29,6 +29,24 @@ class DiscoveryConfig:
     allow: tuple[Network, ...] | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RedisOptions:
+    """Opt-in extras of a Redis scrape, as redis_exporter's flags of the same meaning."""
+
+    # instance_role="master"|"slave" on every series (--append-instance-role-label)
+    append_instance_role_label: bool = False
+    # connections by client name, address family and idle time from CLIENT LIST
+    client_breakdown: bool = False
+
+    def merged(self, other: RedisOptions) -> RedisOptions:
+        """What either turns on: a flag turns an option on for every target."""
+        return RedisOptions(
+            append_instance_role_label=self.append_instance_role_label
+            or other.append_instance_role_label,
+            client_breakdown=self.client_breakdown or other.client_breakdown,
+        )
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TargetConfig:
     endpoint: Endpoint
@@ -41,6 +59,7 @@ class TargetConfig:
     # Memcached: `stats slabs` and `stats items`, whose families grow with the slab classes.
     slab_metrics: bool = True
     refused: str = ""  # why a discovered node is not contacted (outside discover.allow)
+    redis: RedisOptions = RedisOptions()
 
     @property
     def timeout(self) -> float:
@@ -53,6 +72,7 @@ class Config:
     allow: list[AllowRule] = dataclasses.field(default_factory=list)
     source: str = ""
     slab_metrics: bool = True  # for Memcached targets an allow rule admits
+    redis: RedisOptions = RedisOptions()  # the flags' options, for targets of allow rules
 
 
 # A timeout past ten minutes is a hang by another name; one under 1ms always fails.

@@ -99,7 +99,7 @@ def target_panels(t: dict[str, Any]) -> list[grafana.Panel]:
     """How each target's scrapes go."""
     error_ratio = (
         f"rate(cachescope_scrape_errors_total{{SEL}}[{RATE}])\n"
-        "/ on (job, instance) group_left ()"
+        "/ ignoring (error) group_left ()"  # see CachescopeScrapeErrors: roles at failover
         f" (rate(cachescope_scrapes_total{{SEL}}[{RATE}]) > 0)"
     )
     queries = [

@@ -81,14 +81,26 @@ class MetricSet:
     """
 
     def __init__(self, base_labels: Labels = ()) -> None:
-        self.base_labels = base_labels
-        base = join_labels(base_labels)
-        self._plain = LabelText("{" + base + "}" if base else "")  # of an unlabelled sample
-        self._prefix = "{" + base + "," if base else "{"
+        self._set_base(base_labels)
         self._lines: dict[str, list[str]] = {}
         # A plain tuple per family, as About is read: built for every family of every
         # scrape, where a NamedTuple's constructor would cost a few percent of one.
         self._about: dict[str, tuple[str, str, str]] = {}
+
+    def _set_base(self, base_labels: Labels) -> None:
+        self.base_labels = base_labels
+        base = join_labels(base_labels)
+        self._plain = LabelText("{" + base + "}" if base else "")  # of an unlabelled sample
+        self._prefix = "{" + base + "," if base else "{"
+
+    def rebase(self, base_labels: Labels) -> None:
+        """Change the labels every sample gets; only before the first is added.
+
+        For labels a collector learns from the server (Redis' role) before it adds samples.
+        """
+        if any(self._lines.values()):
+            raise ValueError("samples were already rendered with the old base labels")
+        self._set_base(base_labels)
 
     def labels(self, labels: Labels) -> LabelText:
         """A label set rendered once, base labels included, for several samples to share."""

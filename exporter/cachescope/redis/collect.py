@@ -20,7 +20,7 @@ from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
 from cachescope.logs import fields
-from cachescope.redis import capabilities, cluster, sections, sentinel
+from cachescope.redis import capabilities, clients, cluster, identity, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     SlowlogEntry,
@@ -40,6 +40,8 @@ SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
 SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
+# Last in the pipeline when --redis.client-breakdown is on: the largest reply we ask for.
+CLIENT_LIST: Command = ("CLIENT", "LIST")
 # Valkey 8.1's command log: slow commands (what SLOWLOG shows) and large requests
 # and replies; named as redis_exporter names them.
 COMMANDLOG = {
@@ -70,6 +72,9 @@ class RedisCollector:
         self.target = target
         self.connection = RedisConnection(target)
         self._reported: set[str] = set()  # refusals logged at warning level once
+        # INFO's role at the last successful scrape: a failed scrape's redis_up 0 keeps
+        # it, so that with the role label on an outage does not start new series.
+        self.role = ""
 
     def close(self) -> None:
         self.connection.close()
@@ -101,7 +106,20 @@ class RedisCollector:
             commands += list(COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
             commands += [CLUSTER_INFO, CLUSTER_NODES]
+        if self._client_list_skipped() is None:
+            commands.append(CLIENT_LIST)
         return commands
+
+    def _client_list_skipped(self) -> str | None:
+        """Why CLIENT LIST is not sent this time, or None when it is (or is not wanted)."""
+        conn = self.connection
+        if not self.target.redis.client_breakdown:
+            return "off"
+        if "CLIENT" in conn.unavailable:
+            return "refused"
+        if conn.clients > clients.MAX_CLIENTS:  # as the last INFO counted them
+            return "too_many_clients"
+        return None
 
     def _run(self, commands: list[Command], deadline: float) -> dict[Command, object]:
         """One round trip; replies by command, refused commands left out."""
@@ -132,6 +150,9 @@ class RedisCollector:
     def collect(self, metrics: MetricSet, deadline: float) -> None:
         """Fetch everything (one round trip once the server is known) and add it to `metrics`."""
         conn = self.connection
+        role_label = self.target.redis.append_instance_role_label
+        if role_label:
+            metrics.rebase(identity.with_role(metrics.base_labels, self.role))
         if conn.mode is None:
             fields = _info_fields(self._run([INFO], deadline))
             self._learn(fields)
@@ -145,6 +166,9 @@ class RedisCollector:
             if reopened:  # what the old connection found refused is asked again, once
                 fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
                 replies.update(self._probe(fresh, deadline))
+        if role_label:
+            self.role = identity.role_of(fields)
+            metrics.rebase(identity.with_role(metrics.base_labels, self.role))
         databases = sections.add_info(metrics, fields, time.time())
         capabilities.report_refusals(self.target, conn, self._reported)
         if conn.mode == "sentinel":
@@ -160,6 +184,7 @@ class RedisCollector:
         )
         sections.add_config(metrics, config, fields, CONFIG_METRICS)
         sections.add_keyspace(metrics, databases, _db_count(config, fields))
+        self._add_clients(metrics, replies.get(CLIENT_LIST))
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
         for command, name in COMMANDLOG.items():
@@ -180,10 +205,24 @@ class RedisCollector:
         conn.mode = server_mode(fields)
         conn.masters = _sentinel_masters(fields) if conn.mode == "sentinel" else []
         conn.version = _version(fields.get("redis_version", ""))
+        count = fields.get("connected_clients", "")
+        conn.clients = int(count) if count.isdecimal() else 0
         # Valkey says redis_version:7.2.4 for compatibility; its own version is apart.
         conn.commandlog = fields.get("server_name") == "valkey" and _version(
             fields.get("valkey_version", "")
         ) >= (8, 1)
+
+    def _add_clients(self, metrics: MetricSet, reply: object) -> None:
+        """The connection breakdown, or why this scrape has none."""
+        reason = self._client_list_skipped()
+        if reason == "off":
+            return
+        if reason is None and isinstance(reply, bytes):
+            if len(reply) <= clients.MAX_REPLY_BYTES:
+                clients.add_breakdown(metrics, clients.parse_client_list(reply))
+                return
+            reason = "reply_too_large"
+        clients.add_skipped(metrics, reason or "refused", self.target.name, self._reported)
 
     def _add_sentinel(
         self, metrics: MetricSet, fields: dict[str, str], replies: dict[Command, object]

@@ -7,7 +7,7 @@ redis_module_info{name="search",ver="20811",...} 1
 from __future__ import annotations
 
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE
+from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.redis.parse import to_float
 
 _INSTANCE_LABELS = (
@@ -69,3 +69,19 @@ def add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None
                 ("read_only", fields.get("slave_read_only", "")),
             ),
         )
+
+
+# redis_exporter's --append-instance-role-label: INFO's role on every series.
+ROLE_LABEL = "instance_role"
+
+
+def with_role(base: Labels, role: str) -> Labels:
+    """`base` with redis_exporter's instance_role label set to `role`; without it if ''."""
+    kept = tuple(pair for pair in base if pair[0] != ROLE_LABEL)
+    return (*kept, (ROLE_LABEL, role)) if role else kept
+
+
+def role_of(fields: dict[str, str]) -> str:
+    """INFO's role ('master' or 'slave'; a fork's own word if short); '' for a sentinel."""
+    role = fields.get("role", "")
+    return role if role.isalnum() and len(role) <= 16 else ""

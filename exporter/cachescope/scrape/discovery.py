@@ -112,6 +112,7 @@ class Discovery:
             labels=labels,
             credentials=credentials,
             config_command=seed.config_command,
+            redis=seed.redis,
         )
 
     def _refusal(self, host: str, port: int) -> str:

@@ -131,7 +131,9 @@ class TargetState:
                 if self.scrubber is not None:
                     scrub_labels(metrics, self.scrubber)
             except ScrapeError as exc:
-                metrics = MetricSet(base_labels)  # drop partial samples of a failed scrape
+                # Drop partial samples of a failed scrape; keep the base labels the
+                # collector chose (a Redis target's last known role).
+                metrics = MetricSet(metrics.base_labels)
                 error = exc
             except Exception as exc:  # a bug or an odd reply must not cost other targets
                 log.error(
@@ -141,7 +143,7 @@ class TargetState:
                         exc=self._scrub(traceback.format_exc()),  # may quote the reply
                     ),
                 )
-                metrics = MetricSet(base_labels)
+                metrics = MetricSet(metrics.base_labels)
                 error = ScrapeError("parse", f"{type(exc).__name__}: {exc}")
             finally:
                 if not self.persistent:
