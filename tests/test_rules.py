@@ -284,7 +284,7 @@ def test_every_threshold_has_a_comment() -> None:
         ),
         ("selector: ''\n", ":1: selector:", "non-empty string"),
         ("alerts:\n  RedisDown: [1]\n", ":2: alerts.RedisDown:", "must be a mapping"),
-        ("alerts: {RedisDown: {for: 1m}\n", ":2", "invalid YAML"),
+        ("alerts: {RedisDown: {for: 1m}\n", ":1:9", "not closed"),
     ],
 )
 def test_bad_thresholds_name_file_line_and_field(
