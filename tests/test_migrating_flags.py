@@ -1,0 +1,252 @@
+"""A redis_exporter or memcached_exporter user switches by changing the binary's name only."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from cachescope.cli import main, serve
+from cachescope.clioptions import COMPAT_KEY
+from cachescope.config.compat import COMPAT_FLAGS, CompatFlag
+from cachescope.config.compatargs import Translation
+from cachescope.config.flags import TargetFlags
+from cachescope.config.yamlmarks import ConfigError
+from click.testing import CliRunner, Result
+from servers import Exporter, MemcachedServer, StartExporter, StartRedis
+
+PASSWORD = "m1grate-Pa55word-k4"  # distinctive, so a leak anywhere is found by substring
+OTHER = "sec0nd-Pa55word-z8"
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def run_serve(*args: str, env: dict[str, str] | None = None) -> Result:
+    """`cachescope serve ARGS` that is expected to stop at once (help, or a refusal)."""
+    return CliRunner().invoke(main, ["serve", *args], env=env)
+
+
+def parse(*args: str) -> click.Context:
+    """The serve command line as click reads it, without serving."""
+    return serve.make_context("serve", list(args))
+
+
+def assert_nowhere(exporter: Exporter, secret: str) -> None:
+    pages = [exporter.get(path)[1] for path in ("/metrics", "/")]
+    for text in [*pages, exporter.log()]:
+        assert secret not in text
+
+
+# -- live: the peers' variables and flags against real servers ---------------------------
+
+
+def test_redis_exporter_variables_alone_reach_a_protected_redis(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    server = start_redis(password=PASSWORD)
+    exporter = start_exporter(env={"REDIS_ADDR": server.uri, "REDIS_PASSWORD": PASSWORD})
+    metrics = exporter.metrics()
+    assert metrics.value("redis_up", instance=f"127.0.0.1:{server.port}") == 1
+    assert metrics.get("redis_up", instance="localhost:6379") == []  # not the default target
+    assert_nowhere(exporter, PASSWORD)
+
+
+def test_memcached_exporter_address_flag_is_a_memcached_target(
+    memcached_server: MemcachedServer, start_exporter: StartExporter
+) -> None:
+    exporter = start_exporter("--memcached.address", f"127.0.0.1:{memcached_server.port}")
+    metrics = exporter.metrics()
+    assert metrics.value("memcached_up", instance=f"127.0.0.1:{memcached_server.port}") == 1
+
+
+def test_json_password_file_gives_each_redis_its_own_password(
+    start_redis: StartRedis, start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    first, second = start_redis(password=PASSWORD), start_redis(password=OTHER)
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({first.uri: PASSWORD, second.uri: OTHER}))
+    exporter = start_exporter(env={"REDIS_PASSWORD_FILE": str(passwords)})
+    metrics = exporter.metrics()
+    for server in (first, second):
+        assert metrics.value("redis_up", instance=f"127.0.0.1:{server.port}") == 1
+    status, body = exporter.get(f"/scrape?target={second.uri}")
+    assert status == 200 and "redis_up 1" in body  # redis_exporter's multi-target use
+    assert_nowhere(exporter, PASSWORD)
+    assert_nowhere(exporter, OTHER)
+
+
+def test_single_dash_flags_as_go_writes_them(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    server = start_redis()
+    exporter = start_exporter("-redis.addr", server.uri, "-web.telemetry-path=/redis/metrics")
+    assert exporter.metrics().value("redis_up", instance=f"127.0.0.1:{server.port}") == 1
+    assert exporter.metrics("/redis/metrics").value("redis_up") == 1  # telemetry path too
+
+
+def test_password_flag_works_and_warns_without_the_password(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    server = start_redis(password=PASSWORD)
+    exporter = start_exporter("--redis.addr", server.uri, "--redis.password", PASSWORD)
+    assert exporter.metrics().value("redis_up") == 1
+    assert "shows in the process list" in exporter.log()
+    assert_nowhere(exporter, PASSWORD)
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+def test_help_still_answers_to_h_and_shows_the_variables() -> None:
+    for spelling in ("-h", "--help", "-help"):
+        result = run_serve(spelling)
+        assert result.exit_code == 0, result.output
+        assert "REDIS_ADDR" in result.stdout and "CACHESCOPE_TARGETS" in result.stdout
+    assert "open-file limit less 256" in run_serve("-h").stdout  # not a bare 0
+
+
+def test_namespace_is_refused_with_the_reason() -> None:
+    result = run_serve("--namespace=myapp")
+    assert result.exit_code == 2
+    assert "--namespace is not supported" in result.output
+    assert "rename every series" in result.output
+    env_result = run_serve(env={"REDIS_EXPORTER_NAMESPACE": "myapp"})
+    assert env_result.exit_code == 2 and "REDIS_EXPORTER_NAMESPACE" in env_result.output
+    assert parse("--namespace", "redis").params  # redis_exporter's default renames nothing
+
+
+def test_unknown_flag_fails_clearly_in_either_spelling() -> None:
+    for spelling in ("--no-such-flag", "-no-such-flag"):
+        result = run_serve(spelling, "x")
+        assert result.exit_code == 2
+        assert "No such option '--no-such-flag'" in result.output
+
+
+def test_log_level_takes_warn_in_any_case() -> None:
+    for args in (("--log.level", "warn"), ("--log-level=WARN",), ("-log.level=warning",)):
+        assert parse(*args).params["log_level"] == "warning"
+
+
+def test_command_line_beats_the_peers_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_EXPORTER_LOG_FORMAT", "json")
+    assert parse().params["log_format"] == "json"
+    assert parse("--log.format", "logfmt").params["log_format"] == "logfmt"
+    monkeypatch.setenv("CACHESCOPE_LOG_FORMAT", "logfmt")  # ours beats theirs
+    assert parse().params["log_format"] == "logfmt"
+
+
+def test_a_value_that_starts_with_a_dash_is_left_alone() -> None:
+    params = parse("--redis.config-command", "-", "--redis.user", "-rename-me").params
+    assert params["redis_config_command"] == "-"
+    assert params["redis_user"] == "-rename-me"
+
+
+def test_password_file_that_is_not_a_map_names_the_flag_not_the_content(tmp_path: Path) -> None:
+    broken = tmp_path / "passwords.json"
+    broken.write_text('{"redis://127.0.0.1:1": "' + PASSWORD)
+    flags = TargetFlags(
+        config_file=None, targets=(), user=None, password_file=str(broken), timeout="1s", allow=()
+    )
+    with pytest.raises(ConfigError) as caught:
+        flags.load()
+    assert "--redis.password-file" in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+# -- every row of the table ---------------------------------------------------------------
+
+_SAMPLES = {
+    "redis.addr": "redis://127.0.0.1:6390",
+    "memcached.address": "127.0.0.1:11299",
+    "web.listen-address": "127.0.0.1:9121",
+    "web.telemetry-path": "/redis/metrics",
+    "connection-timeout": "15s",
+    "memcached.timeout": "1s",
+    "log-level": "INFO",
+    "log-format": "txt",
+}
+_OPTIONS = {name for param in serve.params for name in param.opts}
+
+
+def _sample(flag: CompatFlag) -> str:
+    return "true" if flag.boolean else _SAMPLES.get(flag.name, "sample-value")
+
+
+def _ways(flag: CompatFlag) -> list[tuple[str, ...]]:
+    """The command lines that say `flag` is on (or has its sample value)."""
+    value = _sample(flag)
+    if flag.boolean:
+        return [(f"--{flag.name}",), (f"-{flag.name}",), (f"--{flag.name}={value}",)]
+    return [(f"--{flag.name}", value), (f"-{flag.name}={value}",)]
+
+
+@pytest.mark.parametrize("flag", COMPAT_FLAGS, ids=lambda flag: flag.name)
+def test_every_peer_flag_is_accepted_or_refused_with_its_message(
+    flag: CompatFlag, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in [f.env for f in COMPAT_FLAGS if f.env]:
+        monkeypatch.delenv(key, raising=False)
+    if flag.option and flag.option not in _OPTIONS:  # another part of issue #20 adds it
+        translation = _translated(flag)
+        assert flag.option in translation.args[0] and translation.notes
+        return
+    accepted = flag.option or _sample(flag) in flag.same
+    for args in _ways(flag):
+        if accepted:
+            _assert_accepted(flag, parse(*args))
+        else:
+            _assert_refused(flag, args, f"--{flag.name}")
+    if flag.env:
+        monkeypatch.setenv(flag.env, _sample(flag))
+        if accepted:
+            _assert_accepted(flag, parse())
+        else:
+            _assert_refused(flag, (), flag.env)
+
+
+def _translated(flag: CompatFlag) -> Translation:
+    from cachescope.config.compatargs import translate
+
+    return translate([f"--{flag.name}"], {}, [])
+
+
+def _assert_accepted(flag: CompatFlag, ctx: click.Context) -> None:
+    if flag.alias:  # the option itself got the value
+        values = [v for p in serve.params if flag.option in p.opts for v in [ctx.params[p.name]]]
+        assert values and _sample(flag).lower() in str(values[0]).lower(), values
+    else:
+        assert any(f"is {flag.note}" in note or flag.note in note for note in _notes(ctx))
+
+
+def _assert_refused(flag: CompatFlag, args: tuple[str, ...], source: str) -> None:
+    with pytest.raises(click.UsageError) as caught:
+        parse(*args)
+    assert source in caught.value.message and flag.note in caught.value.message
+
+
+def _notes(ctx: click.Context) -> list[str]:
+    translation: Translation = ctx.meta[COMPAT_KEY]
+    return translation.notes
+
+
+def test_refused_values_of_accepted_flags_say_why() -> None:
+    for flag in COMPAT_FLAGS:
+        refused = {"true", "false"} - set(flag.same) if flag.boolean and flag.same else set()
+        for value in refused:
+            with pytest.raises(click.UsageError) as caught:
+                parse(f"--{flag.name}={value}")
+            assert flag.note in caught.value.message
+
+
+# -- the README --------------------------------------------------------------------------
+
+
+def test_readme_flags_table_matches_serve_help() -> None:
+    text = README.read_text()
+    table = text.split("| flag | environment | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.count("|") > 2]
+    documented = {name for cell in first_cells for name in re.findall(r"`(--[a-z.-]+)", cell)}
+    primary = {param.opts[0] for param in serve.params if isinstance(param, click.Option)}
+    every = {name for param in serve.params for name in param.opts}
+    assert primary - {"--help"} <= documented, primary - documented
+    assert documented <= every, documented - every
