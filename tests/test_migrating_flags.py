@@ -250,3 +250,16 @@ def test_readme_flags_table_matches_serve_help() -> None:
     every = {name for param in serve.params for name in param.opts}
     assert primary - {"--help"} <= documented, primary - documented
     assert documented <= every, documented - every
+
+
+def test_migrating_doc_has_a_row_for_every_flag_of_the_table() -> None:
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in (README.parent / "docs" / "migrating.md").read_text().splitlines()
+        if line.startswith("| `--")
+    }
+    for flag in COMPAT_FLAGS:
+        row = rows.get(f"`--{flag.name}`")
+        assert row is not None, flag.name
+        assert flag.env in row
+        assert (flag.option or flag.note.split(":")[0]) in row
