@@ -123,6 +123,26 @@ def test_unknown_flag_fails_clearly_in_either_spelling() -> None:
         assert "No such option '--no-such-flag'" in result.output
 
 
+def test_a_refused_secret_flag_never_repeats_its_value() -> None:
+    for args in (("--basic-auth-password", PASSWORD), (f"-basic-auth-hash-password={PASSWORD}",)):
+        result = run_serve(*args)
+        assert result.exit_code == 2 and "--web.config.file" in result.output
+        assert PASSWORD not in result.output
+
+
+def test_empty_peer_settings_are_their_off_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_EXPORTER_CHECK_KEYS", "")  # as Helm charts leave them
+    ctx = parse("--check-single-keys=", "--script", "")
+    assert len(_notes(ctx)) == 3
+
+
+def test_memcached_tls_turns_the_address_into_a_tls_target() -> None:
+    params = parse("--memcached.address", "127.0.0.1:11299", "--memcached.tls.enable").params
+    assert params["target"] == ("memcacheds://127.0.0.1:11299",)
+    result = run_serve("--memcached.tls.enable")
+    assert result.exit_code == 2 and "needs --memcached.address" in result.output
+
+
 def test_log_level_takes_warn_in_any_case() -> None:
     for args in (("--log.level", "warn"), ("--log-level=WARN",), ("-log.level=warning",)):
         assert parse(*args).params["log_level"] == "warning"
@@ -165,6 +185,7 @@ _SAMPLES = {
     "log-level": "INFO",
     "log-format": "txt",
 }
+_NEEDS = {"memcached.tls.enable": ("--memcached.address", "127.0.0.1:11299")}
 _OPTIONS = {name for param in serve.params for name in param.opts}
 
 
@@ -174,10 +195,12 @@ def _sample(flag: CompatFlag) -> str:
 
 def _ways(flag: CompatFlag) -> list[tuple[str, ...]]:
     """The command lines that say `flag` is on (or has its sample value)."""
-    value = _sample(flag)
+    value, needs = _sample(flag), _NEEDS.get(flag.name, ())
     if flag.boolean:
-        return [(f"--{flag.name}",), (f"-{flag.name}",), (f"--{flag.name}={value}",)]
-    return [(f"--{flag.name}", value), (f"-{flag.name}={value}",)]
+        ways = [(f"--{flag.name}",), (f"-{flag.name}",), (f"--{flag.name}={value}",)]
+    else:
+        ways = [(f"--{flag.name}", value), (f"-{flag.name}={value}",)]
+    return [(*needs, *way) for way in ways]
 
 
 @pytest.mark.parametrize("flag", COMPAT_FLAGS, ids=lambda flag: flag.name)

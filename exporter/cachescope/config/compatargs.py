@@ -75,6 +75,8 @@ def translate(
         _from_environment(environ, options, by_name, given, out)
     if memcached_tls:
         out.args = [_tls_memcached(arg) for arg in out.args]
+        if not any(arg.startswith("--target=memcacheds://") for arg in out.args):
+            out.error = out.error or "--memcached.tls.enable needs --memcached.address"
     if PASSWORD_OPTION in given:
         out.warnings.append(
             f"{PASSWORD_OPTION} on the command line shows in the process list (ps, "
