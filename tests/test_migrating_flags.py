@@ -95,6 +95,19 @@ def test_password_flag_works_and_warns_without_the_password(
     assert_nowhere(exporter, PASSWORD)
 
 
+def test_redis_exporter_tls_client_flags_reach_a_redis_that_asks_for_a_certificate(
+    start_redis: StartRedis, start_exporter: StartExporter, tls_certs: dict[str, str]
+) -> None:
+    server = start_redis(tls={**tls_certs, "auth_clients": "yes"})
+    exporter = start_exporter(
+        f"-redis.addr={server.uri}",
+        f"-tls-ca-cert-file={tls_certs['ca']}",
+        f"-tls-client-cert-file={tls_certs['client_cert']}",
+        env={"REDIS_EXPORTER_TLS_CLIENT_KEY_FILE": tls_certs["client_key"]},
+    )
+    assert exporter.metrics().value("redis_up", instance=f"127.0.0.1:{server.port}") == 1
+
+
 # -- the command line -------------------------------------------------------------------
 
 
