@@ -15,6 +15,8 @@ from cachescope.config.compatargs import Translation
 from cachescope.config.flags import TargetFlags
 from cachescope.config.yamlmarks import ConfigError
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from servers import Exporter, MemcachedServer, StartExporter, StartRedis
 
 PASSWORD = "m1grate-Pa55word-k4"  # distinctive, so a leak anywhere is found by substring
@@ -299,3 +301,26 @@ def test_migrating_doc_has_a_row_for_every_flag_of_the_table() -> None:
         assert row is not None, flag.name
         assert flag.env in row
         assert (flag.option or flag.note.split(":")[0]) in row
+
+
+_SECRETISH = st.text(alphabet="abcXYZ019-_=:/.", min_size=1, max_size=20).map(lambda v: "Qz7" + v)
+_REFUSED_WITH_VALUES = [f for f in COMPAT_FLAGS if not f.boolean and not f.option]
+
+
+@settings(max_examples=200, deadline=None)
+@given(flag=st.sampled_from(_REFUSED_WITH_VALUES), value=_SECRETISH, dashes=st.sampled_from("12"))
+def test_a_refusal_never_repeats_the_value(flag: CompatFlag, value: str, dashes: str) -> None:
+    token = "-" * int(dashes) + flag.name
+    with pytest.raises(click.UsageError) as caught:
+        parse(f"{token}={value}")
+    assert value not in caught.value.message and flag.note in caught.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.text(alphabet="-=abc.h ", min_size=1, max_size=12))
+def test_a_value_after_a_value_flag_is_taken_as_written(value: str) -> None:
+    assert parse("--redis.user", value, "-redis.config-command", value).params == {
+        **parse().params,
+        "redis_user": value,
+        "redis_config_command": value,
+    }
