@@ -64,10 +64,10 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
         name="append-instance-role-label",
         peer=REDIS,
         env=_R + "APPEND_INSTANCE_ROLE_LABEL",
-        option="--redis.role-label",
+        option="--append-instance-role-label",
         boolean=True,
-        to_args=switch("--redis.role-label"),
-        note="--redis.role-label",
+        to_args=switch("--append-instance-role-label"),
+        note="cachescope's own --append-instance-role-label",
     ),
     CompatFlag(
         name="export-client-list",
