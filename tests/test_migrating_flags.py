@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -26,7 +27,13 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def run_serve(*args: str, env: dict[str, str] | None = None) -> Result:
     """`cachescope serve ARGS` that is expected to stop at once (help, or a refusal)."""
-    return CliRunner().invoke(main, ["serve", *args], env=env)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:  # serve sets up logging on the runner's stream, which closes at the end
+        return CliRunner().invoke(main, ["serve", *args], env=env)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def parse(*args: str) -> click.Context:
@@ -156,6 +163,20 @@ def test_memcached_tls_turns_the_address_into_a_tls_target() -> None:
     assert params["target"] == ("memcacheds://127.0.0.1:11299",)
     result = run_serve("--memcached.tls.enable")
     assert result.exit_code == 2 and "needs --memcached.address" in result.output
+
+
+def test_a_go_boolean_set_false_says_it_changes_nothing() -> None:
+    ctx = parse("-debug=false", "-skip-tls-verification=0")
+    assert _notes(ctx) == [
+        "--debug=false changes nothing",
+        "--skip-tls-verification=false changes nothing",
+    ]
+    assert ctx.params["log_level"] == "info" and not ctx.params["tls_insecure_skip_verify"]
+
+
+def test_a_missing_tls_file_names_the_option(tmp_path: Path) -> None:
+    result = run_serve("-tls-ca-cert-file", str(tmp_path / "absent.crt"))
+    assert result.exit_code == 2 and "--tls.ca-file: cannot read" in result.output
 
 
 def test_log_level_takes_warn_in_any_case() -> None:

@@ -44,7 +44,7 @@ class ServeCommand(click.Command):
         ]
         translation = translate(args, os.environ, specs)
         if translation.error:
-            raise click.UsageError(translation.error + " (docs/migrating.md)", ctx)
+            raise click.UsageError(translation.error + "; see docs/migrating.md", ctx)
         ctx.meta[COMPAT_KEY] = translation
         return super().parse_args(ctx, translation.args)
 

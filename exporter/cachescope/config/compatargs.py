@@ -112,11 +112,13 @@ def _apply(flag: CompatFlag, value: str, source: str, out: Translation) -> None:
             return
     if flag.to_args is not None:
         try:
-            out.args.extend(flag.to_args(value))
+            args = flag.to_args(value)
         except ValueError as exc:
             out.error = f"{source} {exc}"
             return
-        out.notes.append(f"{source} is {flag.note}")
+        out.args.extend(args)
+        done = f" is {flag.note}" if args or value == "true" else f"={value} changes nothing"
+        out.notes.append(source + done)
     elif value in flag.same:
         out.notes.append(f"{source} is accepted: {flag.note}")
     else:

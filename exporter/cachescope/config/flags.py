@@ -108,7 +108,8 @@ class TargetFlags:
             try:
                 read_tls_file(path)
             except ValueError as exc:
-                raise ConfigError(f"cannot read {path}: {exc}", f"--tls.{field}") from None
+                option = "--tls." + field.replace("_", "-")
+                raise ConfigError(f"cannot read {path}: {exc}", option) from None
 
 
 def _password_map(text: str, into: PasswordMap) -> list[str]:
