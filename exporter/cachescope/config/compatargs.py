@@ -39,21 +39,36 @@ def translate(
     """`args` with the peers' flags and variables turned into serve options."""
     by_name = {name: spec for spec in options for name in spec.names}
     out = Translation(args=[])
-    given: set[str] = set()  # first names of the serve options on the command line
-    memcached_tls = False
-    tokens = list(args)
-    i = 0
-    while i < len(tokens):
-        token = _two_dashes(tokens[i])
-        i += 1
+    given = _command_line(args, by_name, out)
+    if not out.error:
+        _from_environment(environ, options, by_name, given, out)
+    if "--memcached.tls.enable" in given:
+        _memcached_over_tls(out)
+    if PASSWORD_OPTION in given:
+        out.warnings.append(
+            f"{PASSWORD_OPTION} on the command line shows in the process list (ps, "
+            "/proc/PID/cmdline); prefer REDIS_PASSWORD, CACHESCOPE_REDIS_PASSWORD or "
+            "--redis.password-file"
+        )
+    return out
+
+
+def _command_line(
+    args: Sequence[str], by_name: Mapping[str, OptionSpec], out: Translation
+) -> set[str]:
+    """The command line into `out`; the serve options it gives (and a true TLS switch)."""
+    given: set[str] = set()  # first names of serve options, and the TLS switch when on
+    tokens, i = list(args), 0
+    while i < len(tokens) and not out.error:
+        token, i = _two_dashes(tokens[i]), i + 1
         if token == "--":
             out.args.extend(tokens[i - 1 :])
             break
         name, has_value, value = token.partition("=")
         flag = BY_NAME.get(name[2:]) if name.startswith("--") else None
         if flag is None or flag.alias:
-            spec = by_name.get(name)
             out.args.append(token)
+            spec = by_name.get(name)
             if spec is not None:
                 given.add(spec.names[0])
                 if spec.takes_value and not has_value and i < len(tokens):
@@ -65,25 +80,20 @@ def translate(
                 out.error = f"{name} needs a value"
                 break
             value, i = tokens[i], i + 1
-        elif not has_value:
-            value = "true"
-        memcached_tls |= flag.name == "memcached.tls.enable" and _true(value)
+        value = value if has_value or not flag.boolean else "true"
+        if flag.name == "memcached.tls.enable" and _true(value):
+            given.add("--memcached.tls.enable")
         _apply(flag, value, name, out)
-        if flag.option:
-            given.add(flag.option)
-    if not out.error:
-        _from_environment(environ, options, by_name, given, out)
-    if memcached_tls:
-        out.args = [_tls_memcached(arg) for arg in out.args]
-        if not any(arg.startswith("--target=memcacheds://") for arg in out.args):
-            out.error = out.error or "--memcached.tls.enable needs --memcached.address"
-    if PASSWORD_OPTION in given:
-        out.warnings.append(
-            f"{PASSWORD_OPTION} on the command line shows in the process list (ps, "
-            "/proc/PID/cmdline); prefer REDIS_PASSWORD, CACHESCOPE_REDIS_PASSWORD or "
-            "--redis.password-file"
-        )
-    return out
+        given.add(flag.option)
+    return given
+
+
+def _memcached_over_tls(out: Translation) -> None:
+    """memcached_exporter's --memcached.tls.enable: its address over TLS."""
+    prefix, tls = "--target=memcached://", "--target=memcacheds://"
+    out.args = [tls + arg[len(prefix) :] if arg.startswith(prefix) else arg for arg in out.args]
+    if not out.error and not any(arg.startswith(tls) for arg in out.args):
+        out.error = "--memcached.tls.enable needs --memcached.address"
 
 
 def _two_dashes(token: str) -> str:
@@ -146,9 +156,3 @@ def _from_environment(
         _apply(flag, environ[flag.env], flag.env, out)
         before, out.args = out.args, held
     out.args = before + out.args  # the command line comes last, and wins
-
-
-def _tls_memcached(arg: str) -> str:
-    """memcached_exporter's --memcached.tls.enable: its address over TLS."""
-    prefix = "--target=memcached://"
-    return "--target=memcacheds://" + arg[len(prefix) :] if arg.startswith(prefix) else arg
