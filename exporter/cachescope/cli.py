@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import click
 
 from cachescope import __version__
 from cachescope.analyze.cli import analyze
-from cachescope.config.flags import TargetFlags
+from cachescope.clioptions import COMPAT_KEY, ServeCommand, normalize_log_level, serve_option
+from cachescope.config.credentials import TLSConfig
+from cachescope.config.flags import TargetFlags, telemetry_paths
 from cachescope.config.loader import load_config
 from cachescope.config.records import (
     DEFAULT_LISTEN_ADDRESS,
@@ -28,7 +28,6 @@ from cachescope.logs import fields, setup_logging
 from cachescope.rules.cli import rules
 
 log = logging.getLogger("cachescope")
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -37,18 +36,27 @@ def main() -> None:
     """Prometheus exporter for Redis and Memcached fleets."""
 
 
-def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
-    """A click option whose environment variable is CACHESCOPE_<env>."""
-    return click.option(name, dest, envvar=f"CACHESCOPE_{env}", **kwargs)
+_option = serve_option
+_EPILOG = (
+    "redis_exporter's and memcached_exporter's flags and variables are read too "
+    "(-flag or --flag): docs/migrating.md says what each does here."
+)
 
 
-@main.command()
+@main.command(cls=ServeCommand, epilog=_EPILOG)
 @_option(
     "--web.listen-address",
     "web_listen_address",
     "WEB_LISTEN_ADDRESS",
     default=DEFAULT_LISTEN_ADDRESS,
     help="HOST:PORT to serve on.",
+)
+@_option(
+    "--web.telemetry-path",
+    "web_telemetry_path",
+    "WEB_TELEMETRY_PATH",
+    default="/metrics",
+    help="Path that serves /metrics' content too.",
 )
 @_option(
     "--web.config.file",
@@ -73,11 +81,60 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 @_option("--redis.user", "redis_user", "REDIS_USER", help="ACL user for --target targets.")
 @_option(
+    "--redis.password",
+    "redis_password",
+    "REDIS_PASSWORD",
+    help="Password for --target targets; prefer the variable or --redis.password-file, "
+    "as a flag shows in the process list.",
+)
+@_option(
     "--redis.password-file",
     "redis_password_file",
     "REDIS_PASSWORD_FILE",
     type=click.Path(dir_okay=False),
-    help="File with the password for --target targets (or set CACHESCOPE_REDIS_PASSWORD).",
+    help="File with the password for --target targets, or with redis_exporter's JSON "
+    "object of URI to password (each URI also becomes a target).",
+)
+@_option(
+    "--redis.config-command",
+    "redis_config_command",
+    "REDIS_CONFIG_COMMAND",
+    default="CONFIG",
+    help="CONFIG under the name a renamed-command server gives it ('-': do not ask).",
+)
+@_option(
+    "--tls.ca-file",
+    "tls_ca_file",
+    "TLS_CA_FILE",
+    help="CA bundle for rediss:// and memcacheds:// --target targets.",
+    type=click.Path(dir_okay=False),
+)
+@_option(
+    "--tls.cert-file",
+    "tls_cert_file",
+    "TLS_CERT_FILE",
+    type=click.Path(dir_okay=False),
+    help="Client certificate for TLS --target targets.",
+)
+@_option(
+    "--tls.key-file",
+    "tls_key_file",
+    "TLS_KEY_FILE",
+    type=click.Path(dir_okay=False),
+    help="Client key for TLS --target targets.",
+)
+@_option(
+    "--tls.server-name",
+    "tls_server_name",
+    "TLS_SERVER_NAME",
+    help="Name to verify the certificate of TLS --target targets against.",
+)
+@_option(
+    "--tls.insecure-skip-verify",
+    "tls_insecure_skip_verify",
+    "TLS_INSECURE_SKIP_VERIFY",
+    is_flag=True,
+    help="Do not verify TLS --target targets' certificates.",
 )
 @_option(
     "--timeout",
@@ -114,6 +171,7 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "limits_max_connections",
     "LIMITS_MAX_CONNECTIONS",
     default=0,
+    show_default="0: the open-file limit less 256",
     type=click.IntRange(0, 1_000_000),
     help="Targets that keep a connection between scrapes; the rest reconnect each time "
     "(0: as many as the open-file limit allows).",
@@ -151,11 +209,11 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     default="10s",
     help="On SIGTERM, how long requests under way may take to finish.",
 )
-@click.option(
+@_option(
     "--append-instance-role-label",
     "append_instance_role_label",
+    "APPEND_INSTANCE_ROLE_LABEL",  # redis_exporter's variable: config/compat_redis.py
     is_flag=True,
-    envvar=["CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL", "REDIS_EXPORTER_APPEND_INSTANCE_ROLE_LABEL"],
     help='Add instance_role="master"|"slave" to every series of a Redis target, as '
     "redis_exporter does; a failover then changes the series' identity.",
 )
@@ -180,7 +238,8 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
     "log_level",
     "LOG_LEVEL",
     default="info",
-    type=click.Choice(["debug", "info", "warning", "error"]),
+    type=click.Choice(["debug", "info", "warn", "warning", "error"], case_sensitive=False),
+    callback=normalize_log_level,
 )
 @_option(
     "--log.format",
@@ -191,11 +250,19 @@ def _option(name: str, dest: str, env: str, **kwargs: Any) -> Callable[[F], F]:
 )
 def serve(
     web_listen_address: str,
+    web_telemetry_path: str,
     web_config_file: str | None,
     config_file: str | None,
     target: tuple[str, ...],
     redis_user: str | None,
+    redis_password: str | None,
     redis_password_file: str | None,
+    redis_config_command: str,
+    tls_ca_file: str | None,
+    tls_cert_file: str | None,
+    tls_key_file: str | None,
+    tls_server_name: str | None,
+    tls_insecure_skip_verify: bool,
     timeout: str,
     scrape_allow: tuple[str, ...],
     max_concurrency: int,
@@ -218,11 +285,21 @@ def serve(
     from cachescope.web.webconfig import WebConfig, load_web_config
 
     setup_logging(log_level, log_format)
+    _log_translation()
     flags = TargetFlags(
         config_file=config_file,
         targets=target,
         user=redis_user,
+        password=redis_password,
         password_file=redis_password_file,
+        config_command=redis_config_command,
+        tls=TLSConfig(
+            ca_file=tls_ca_file,
+            cert_file=tls_cert_file,
+            key_file=tls_key_file,
+            server_name=tls_server_name,
+            insecure_skip_verify=tls_insecure_skip_verify,
+        ),
         timeout=timeout,
         allow=scrape_allow,
         slab_metrics=memcached_slab_metrics,
@@ -233,6 +310,7 @@ def serve(
     )
     try:
         address = parse_listen_address(web_listen_address)
+        metrics_paths = telemetry_paths(web_telemetry_path)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
         limits = Limits(
             max_concurrency=max_concurrency,
@@ -253,6 +331,7 @@ def serve(
             web_max_connections=web_max_connections,
             shutdown_grace=grace,
         )
+        service.server.metrics_paths = metrics_paths
     except (ConfigError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
@@ -263,6 +342,17 @@ def serve(
     log.info("starting cachescope", extra=fields(version=__version__, targets=targets))
     if not service.run():
         _exit_now()
+
+
+def _log_translation() -> None:
+    """What the peers' flags became, and the warnings they earned, once logging is set up."""
+    translation = click.get_current_context().meta.get(COMPAT_KEY)
+    if translation is None:
+        return
+    for note in translation.notes:
+        log.info("%s", note)
+    for warning in translation.warnings:
+        log.warning("%s", warning)
 
 
 def _exit_now() -> None:

@@ -64,6 +64,9 @@ def exporter_metrics(fleet: Fleet) -> MetricSet:
 class ExporterServer:
     """The exporter's HTTP endpoints behind the front (see front.py)."""
 
+    # /metrics, and redis_exporter's --web.telemetry-path where one is given.
+    metrics_paths: frozenset[str] = frozenset({"/metrics"})
+
     def __init__(
         self,
         address: tuple[str, int],
@@ -141,7 +144,7 @@ class ExporterServer:
                 405, b"Only GET, HEAD, and POST to /-/reload.\n", TEXT, {"Allow": "GET, HEAD, POST"}
             )
         fleet, path = self.fleet, request.path
-        if path == "/metrics":
+        if path in self.metrics_paths:
             joined = fleet.scrape_all()
             joined.add(exporter_metrics(fleet).rendered())
             process = generate_latest(REGISTRY)
