@@ -306,7 +306,7 @@ def test_readme_flags_table_matches_serve_help() -> None:
     first_cells = [line.split("|")[1] for line in table.splitlines() if line.count("|") > 2]
     documented = {name for cell in first_cells for name in re.findall(r"`(--[a-z.-]+)", cell)}
     primary = {param.opts[0] for param in serve.params if isinstance(param, click.Option)}
-    every = {name for param in serve.params for name in param.opts}
+    every = {name for param in serve.params for name in [*param.opts, *param.secondary_opts]}
     assert primary - {"--help"} <= documented, primary - documented
     assert documented <= every, documented - every
 
