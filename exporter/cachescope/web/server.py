@@ -36,9 +36,16 @@ HTML = "text/html; charset=utf-8"
 DEFAULT_WEB_MAX_CONNECTIONS = 1024
 
 
-def exporter_metrics(fleet: Fleet) -> MetricSet:
+def exporter_metrics(fleet: Fleet, encodings: dict[str, int] | None = None) -> MetricSet:
     """Facts about the exporter itself, served on /metrics."""
     metrics = MetricSet()
+    responses = metrics.family(
+        "cachescope_http_responses_total",
+        COUNTER,
+        "HTTP responses with a text or JSON body, by Content-Encoding (gzip if the client asked).",
+    )
+    for encoding, count in sorted((encodings or {}).items()):
+        responses.add(count, (("encoding", encoding),))
     labels = (("version", __version__), ("python_version", platform.python_version()))
     metrics.add("cachescope_build_info", GAUGE, "Version of cachescope, as labels.", 1, labels)
     metrics.add(
@@ -143,7 +150,7 @@ class ExporterServer:
         fleet, path = self.fleet, request.path
         if path == "/metrics":
             joined = fleet.scrape_all()
-            joined.add(exporter_metrics(fleet).rendered())
+            joined.add(exporter_metrics(fleet, self.front.encodings.counts()).rendered())
             process = generate_latest(REGISTRY)
             body = Streamed(
                 joined.size() + len(process), itertools.chain(joined.chunks(), [process])
