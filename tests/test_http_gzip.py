@@ -150,3 +150,16 @@ def test_head_and_http_1_0_get_gzip_framed_by_content_length(exporter: Exporter)
         assert old.headers["content-encoding"] == "gzip" and reader.at_eof()
         text = gzip.decompress(old.body).decode()
     assert Exposition(text).value("cachescope_http_responses_total", encoding="gzip") >= 1
+
+
+@given(st.lists(st.binary(max_size=3000), max_size=8), st.sampled_from(["gzip", "*", "br"]))
+def test_any_body_in_any_pieces_comes_back_whole(pieces: list[bytes], accept: str) -> None:
+    body = b"".join(pieces)
+    answer = Answer(200, Streamed(len(body), pieces), "text/plain", {})
+    out = negotiate(request(accept), answer, Encodings())
+    assert isinstance(out.body, Streamed)  # a plain answer keeps its pieces too
+    sent = b"".join(out.body.chunks)
+    assert len(sent) == out.body.size
+    if out.headers.get("Content-Encoding") == "gzip":
+        sent = gzip.decompress(sent)
+    assert sent == body
