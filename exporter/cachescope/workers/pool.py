@@ -189,7 +189,8 @@ class ProcessScraper:
                     # The client gives up now; the worker is not at fault (a hung target's
                     # own timeout, its start-up): its reply is read before the next request.
                     worker.owed = True
-                    _failed(batch, joined, "the scrape worker's reply came after the deadline")
+                    late = "the scrape worker's reply came after the deadline"
+                    _failed(batch, joined, late, timeout)
                     continue
                 begun = deadline if budget is None else time.monotonic() + MARGIN
                 self._collect(index, worker, batch, begun, joined)
@@ -265,11 +266,12 @@ class ProcessScraper:
             self._workers = [None] * (self.processes - 1)
 
 
-def _failed(batch: Batch, joined: Joined, why: str) -> None:
+def _failed(batch: Batch, joined: Joined, why: str, duration: float | None = None) -> None:
+    """Each target of the batch down, by timeout, after `duration` (or its timeout's worth)."""
     error = ScrapeError("timeout", why)
     for task in batch:
         state = task.state
-        outcome = state.failed(error, state.target.timeout + MARGIN)
+        outcome = state.failed(error, duration or state.target.timeout + MARGIN)
         state.record(outcome)
         metrics = MetricSet(task.labels)
         state.add_self_metrics(metrics, outcome.up, outcome.duration)
