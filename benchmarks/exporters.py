@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import os
 import re
@@ -18,6 +19,10 @@ CACHESCOPE = "cachescope"
 PEER = "redis_exporter"
 
 
+# What Prometheus sends on every scrape: gzip preferred, identity acceptable.
+GZIP_HEADERS = {"Accept-Encoding": "gzip"}
+
+
 class Client:
     """GET over one kept-alive connection, as Prometheus does; reconnects if dropped."""
 
@@ -25,13 +30,16 @@ class Client:
         self.port = port
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self.wire_bytes = 0  # body bytes received, as sent: compressed if gzipped
+        self.gzipped = 0  # responses that came gzipped
 
-    def get(self, path: str) -> bytes:
+    def get(self, path: str, gzipped: bool = False) -> bytes:
+        """The body, decompressed if the exporter gzipped it; gzip asked for if `gzipped`."""
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection("127.0.0.1", self.port, self.timeout)
             try:
-                self._conn.request("GET", path)
+                self._conn.request("GET", path, headers=GZIP_HEADERS if gzipped else {})
                 response = self._conn.getresponse()
                 body = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
@@ -41,6 +49,10 @@ class Client:
                 continue
             if response.status != 200:
                 raise RuntimeError(f"GET {path} on port {self.port}: {response.status} {body!r}")
+            self.wire_bytes += len(body)
+            if response.getheader("Content-Encoding") == "gzip":
+                self.gzipped += 1
+                body = gzip.decompress(body)
             return body
         raise AssertionError("unreachable")
 
@@ -66,11 +78,11 @@ class Exporter:
     def scrape_path(self, uri: str) -> str:
         return "/scrape?target=" + quote(uri, safe="")
 
-    def all_targets(self, uris: list[str]) -> bytes:
+    def all_targets(self, uris: list[str], gzipped: bool = False) -> bytes:
         """Every target once: cachescope's /metrics, or one /scrape per target for the peer."""
         if self.name == CACHESCOPE:
-            return self.client.get("/metrics")
-        return b"".join(self.client.get(self.scrape_path(uri)) for uri in uris)
+            return self.client.get("/metrics", gzipped)
+        return b"".join(self.client.get(self.scrape_path(uri), gzipped) for uri in uris)
 
 
 def cachescope_config(path: Path, uris: list[str], timeout: float | None = None) -> Path:

@@ -14,7 +14,7 @@ from benchmarks.measure import Results
 from benchmarks.run import Report
 
 # (key in Results.summary(), row label, scale to the shown unit, decimals)
-ROWS = [
+PLAIN_ROWS = [
     ("cpu_per_scrape", "CPU per `/scrape` (ms)", 1e3, 3),
     ("p50", "`/scrape` latency p50 (ms)", 1e3, 3),
     ("p99", "`/scrape` latency p99 (ms)", 1e3, 3),
@@ -23,6 +23,16 @@ ROWS = [
     ("peak_rss", "peak RSS (MiB)", 1 / 2**20, 1),
     ("samples", "samples per `/scrape`", 1.0, 0),
 ]
+# The same with Accept-Encoding: gzip, as Prometheus sends it (n/a: not measured).
+GZIP_ROWS = [
+    ("gzip_cpu_per_scrape", "gzip: CPU per `/scrape` (ms)", 1e3, 3),
+    ("gzip_p50", "gzip: `/scrape` latency p50 (ms)", 1e3, 3),
+    ("gzip_all_wall", "gzip: all targets: wall (s)", 1.0, 4),
+    ("gzip_all_cpu", "gzip: all targets: CPU (s)", 1.0, 4),
+    ("plain_bytes", "all targets: bytes sent, plain (KiB)", 1 / 2**10, 0),
+    ("gzip_bytes", "all targets: bytes sent, gzip (KiB)", 1 / 2**10, 0),
+]
+ROWS = PLAIN_ROWS + GZIP_ROWS
 
 
 def machine() -> str:
@@ -78,7 +88,7 @@ def side_by_side(report: Report) -> list[str]:
 def memcached_table(results: Results, count: int) -> list[str]:
     summary = results.summary()
     lines = [f"| targets | measurement | {CACHESCOPE} |", "|---:|---|---:|"]
-    for key, label, scale, decimals in ROWS:
+    for key, label, scale, decimals in PLAIN_ROWS:
         lines.append(f"| {count} | {label} | {_number(summary[key], scale, decimals)} |")
     return lines
 
@@ -196,6 +206,12 @@ METHOD = [
     f" those N scrapes in parallel, so {PEER}'s wall here is an upper bound on the wall time"
     " and its CPU is the fair comparison. Each round does enough passes to cover about"
     " 200 target scrapes (20 passes at N=10, 1 at N=1000); the table shows the median per pass.",
+    "- gzip: the rows marked gzip repeat the `/scrape` and all-targets loops with"
+    " `Accept-Encoding: gzip`, as Prometheus sends on every scrape, on the same connection"
+    f" in the same rounds; both exporters compress (cachescope at level 1, {PEER} with Go's"
+    " default). Their CPU minus the plain rows' is what compression costs; the bytes rows are"
+    " one pass over every target as sent, without and with gzip. The client decompresses,"
+    " outside the exporters' CPU.",
     "- Peak RSS: `VmHWM` from `/proc/<pid>/status` at the end of each N, summed over the"
     " exporter and every process below it: a sum of peaks, never less than the peak of the"
     " sum.",

@@ -75,9 +75,11 @@ def run_size(processes: Processes, fleet: Fleet, n: int, settings: Settings) -> 
         start_redis_exporter(processes, fleet.redis_ports[0], f"n{n}"),
     ]
     try:
-        results = {exporter.name: Results() for exporter in exporters}
+        results = {exporter.name: Results(gzip=Results()) for exporter in exporters}
         for exporter in exporters:
-            results[exporter.name].samples_per_scrape = check(exporter, uris)
+            results[exporter.name].samples_per_scrape = check(
+                exporter, uris, results[exporter.name]
+            )
         _rounds(exporters, uris, settings, results)
         for exporter in exporters:
             finish(exporter, results[exporter.name])
@@ -108,19 +110,28 @@ def _rounds(
     for round_no in range(settings.rounds):
         order = exporters if round_no % 2 == 0 else exporters[::-1]
         for exporter in order:
-            settle()
-            next_index[exporter.name] = scrape_batch(
-                exporter,
-                uris,
-                next_index[exporter.name],
-                per_round,
-                settings.batch_cap,
-                results[exporter.name],
-            )
+            mine = results[exporter.name]
+            for part, gzipped in _parts(mine):
+                settle()
+                next_index[exporter.name] = scrape_batch(
+                    exporter,
+                    uris,
+                    next_index[exporter.name],
+                    per_round,
+                    settings.batch_cap,
+                    part,
+                    gzipped,
+                )
         for exporter in order[::-1]:
-            settle()
-            all_targets_batch(exporter, uris, passes, settings.batch_cap, results[exporter.name])
+            for part, gzipped in _parts(results[exporter.name]):
+                settle()
+                all_targets_batch(exporter, uris, passes, settings.batch_cap, part, gzipped)
         log.info("  round %d/%d done", round_no + 1, settings.rounds)
+
+
+def _parts(results: Results) -> list[tuple[Results, bool]]:
+    """Where each loop's numbers go: plain, then with gzip if that is measured."""
+    return [(results, False)] + ([(results.gzip, True)] if results.gzip is not None else [])
 
 
 def run_memcached(processes: Processes, fleet: Fleet, settings: Settings) -> Results:

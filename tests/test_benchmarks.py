@@ -20,6 +20,14 @@ MEASUREMENTS = [
     "peak RSS (MiB)",
     "samples per `/scrape`",
 ]
+GZIP_MEASUREMENTS = [
+    "gzip: CPU per `/scrape` (ms)",
+    "gzip: `/scrape` latency p50 (ms)",
+    "gzip: all targets: wall (s)",
+    "gzip: all targets: CPU (s)",
+    "all targets: bytes sent, plain (KiB)",
+    "all targets: bytes sent, gzip (KiB)",
+]
 
 
 def table_rows(text: str, section: str) -> dict[str, list[str]]:
@@ -50,12 +58,16 @@ def test_harness_at_two_targets_writes_every_row_with_positive_numbers(tmp_path:
     assert "Python 3." in text and "nproc" in text
 
     redis = table_rows(text, "## Redis, side by side")
-    assert list(redis) == MEASUREMENTS
+    assert list(redis) == MEASUREMENTS + GZIP_MEASUREMENTS
     for measurement, (targets, _, ours, theirs, ratio) in redis.items():
         assert targets == "2", measurement
         assert float(ours.replace(",", "")) > 0, measurement
         assert float(theirs.replace(",", "")) > 0, measurement
         assert ratio.endswith("x"), measurement
+    for exporter in (2, 3):  # both compress what Prometheus asks to have compressed
+        plain = float(redis["all targets: bytes sent, plain (KiB)"][exporter].replace(",", ""))
+        packed = float(redis["all targets: bytes sent, gzip (KiB)"][exporter].replace(",", ""))
+        assert packed < plain / 3
 
     memcached = table_rows(text, "## Memcached")
     assert list(memcached) == MEASUREMENTS

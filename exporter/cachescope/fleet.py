@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 
 from cachescope.config.allow import AllowRule
@@ -173,8 +174,12 @@ class Fleet:
         for state in closing:
             state.close()
 
-    def scrape_all(self) -> Joined:
-        """Every target, each labelled with instance=<its name>."""
+    def scrape_all(self, budget: float | None = None) -> Joined:
+        """Every target, each labelled with instance=<its name>, within `budget` seconds if given.
+
+        Prometheus gives up on a scrape at its scrape_timeout: a target slower
+        than that must cost its own series, not everyone's.
+        """
         self.refresh()
         jobs = [
             Task(state, (("instance", state.target.name),) + state.target.labels)
@@ -191,15 +196,17 @@ class Fleet:
                     processes, self.limits.max_concurrency, self.scraper
                 )
         if workers is None:
-            return self.scraper.scrape_many(jobs)
-        return workers.scrape_many(jobs)
+            return self.scraper.scrape_many(jobs, budget)
+        return workers.scrape_many(jobs, budget)
 
-    def scrape_one(self, target: str) -> MetricSet:
-        """One target for /scrape; Prometheus supplies the instance label."""
+    def scrape_one(self, target: str, budget: float | None = None) -> MetricSet:
+        """One target for /scrape, within `budget` seconds if given; Prometheus supplies
+        the instance label."""
         state = self.resolve(target)
+        until = None if budget is None else time.monotonic() + budget
         # Each HTTP request has its own thread already, and the socket deadline
         # bounds the scrape, so one target needs no trip through the pool.
-        return state.scrape(state.target.labels)
+        return state.scrape(state.target.labels, until)
 
     def resolve(self, text: str) -> TargetState:
         """Find the state for a /scrape target: by name, by address, or by allow rule."""

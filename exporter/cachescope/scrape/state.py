@@ -112,15 +112,17 @@ class TargetState:
         with self.lock:
             self.collector.close()
 
-    def scrape(self, base_labels: Labels) -> MetricSet:
-        """Scrape the target once; never raises."""
+    def scrape(self, base_labels: Labels, until: float | None = None) -> MetricSet:
+        """Scrape the target once, by its timeout or `until` (monotonic) if sooner; never raises."""
         metrics = MetricSet(base_labels)
         start = time.monotonic()
         deadline = start + self.target.timeout
+        if until is not None:  # the client's own scrape timeout is shorter
+            deadline = min(deadline, until)
         error: ScrapeError | None = None
         if self.target.refused:  # a discovered node outside discover.allow: no connection
             error = ScrapeError("not_allowed", self.target.refused)
-        elif not self.lock.acquire(timeout=self.target.timeout):
+        elif not self.lock.acquire(timeout=max(deadline - start, 0.0)):
             error = ScrapeError("busy", "previous scrape still running")
         else:
             try:
@@ -259,8 +261,9 @@ class Scraper:
     def __init__(self, max_concurrency: int = 32) -> None:
         self.max_concurrency = max(max_concurrency, 1)  # scrape threads at most
 
-    def scrape_many(self, jobs: Batch) -> Joined:
-        """Scrape every task's target; their families, rendered and joined by name.
+    def scrape_many(self, jobs: Batch, budget: float | None = None) -> Joined:
+        """Scrape every task's target, within `budget` seconds if given; their families,
+        rendered and joined by name.
 
         Each thread renders its own target's text, so the caller holds bytes,
         not hundreds of thousands of samples, when a fleet is large.
@@ -268,12 +271,19 @@ class Scraper:
         # The socket deadline bounds each scrape; the extra second covers DNS
         # and thread start-up, which the socket timeout does not.
         limit = max((task.state.target.timeout for task in jobs), default=0.0) + 1.0
-        run = _Run(jobs)
-        run.supervise(time.monotonic() + limit, self.base, self.max_concurrency, self.patience)
+        if budget is not None:  # Prometheus' scrape timeout, less a margin: it gives up then
+            limit = min(limit, max(budget, 0.0))
+        deadline = time.monotonic() + limit
+        # Targets stop a little sooner, so that one cut short reports its own timeout.
+        run = _Run(jobs, deadline - min(0.2, limit / 10) if budget is not None else None)
+        run.supervise(deadline, self.base, self.max_concurrency, self.patience)
         joined = Joined()
+        late = ScrapeError("timeout", f"still running at the scrape's deadline ({limit:.3g}s)")
         for task, rendered in zip(jobs, run.results, strict=True):
-            if rendered is None:  # still running: reported down, its late result dropped
+            if rendered is None:  # still running or never begun: down, a late result dropped
                 metrics = MetricSet(task.labels)
+                outcome = task.state.failed(late, limit)
+                task.state.record(outcome)
                 task.state.add_self_metrics(metrics, 0.0, limit)
                 rendered = metrics.rendered()
             joined.add(rendered)
@@ -286,8 +296,9 @@ class Scraper:
 class _Run:
     """One scrape_many: a queue of targets, the threads working on it, their results."""
 
-    def __init__(self, jobs: Batch) -> None:
+    def __init__(self, jobs: Batch, until: float | None) -> None:
         self.jobs = jobs
+        self.until = until  # when every target's scrape must end, if sooner than its timeout
         self.queue = deque(range(len(jobs)))
         self.results: list[Rendered | None] = [None] * len(jobs)
         self.lock = threading.Condition()
@@ -320,7 +331,7 @@ class _Run:
                 index = self.queue.popleft()
                 self.started[me] = time.monotonic()
             task = self.jobs[index]
-            rendered = task.state.scrape(task.labels).rendered()
+            rendered = task.state.scrape(task.labels, self.until).rendered()
             with self.lock:
                 del self.started[me]  # idle until its next target: not a slow one
                 self.results[index] = rendered

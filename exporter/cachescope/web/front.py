@@ -35,6 +35,7 @@ from cachescope.web.conn import (
     outgoing,
     receive,
 )
+from cachescope.web.encoding import Encodings, negotiate
 from cachescope.web.poll import Lane
 from cachescope.web.registry import Registry
 from cachescope.web.wire import MAX_BODY, BadRequest, Request, complaint, from_event
@@ -71,6 +72,7 @@ class Front:
         self._stop = threading.Event()
         self._next_sweep = 0.0
         self._sweeping = threading.Lock()
+        self.encodings = Encodings()  # handler answers sent, gzipped or not
 
     @property
     def closing(self) -> bool:
@@ -270,7 +272,8 @@ class Front:
         with self._lock:
             self._serving += 1
         try:
-            out = outgoing(request, self.handler(request), self.closing)
+            answer = negotiate(request, self.handler(request), self.encodings)
+            out = outgoing(request, answer, self.closing)
             done = push(conn.sock, out)
             if done is None and self._registry.park(conn, out):
                 return None

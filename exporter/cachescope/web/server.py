@@ -22,7 +22,7 @@ from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
 from cachescope.web.front import Front
 from cachescope.web.status import render_status
 from cachescope.web.webconfig import WebConfig
-from cachescope.web.wire import Request
+from cachescope.web.wire import Request, scrape_budget
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,16 @@ HTML = "text/html; charset=utf-8"
 DEFAULT_WEB_MAX_CONNECTIONS = 1024
 
 
-def exporter_metrics(fleet: Fleet) -> MetricSet:
+def exporter_metrics(fleet: Fleet, encodings: dict[str, int] | None = None) -> MetricSet:
     """Facts about the exporter itself, served on /metrics."""
     metrics = MetricSet()
+    responses = metrics.family(
+        "cachescope_http_responses_total",
+        COUNTER,
+        "HTTP responses with a text or JSON body, by Content-Encoding (gzip if the client asked).",
+    )
+    for encoding, count in sorted((encodings or {}).items()):
+        responses.add(count, (("encoding", encoding),))
     labels = (("version", __version__), ("python_version", platform.python_version()))
     metrics.add("cachescope_build_info", GAUGE, "Version of cachescope, as labels.", 1, labels)
     metrics.add(
@@ -145,15 +152,16 @@ class ExporterServer:
             )
         fleet, path = self.fleet, request.path
         if path in self.metrics_paths:
-            joined = fleet.scrape_all()
-            joined.add(exporter_metrics(fleet).rendered())
+            joined = fleet.scrape_all(scrape_budget(request.headers))
+            joined.add(exporter_metrics(fleet, self.front.encodings.counts()).rendered())
             process = generate_latest(REGISTRY)
             body = Streamed(
                 joined.size() + len(process), itertools.chain(joined.chunks(), [process])
             )
             return Answer(200, body, CONTENT_TYPE, {})
         if path == "/scrape":
-            return self._scrape(fleet, request.query().get("target", []))
+            targets = request.query().get("target", [])
+            return self._scrape(fleet, targets, scrape_budget(request.headers))
         if path == "/discover":
             return Answer(200, json.dumps(fleet.service_discovery(), indent=1).encode(), JSON, {})
         if path == "/-/healthy":
@@ -174,14 +182,14 @@ class ExporterServer:
             return Answer(400, message.encode(), TEXT, {})
         return Answer(200, b"Reloaded\n", TEXT, {})
 
-    def _scrape(self, fleet: Fleet, targets: list[str]) -> Answer:
+    def _scrape(self, fleet: Fleet, targets: list[str], budget: float | None) -> Answer:
         if len(targets) != 1 or not targets[0]:
             message = (
                 b"exactly one 'target' parameter is required, e.g. ?target=redis://host:6379\n"
             )
             return Answer(400, message, TEXT, {})
         try:
-            metrics = fleet.scrape_one(targets[0])
+            metrics = fleet.scrape_one(targets[0], budget)
         except TargetNotAllowed as exc:
             return Answer(400, f"{exc}\n".encode(), TEXT, {})
         return Answer(200, render_bytes(metrics), CONTENT_TYPE, {})

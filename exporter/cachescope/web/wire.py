@@ -154,3 +154,26 @@ def complaint(h11_message: str) -> str:
         if h11_message.startswith(start):
             return message
     return "malformed HTTP request"
+
+
+SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
+MAX_SCRAPE_TIMEOUT = 3600.0  # beyond any target's own timeout: a larger value changes nothing
+_SPARE = 0.5  # of Prometheus' timeout, at most, left to send the body (or a tenth)
+
+
+def scrape_budget(headers: dict[str, str]) -> float | None:
+    """Seconds the scrape may take, by Prometheus' scrape timeout header less a margin.
+
+    None without the header, or with a value that is not a positive number of
+    seconds: the targets' own timeouts apply then, as they do for other clients.
+    """
+    text = headers.get(SCRAPE_TIMEOUT_HEADER)
+    if text is None or len(text) > 32:
+        return None
+    try:
+        timeout = float(text)
+    except ValueError:
+        return None
+    if not 0.0 < timeout <= MAX_SCRAPE_TIMEOUT:  # NaN and infinities fail this too
+        return None
+    return timeout - min(_SPARE, timeout / 10)

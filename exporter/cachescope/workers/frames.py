@@ -50,6 +50,7 @@ class Order(NamedTuple):
 
     jobs: list[Job] | None  # None: the same as last time
     counts: dict[str, Counts] | None  # by target name, with new jobs
+    budget: float | None = None  # seconds the scrape may take (Prometheus' timeout), if given
 
 
 class Outcomes(NamedTuple):

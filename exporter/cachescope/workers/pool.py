@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import pickle
+import select
 import socket
 import subprocess
 import sys
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 # Time for a worker beyond its targets' own timeouts: the pipe, a slow start.
 MARGIN = 2.5
+_PIPE = 0.3  # of a scrape's budget, at most, kept for a worker's answer to reach this process
 # "auto": worker processes only for fleets this large; smaller ones scrape in-process.
 AUTO_MIN_TARGETS = 200
 AUTO_MAX_PROCESSES = 4  # each process costs memory; past this, shard the fleet instead
@@ -104,11 +106,13 @@ class Worker:
         )
         child.close()
         self.sent: list[Job] | None = None  # the jobs the worker holds now
+        # A reply not begun by a client's deadline is still on its way: read before the next.
+        self.owed = False
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def request(self, batch: Batch) -> None:
+    def request(self, batch: Batch, budget: float | None = None) -> None:
         """Ask for a scrape; the jobs travel only when they changed.
 
         With them go each target's counters so far: a target new to this worker
@@ -118,15 +122,21 @@ class Worker:
             Job(task.state.target, task.labels, task.state.persistent, task.state.max_series)
             for task in batch
         ]
-        order = Order(None, None)
+        order = Order(None, None, budget)
         if jobs != self.sent:
             order = Order(
                 jobs,
                 {t.state.target.name: Counts(t.state.scrapes, dict(t.state.errors)) for t in batch},
+                budget,
             )
             self.sent = jobs
         self.sock.settimeout(MARGIN)
         send_frame(self.sock, order)
+
+    def begun(self, deadline: float) -> bool:
+        """Whether the worker's reply has begun to arrive by `deadline`; nothing is read."""
+        ready, _, _ = select.select([self.sock], [], [], max(deadline - time.monotonic(), 0.0))
+        return bool(ready)
 
     def reply(self, deadline: float) -> tuple[Report, memoryview]:
         """The worker's report and its rendered data; OSError if late or gone."""
@@ -158,23 +168,35 @@ class ProcessScraper:
         self._lock = threading.Lock()  # one exchange with the workers at a time
         self.restarts = 0  # workers replaced after dying or falling silent
 
-    def scrape_many(self, jobs: Batch) -> Joined:
+    def scrape_many(self, jobs: Batch, budget: float | None = None) -> Joined:
         batches: list[Batch] = [[] for _ in range(self.processes)]
         for task in jobs:
             state = task.state
             index = 0 if state.sampler is not None else share(state.target.name, self.processes)
             batches[index].append(task)
         with self._lock:
-            timeout = max((task.state.target.timeout for task in jobs), default=0.0)
-            deadline = time.monotonic() + timeout + MARGIN
-            asked = [self._ask(index, batch) for index, batch in enumerate(batches[1:])]
-            joined = self.local.scrape_many(batches[0])  # meanwhile, in this process
+            timeout = max((task.state.target.timeout for task in jobs), default=0.0) + MARGIN
+            if budget is not None:  # the workers' budget is shorter: their answer travels
+                timeout = min(timeout, budget)
+                budget = max(budget - min(_PIPE, budget / 10), 0.0)
+            deadline = time.monotonic() + timeout
+            asked = [self._ask(index, batch, budget) for index, batch in enumerate(batches[1:])]
+            joined = self.local.scrape_many(batches[0], budget)  # meanwhile, in this process
             for index, (worker, batch) in enumerate(zip(asked, batches[1:], strict=True)):
-                if worker is not None:
-                    self._collect(index, worker, batch, deadline, joined)
+                if worker is None:
+                    continue
+                if budget is not None and not worker.begun(deadline):
+                    # The client gives up now; the worker is not at fault (a hung target's
+                    # own timeout, its start-up): its reply is read before the next request.
+                    worker.owed = True
+                    late = "the scrape worker's reply came after the deadline"
+                    _failed(batch, joined, late, timeout)
+                    continue
+                begun = deadline if budget is None else time.monotonic() + MARGIN
+                self._collect(index, worker, batch, begun, joined)
         return joined
 
-    def _ask(self, index: int, batch: Batch) -> Worker | None:
+    def _ask(self, index: int, batch: Batch, budget: float | None) -> Worker | None:
         """Send worker `index` its batch, starting the worker if need be; None if no batch."""
         if not batch:
             return None
@@ -186,10 +208,12 @@ class ProcessScraper:
             )
             self._replace(index)
             worker = None
+        if worker is not None and worker.owed:
+            worker = self._settle(index, worker)
         if worker is None:
             worker = self._workers[index] = Worker(self.max_concurrency)
         with contextlib.suppress(OSError):  # then _collect finds no reply, replaces the worker
-            worker.request(batch)
+            worker.request(batch, budget)
         return worker
 
     def _collect(
@@ -201,7 +225,7 @@ class ProcessScraper:
             failed = fields(worker=index, error=str(exc) or type(exc).__name__)
             log.warning("scrape worker did not answer in time; replacing it", extra=failed)
             self._replace(index)
-            _failed(batch, joined)
+            _failed(batch, joined, "the scrape worker process did not answer in time")
             return
         at = 0
         sizes = report.families  # a family's samples lie together in `data`, in this order
@@ -211,6 +235,21 @@ class ProcessScraper:
         outcomes = report.outcomes
         for position, outcome in zip(outcomes.positions, outcomes.records(), strict=True):
             batch[position].state.record(outcome)
+
+    def _settle(self, index: int, worker: Worker) -> Worker | None:
+        """Read and drop a late reply; None if it does not come.
+
+        Its targets were counted failed when the client's deadline passed: that is
+        what the client saw, and counting the late outcomes too would count twice.
+        """
+        worker.owed = False
+        try:
+            worker.reply(time.monotonic() + MARGIN)
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
+            log.warning("scrape worker %d did not answer (%s); replacing it", index, exc)
+            self._replace(index)
+            return None
+        return worker
 
     def _replace(self, index: int) -> None:
         worker = self._workers[index]
@@ -227,11 +266,12 @@ class ProcessScraper:
             self._workers = [None] * (self.processes - 1)
 
 
-def _failed(batch: Batch, joined: Joined) -> None:
-    error = ScrapeError("timeout", "the scrape worker process did not answer in time")
+def _failed(batch: Batch, joined: Joined, why: str, duration: float | None = None) -> None:
+    """Each target of the batch down, by timeout, after `duration` (or its timeout's worth)."""
+    error = ScrapeError("timeout", why)
     for task in batch:
         state = task.state
-        outcome = state.failed(error, state.target.timeout + MARGIN)
+        outcome = state.failed(error, duration or state.target.timeout + MARGIN)
         state.record(outcome)
         metrics = MetricSet(task.labels)
         state.add_self_metrics(metrics, outcome.up, outcome.duration)

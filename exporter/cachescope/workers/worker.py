@@ -36,7 +36,7 @@ def serve(sock: socket.socket, max_concurrency: int) -> None:
                 break
             if message.jobs is not None:
                 jobs = _sync(states, message.jobs, message.counts or {})
-            _answer(sock, scraper.scrape_many(jobs), jobs)
+            _answer(sock, scraper.scrape_many(jobs, message.budget), jobs)
     finally:
         scraper.close()
         for held in states.values():
