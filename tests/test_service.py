@@ -60,7 +60,7 @@ def test_tls_and_basic_auth_protect_every_endpoint(
     try:
         status, body = exporter.get("/metrics")
         assert status == 200 and Exposition(body).get("redis_up") == [1.0]
-        for path in ("/metrics", "/scrape?target=" + redis_server.uri, "/", "/-/healthy"):
+        for path in ("/metrics", "/scrape?target=" + redis_server.uri, "/", "/discover"):
             exporter.auth = None
             assert exporter.get(path)[0] == 401, path
             exporter.auth = ("prometheus", "wrong")

@@ -57,9 +57,9 @@ def test_a_cost_31_hash_stops_the_start_naming_file_line_field_and_the_range(
 
 
 def ask(port: int, user: str, password: str) -> bytes:
-    """The status line of GET /-/ready as `user`, or b'' if the exporter never answers."""
+    """GET /discover (protected) as `user`: its status line, or b'' if no answer."""
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    request = f"GET /-/ready HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n\r\n"
+    request = f"GET /discover HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n\r\n"
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
             sock.sendall(request.encode())

@@ -83,6 +83,10 @@ class Front:
         """Requests being answered, or their responses written."""
         return self._serving + len(self._registry.parked)
 
+    def use_tls(self, tls: ssl.SSLContext | None) -> None:
+        """New connections get this TLS context (or plain HTTP)."""
+        self._registry.use_tls(tls)
+
     def serve_forever(self) -> None:
         """Start the threads and return at shutdown()."""
         self._stop.clear()

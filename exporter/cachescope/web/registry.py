@@ -43,6 +43,10 @@ class Registry:
         listener.setblocking(False)
         self.poller.add(listener.fileno(), _LISTENER)
 
+    def use_tls(self, tls: ssl.SSLContext | None) -> None:
+        """Serve new connections with this context (a reloaded one); open ones keep theirs."""
+        self._tls = tls
+
     def claim(self, owner: object) -> Connection | None:
         """The connection a ready descriptor belongs to, now the caller's; None if not one."""
         with self.lock:
@@ -156,20 +160,21 @@ class Registry:
         sock.setblocking(False)
         if sock.family != socket.AF_UNIX:  # no Nagle delay on keep-alive responses
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        tls = self._tls  # once: a reload of the web config may swap it meanwhile
         if len(self._conns) >= self._limit and not self._evict():
             log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
-            self._refusals.too_many(sock, tls=self._tls is not None)
+            self._refusals.too_many(sock, tls=tls is not None)
             return
         now = time.monotonic()
-        if self._tls is not None:
-            sock = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         conn = Connection(
             sock=sock,
             fd=sock.fileno(),
             http=h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD),
             deadline=now + HEAD_TIMEOUT,
             since=now,
-            handshaking=self._tls is not None,
+            handshaking=tls is not None,
         )
         self._conns.add(conn)
         self.poller.add(conn.fd, conn)  # its first flight may be here already: an event comes

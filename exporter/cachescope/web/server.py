@@ -22,7 +22,7 @@ from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
 from cachescope.web.front import Front
 from cachescope.web.status import render_status
 from cachescope.web.webconfig import WebConfig
-from cachescope.web.wire import Request, scrape_budget
+from cachescope.web.wire import Request, configure_headers, scrape_budget
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,13 @@ class ExporterServer:
             raise
         self.server_address: tuple[str, int] = listener.getsockname()[:2]
         self.front = Front(listener, self.answer, self.web.tls, web_max_connections, self.quick)
+        configure_headers(self.web.headers)
+
+    def use_web(self, web: WebConfig) -> None:
+        """Serve with a reloaded web config: users, headers, and TLS for new connections."""
+        self.web = web
+        configure_headers(web.headers)
+        self.front.use_tls(web.tls)
 
     @property
     def active(self) -> int:
@@ -130,13 +137,14 @@ class ExporterServer:
         return answer
 
     def quick(self, request: Request) -> Answer | None:
-        """Health and readiness, answered by the front itself when no password is asked."""
+        """Health and readiness, answered by the front itself: no password, no scrape."""
         if request.path not in QUICK_PATHS or request.method not in ("GET", "HEAD"):
             return None
-        # Without users this is free; with them, bcrypt may take a while: a worker's job.
-        return self._answer(request) if self.web.authorized(None) else None
+        return _health(request.path)
 
     def _answer(self, request: Request) -> Answer:
+        if request.path in QUICK_PATHS and request.method in ("GET", "HEAD"):
+            return _health(request.path)
         outcome = self.web.check(request.headers.get("authorization"))
         if outcome is Outcome.THROTTLED:  # a flood of new passwords spent the bcrypt budget
             return Answer(503, b"Too many password checks; try again shortly.\n", TEXT, _RETRY)
@@ -164,10 +172,6 @@ class ExporterServer:
             return self._scrape(fleet, targets, scrape_budget(request.headers))
         if path == "/discover":
             return Answer(200, json.dumps(fleet.service_discovery(), indent=1).encode(), JSON, {})
-        if path == "/-/healthy":
-            return Answer(200, b"Healthy\n", TEXT, {})
-        if path == "/-/ready":
-            return Answer(200, b"Ready\n", TEXT, {})
         if path == "/":
             return Answer(200, render_status(list(fleet.states.values())).encode(), HTML, {})
         return Answer(404, b"Not found. See / for the endpoints.\n", TEXT, {})
@@ -193,6 +197,15 @@ class ExporterServer:
         except TargetNotAllowed as exc:
             return Answer(400, f"{exc}\n".encode(), TEXT, {})
         return Answer(200, render_bytes(metrics), CONTENT_TYPE, {})
+
+
+def _health(path: str) -> Answer:
+    """The probes' answer, the same for anyone: exempt from basic auth (docs/security.md).
+
+    It tells only that the process serves and has loaded its configuration: a
+    fixed text, no target name, no count.
+    """
+    return Answer(200, b"Healthy\n" if path == "/-/healthy" else b"Ready\n", TEXT, {})
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:

@@ -6,6 +6,11 @@
       client_auth_type: RequireAndVerifyClientCert   # optional
       client_ca_file: /etc/cachescope/clients-ca.crt
       min_version: TLS12
+      cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]   # see tlsoptions.py
+      curve_preferences: [X25519]
+    http_server_config:
+      headers:
+        Strict-Transport-Security: max-age=31536000
     basic_auth_users:
       prometheus: $2y$10$...   # bcrypt hash, e.g. from `htpasswd -nBC 10 "" | tr -d ':'`
 
@@ -22,7 +27,6 @@ from typing import Any
 from cachescope.config.loader import pem_or_der, read_tls_file
 from cachescope.config.schema import (
     Node,
-    anything,
     mapping_of,
     one_of,
     optional,
@@ -31,14 +35,28 @@ from cachescope.config.schema import (
     wrong,
 )
 from cachescope.config.yamlmarks import load_yaml_file
+from cachescope.web import tlsoptions
 from cachescope.web.basicauth import BasicAuth, CheckBudget, Outcome, hash_cost, hash_problem
 
 _CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
-    "RequestClientCert": ssl.CERT_OPTIONAL,
     "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAnyClientCert": ssl.CERT_REQUIRED,
     "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+# Go's two modes that take a client certificate without verifying it: OpenSSL
+# verifies any certificate it is given, so they would silently be stricter.
+_UNVERIFIED = {
+    "RequestClientCert": "VerifyClientCertIfGiven",
+    "RequireAnyClientCert": "RequireAndVerifyClientCert",
+}
+# exporter-toolkit's own list of the headers a web config may add, and the values
+# it allows where they are an enumeration: the exporter sets the others itself.
+_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (),
+    "Content-Security-Policy": (),
 }
 _VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -53,6 +71,10 @@ log = logging.getLogger(__name__)
 class WebConfig:
     tls: ssl.SSLContext | None = None
     users: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Where it came from, and the files whose change means it must be read again.
+    source: str | None = None
+    files: tuple[str, ...] = ()
     budget: CheckBudget = dataclasses.field(default_factory=CheckBudget)
     _auth: BasicAuth = dataclasses.field(init=False, repr=False)
 
@@ -79,13 +101,15 @@ def load_web_config(filename: str) -> WebConfig:
     fields = _ROOT(root)
     tls = fields.get("tls_server_config")
     context = _context(root.at("tls_server_config"), tls) if tls is not None else None
+    files = tuple(f.name for key, f in (tls or {}).items() if key.endswith("_file"))
     users = fields.get("basic_auth_users", {})
     if len({hash_cost(h) for h in users.values()}) > 1:
         log.warning(
             "basic_auth_users have different bcrypt costs: unknown user names are checked at "
             "the highest, so users with a lower cost can be told apart by response time"
         )
-    return WebConfig(tls=context, users=users)
+    headers = fields.get("http_server_config", {}).get("headers", {})
+    return WebConfig(tls=context, users=users, headers=headers, source=filename, files=files)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -116,18 +140,51 @@ def _user_problem(user: str) -> str | None:
     return "a user name cannot contain ':'" if ":" in user else None
 
 
+def _client_auth(node: Node) -> str:
+    if node.value in _UNVERIFIED:
+        raise node.error(
+            f"{node.value} (a client certificate taken unverified) is not supported: "
+            f"OpenSSL verifies what it is given; use {_UNVERIFIED[node.value]}"
+        )
+    return str(one_of(*_CLIENT_AUTH)(node))
+
+
+def _header_problem(name: str) -> str | None:
+    if name not in _HEADERS:
+        return f"header {name!r} cannot be configured: one of {', '.join(_HEADERS)}"
+    return None
+
+
+def _header_value(node: Node) -> str:
+    allowed = _HEADERS[str(node.path[-1])]
+    if not isinstance(node.value, str | int) or isinstance(node.value, bool):
+        raise wrong(node, "a header value")
+    value = str(node.value)
+    if allowed and value not in allowed:
+        raise node.error(f"must be one of {', '.join(allowed)}")
+    # A line break would end the header and start another, or the body.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value) or not value.isascii():
+        raise node.error("must be printable ASCII, on one line")
+    return value
+
+
+def _http2(node: Node) -> bool:
+    if node.value is not False:
+        raise node.error("HTTP/2 is not served (HTTP/1.1 only): remove the key or set it false")
+    return False
+
+
 _TLS = record(
     {
         "cert_file": _file,
         "key_file": _file,
         "client_ca_file": _file,
-        "client_auth_type": one_of(*_CLIENT_AUTH),
+        "client_auth_type": _client_auth,
         "min_version": one_of(*_VERSIONS),
         "max_version": one_of(*_VERSIONS),
-        # Go's TLS settings: accepted for exporter-toolkit compatibility, left to OpenSSL.
-        "cipher_suites": anything,
-        "curve_preferences": anything,
-        "prefer_server_cipher_suites": anything,
+        "cipher_suites": tlsoptions.cipher_suites,
+        "curve_preferences": tlsoptions.curve_preferences,
+        "prefer_server_cipher_suites": tlsoptions.prefer_server_cipher_suites,
     },
     required=("cert_file", "key_file"),
 )
@@ -136,7 +193,10 @@ _ROOT = optional(
         {
             "tls_server_config": optional(_TLS),
             "basic_auth_users": mapping_of(_hash, _user_problem),
-            "http_server_config": anything,
+            "http_server_config": optional(
+                record({"headers": mapping_of(_header_value, _header_problem), "http2": _http2}),
+                {},
+            ),
         }
     ),
     {},
@@ -161,6 +221,7 @@ def _context(node: Node, fields: dict[str, Any]) -> ssl.SSLContext:
             raise node.at("client_ca_file").error(f"cannot load CA: {exc}") from None
     elif context.verify_mode != ssl.CERT_NONE:
         raise node.at("client_ca_file").error(f"is required with {auth}")
+    tlsoptions.tune(context, node, fields)
     for key, attribute in (("min_version", "minimum_version"), ("max_version", "maximum_version")):
         if key in fields:
             setattr(context, attribute, _VERSIONS[fields[key]])

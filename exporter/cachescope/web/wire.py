@@ -103,6 +103,18 @@ def http_date() -> str:
     return _date[1]
 
 
+# The web config's http_server_config.headers, on every response the exporter
+# writes (errors and refusals too). One exporter serves per process: the server
+# sets them at its start and at each reload of the web config.
+_configured: tuple[str, ...] = ()
+
+
+def configure_headers(headers: dict[str, str]) -> None:
+    """Add these headers to every response from now on."""
+    global _configured
+    _configured = tuple(f"{name}: {value}" for name, value in headers.items())
+
+
 def response_head(
     status: int, length: int, content_type: str, extra: dict[str, str], keep_alive: bool
 ) -> bytes:
@@ -118,6 +130,7 @@ def response_head(
         f"Content-Length: {length}",
     ]
     lines += [f"{name}: {value}" for name, value in extra.items()]
+    lines += _configured
     if not keep_alive:
         lines.append("Connection: close")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
