@@ -18,6 +18,7 @@ from cachescope.fleet import Fleet, Limits
 from cachescope.logs import fields
 from cachescope.web.server import ExporterServer
 from cachescope.web.webconfig import WebConfig
+from cachescope.web.webreload import WebReloader
 
 log = logging.getLogger(__name__)
 _REFUSED = "reload refused, keeping the running configuration"
@@ -73,6 +74,9 @@ class Service:
         self.server = ExporterServer(
             address, self.fleet, web, self.reload, web_max_connections=web_max_connections
         )
+        # The web config is read again with the configuration, and when its files change.
+        self.web_reloader = WebReloader(web, self.server.use_web)
+        self.server.web_reloads = self.web_reloader.stats
 
     def reload(self) -> None:
         """Load the configuration again; on any failure the running one stays.
@@ -84,7 +88,9 @@ class Service:
             raise ConfigError("another reload is still under way; try again later")
         try:
             config = self._checked(self._load)
+            web = self._checked(self.web_reloader.load)  # both load, or neither is used
             self._checked(lambda: self.fleet.reload(config))
+            self.web_reloader.use(web)
             log.info("configuration reloaded", extra=fields(targets=len(config.targets)))
         finally:
             self._reload_lock.release()
@@ -122,6 +128,7 @@ class Service:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         host, port = self.server.server_address[:2]
         log.info("listening", extra=fields(address=f"{host}:{port}"))
+        self.web_reloader.watch()
         try:
             self.server.serve_forever()
         except KeyboardInterrupt:
@@ -132,6 +139,7 @@ class Service:
 
     def stop(self) -> bool:
         """Stop listening, let requests under way finish (up to the grace), close connections."""
+        self.web_reloader.stop()
         self.server.server_close()
         deadline = time.monotonic() + self.shutdown_grace
         while self.server.active and time.monotonic() < deadline:

@@ -22,6 +22,7 @@ from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
 from cachescope.web.front import Front
 from cachescope.web.status import render_status
 from cachescope.web.webconfig import WebConfig
+from cachescope.web.webreload import ReloadStats
 from cachescope.web.wire import Request, configure_headers, scrape_budget
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,13 @@ HTML = "text/html; charset=utf-8"
 DEFAULT_WEB_MAX_CONNECTIONS = 1024
 
 
-def exporter_metrics(fleet: Fleet, encodings: dict[str, int] | None = None) -> MetricSet:
+def exporter_metrics(
+    fleet: Fleet, encodings: dict[str, int] | None = None, web_reloads: ReloadStats | None = None
+) -> MetricSet:
     """Facts about the exporter itself, served on /metrics."""
     metrics = MetricSet()
+    if web_reloads is not None:
+        web_reloads.add_metrics(metrics)
     responses = metrics.family(
         "cachescope_http_responses_total",
         COUNTER,
@@ -73,6 +78,7 @@ class ExporterServer:
 
     # /metrics, and redis_exporter's --web.telemetry-path where one is given.
     metrics_paths: frozenset[str] = frozenset({"/metrics"})
+    web_reloads: ReloadStats | None = None  # set by the service that reloads the web config
 
     def __init__(
         self,
@@ -161,7 +167,8 @@ class ExporterServer:
         fleet, path = self.fleet, request.path
         if path in self.metrics_paths:
             joined = fleet.scrape_all(scrape_budget(request.headers))
-            joined.add(exporter_metrics(fleet, self.front.encodings.counts()).rendered())
+            own = exporter_metrics(fleet, self.front.encodings.counts(), self.web_reloads)
+            joined.add(own.rendered())
             process = generate_latest(REGISTRY)
             body = Streamed(
                 joined.size() + len(process), itertools.chain(joined.chunks(), [process])
