@@ -92,15 +92,7 @@ class ExporterServer:
         self.fleet = fleet
         self.web = web or WebConfig()
         self._reload = reload
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        listener = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(address)
-            listener.listen(1024)  # a burst of connections waits in the kernel, not refused
-        except OSError:
-            listener.close()
-            raise
+        listener = listen(address)
         self.server_address: tuple[str, int] = listener.getsockname()[:2]
         self.front = Front(listener, self.answer, self.web.tls, web_max_connections, self.quick)
         configure_headers(self.web.headers)
@@ -204,6 +196,31 @@ class ExporterServer:
         except TargetNotAllowed as exc:
             return Answer(400, f"{exc}\n".encode(), TEXT, {})
         return Answer(200, render_bytes(metrics), CONTENT_TYPE, {})
+
+
+def listen(address: tuple[str, int]) -> socket.socket:
+    """A listening socket; an empty host means every address, IPv4 and IPv6 alike."""
+    host, port = address
+    if not host:
+        try:  # one IPv6 socket that takes IPv4 too (as ::ffff:a.b.c.d)
+            return _bound(socket.AF_INET6, ("::", port), dual=True)
+        except OSError as exc:  # no IPv6 on this machine: IPv4 then
+            log.debug("no IPv6 listener (%s); listening on IPv4 only", exc)
+    return _bound(socket.AF_INET6 if ":" in host else socket.AF_INET, address)
+
+
+def _bound(family: int, address: tuple[str, int], dual: bool = False) -> socket.socket:
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if dual:  # Linux defaults to dual-stack, but a sysctl (or BSD) may say otherwise
+            listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(address)
+        listener.listen(1024)  # a burst of connections waits in the kernel, not refused
+    except OSError:
+        listener.close()
+        raise
+    return listener
 
 
 def _health(path: str) -> Answer:
