@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import threading
@@ -10,6 +11,9 @@ from pathlib import Path
 import pytest
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.web.webconfig import load_web_config
+from cachescope.web.wire import configure_headers, response_head
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from servers import RedisServer
 from test_web_probes import credentials, start, tls, users
 
@@ -191,3 +195,30 @@ def test_configured_headers_are_on_every_response_errors_and_401s_too(
         assert "x-frame-options: deny\r\n" in reply
     finally:
         exporter.stop()
+
+
+@pytest.mark.unit
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=st.text(max_size=40))
+def test_a_header_value_is_loaded_only_if_it_stays_one_header_line(
+    tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(
+        "http_server_config:\n  headers:\n    Content-Security-Policy: " + json.dumps(value) + "\n"
+    )
+    try:
+        headers = load_web_config(str(path)).headers
+    except ConfigError as exc:
+        assert f"{path}:3:" in str(exc)
+        return
+    configure_headers(headers)
+    try:
+        head = response_head(200, 0, "text/plain", {}, True).decode("latin-1")
+    finally:
+        configure_headers({})
+    lines = head.split("\r\n")
+    assert lines[-2:] == ["", ""] and all(line.isprintable() for line in lines)
+    assert f"Content-Security-Policy: {value}" in lines
