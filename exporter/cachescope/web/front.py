@@ -6,9 +6,11 @@ is complete: a thread only reads what has arrived, deadlines close the
 connections slow to send a head or idle too long, and when the connections are
 all taken the oldest idle or slow one makes room.
 
-Requests wait for a slot in a lane (scrapes, or health checks that need a
-password check), so that health is never queued behind scrapes, and two
-threads beyond the slots keep reading and accepting whatever the lanes hold.
+Health and readiness are answered at once by the thread that read them (they
+ask no password: docs/security.md). Other requests wait for a slot in a lane
+(scrapes, or anything else sent to the health paths), so that health is never
+queued behind scrapes, and two threads beyond the slots keep reading and
+accepting whatever the lanes hold.
 The thread that read a request answers it and re-arms its connection itself:
 there is no hand-off between threads, which cost more than h11's parsing.
 """
@@ -44,7 +46,7 @@ from cachescope.web.write import push, push_blocking
 log = logging.getLogger(__name__)
 
 REQUEST_SLOTS = 64  # requests answered at once: the old connection limit
-LIGHT_SLOTS = 2  # health and readiness that need a password check: never behind a scrape
+LIGHT_SLOTS = 2  # other methods on the health paths: never behind a scrape
 SPARE_THREADS = 2  # always waiting on the epoll set, whatever the lanes hold
 LIGHT_PATHS = frozenset({"/-/healthy", "/-/ready"})
 HEADS_CACHED, HEADS_BYTES = 1024, 4 << 20  # parsed request heads, by their bytes
@@ -253,7 +255,7 @@ class Front:
         return keep
 
     def _quick(self, request: Request) -> Answer | None:
-        """An answer that costs nothing (health without a password), or None."""
+        """An answer that costs nothing (health: no password asked), or None."""
         try:
             return self.quick(request) if self.quick else None
         except Exception:  # a lane answers it then, with the handler's own error path
