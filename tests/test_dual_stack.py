@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import http.client
 import socket
 import sys
 from pathlib import Path
 
 import pytest
+from cachescope.web import server
 from servers import Process, free_port, wait_for
 
 
@@ -20,10 +22,8 @@ def ipv6_loopback() -> bool:
         return False
 
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback"),
-]
+pytestmark = pytest.mark.live
+needs_ipv6 = pytest.mark.skipif(not ipv6_loopback(), reason="this machine has no IPv6 loopback")
 
 
 def health(host: str, port: int) -> int:
@@ -43,6 +43,7 @@ def serve(address: str, port: int, tmp_path: Path, probe: str) -> Process:
     return exporter
 
 
+@needs_ipv6
 def test_an_empty_host_listens_on_ipv4_and_ipv6_at_once(tmp_path: Path) -> None:
     port = free_port()
     exporter = serve(f":{port}", port, tmp_path, "127.0.0.1")
@@ -53,6 +54,7 @@ def test_an_empty_host_listens_on_ipv4_and_ipv6_at_once(tmp_path: Path) -> None:
         exporter.stop()
 
 
+@needs_ipv6
 def test_a_bracketed_ipv6_address_listens_there_only(tmp_path: Path) -> None:
     port = free_port()
     exporter = serve(f"[::1]:{port}", port, tmp_path, "::1")
@@ -62,3 +64,18 @@ def test_a_bracketed_ipv6_address_listens_there_only(tmp_path: Path) -> None:
             health("127.0.0.1", port)
     finally:
         exporter.stop()
+
+
+def test_an_empty_host_falls_back_to_ipv4_without_ipv6(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = server._bound
+
+    def no_ipv6(family: int, address: tuple[str, int], dual: bool = False) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+        return real(family, address, dual)
+
+    monkeypatch.setattr(server, "_bound", no_ipv6)
+    with server.listen(("", 0)) as listener:
+        assert listener.family == socket.AF_INET
+        with socket.create_connection(("127.0.0.1", listener.getsockname()[1]), timeout=5):
+            pass
