@@ -6,7 +6,11 @@ import json
 import urllib.parse
 
 import pytest
+from cachescope.config.loader import parse_config
+from cachescope.fleet import Fleet, Limits
 from cachescope.scrape.shard import Shard, in_shard, parse_shard
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from servers import Exporter, Exposition, RedisServer
 
 
@@ -21,6 +25,35 @@ def test_slices_cover_every_target_exactly_once_and_evenly() -> None:
     slices = [[name for name in names if in_shard(name, Shard(i, 3))] for i in range(3)]
     assert sorted(sum(slices, [])) == sorted(names)
     assert all(800 < len(part) < 1200 for part in slices), [len(part) for part in slices]
+
+
+@given(st.sets(st.text(min_size=1), max_size=30), st.integers(1, 8))
+def test_any_names_fall_in_exactly_one_of_n_slices(names: set[str], count: int) -> None:
+    for name in names:
+        assert sum(in_shard(name, Shard(i, count)) for i in range(count)) == 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(min_value=1, max_value=4))
+def test_a_fleet_resolves_every_target_and_watches_only_its_slice(count: int) -> None:
+    # No connection is made: states connect at their first scrape, and none is scraped.
+    ports = range(1, 13)
+    config = parse_config(
+        "targets:\n" + "".join(f"  - uri: redis://127.0.0.1:{p}\n" for p in ports)
+    )
+    watched: list[str] = []
+    for index in range(count):
+        fleet = Fleet(config, Limits(shard=Shard(index, count)))
+        try:
+            for port in ports:  # by name and by URI, the slice's or not
+                name = f"127.0.0.1:{port}"
+                assert fleet.resolve(name).target.name == name
+                assert fleet.resolve(f"redis://{name}").target.name == name
+            assert len(fleet.service_discovery()) == len(ports)
+            watched += fleet.states
+        finally:
+            fleet.close()
+    assert sorted(watched) == sorted(f"127.0.0.1:{port}" for port in ports)
 
 
 @pytest.mark.parametrize("text", ["1", "2/2", "a/3", "-1/3", "1/0"])
