@@ -29,9 +29,10 @@ def cluster_port() -> int:
 
 
 class Cluster:
-    """Three primaries with one replica each, made with `redis-cli --cluster create`."""
+    """Three primaries with one replica each (`replicas` per primary), made with
+    `redis-cli --cluster create`."""
 
-    def __init__(self, size: int = 6) -> None:
+    def __init__(self, size: int = 6, replicas: int = 1) -> None:
         self.nodes = [self.start_node() for _ in range(size)]
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
@@ -41,7 +42,7 @@ class Cluster:
                 "create",
                 *addresses,
                 "--cluster-replicas",
-                "1",
+                str(replicas),
                 "--cluster-yes",
             ],
             check=True,

@@ -71,7 +71,8 @@ def serve(
     log_format: str,
 ) -> None:
     """Serve /metrics and /scrape for the configured targets."""
-    from cachescope.fleet import Limits, parse_shard
+    from cachescope.fleet import Limits
+    from cachescope.scrape.shard import parse_shard
     from cachescope.service import Service, connection_budget
     from cachescope.web.server import parse_listen_address
     from cachescope.web.webconfig import WebConfig, load_web_config

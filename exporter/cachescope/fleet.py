@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -14,6 +13,7 @@ from cachescope.config.targets import Endpoint, EndpointKey, parse_uri
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.joined import Joined
 from cachescope.scrape.discoverythread import DiscoveryThread, add_metrics, start_all
+from cachescope.scrape.shard import WHOLE, Shard, in_shard
 from cachescope.scrape.state import Scraper, TargetState, Task
 from cachescope.workers.pool import ProcessScraper, process_count
 
@@ -33,25 +33,8 @@ class Limits:
     max_concurrency: int = 32  # --max-concurrency: scrape threads (targets at once) per process
     max_series: int = 20_000  # --limits.max-series: per target; more fails (0: no limit)
     max_connections: int = 10_000  # --limits.max-connections: targets kept connected
-    shard: tuple[int, int] = (0, 1)  # --shard i/n: watch only the i-th of n slices of the targets
+    shard: Shard = WHOLE  # --shard i/n: /metrics watches the i-th of n slices (scrape/shard.py)
     scrape_processes: int = 0  # --scrape.processes: for /metrics (0: one per CPU, big fleets)
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    """'i/n' with 0 <= i < n."""
-    index, sep, count = text.partition("/")
-    if not (sep and index.isdecimal() and count.isdecimal() and int(index) < int(count)):
-        raise ValueError(f"--shard must look like i/n with 0 <= i < n, got {text!r}")
-    return int(index), int(count)
-
-
-def in_shard(name: str, shard: tuple[int, int]) -> bool:
-    """Whether a target belongs to this replica's slice; stable across processes and restarts."""
-    index, count = shard
-    if count <= 1:
-        return True
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") % count == index
 
 
 def sd_group(target: TargetConfig) -> dict[str, object]:
@@ -76,8 +59,12 @@ class Fleet:
         self.config = config
         # One per target with `discover`, in config order; each asks its seed in the background.
         self.discoveries: list[DiscoveryThread] = self._discoveries(config, [])
-        self.states: dict[str, TargetState] = {}
-        self._by_endpoint: dict[EndpointKey, TargetState] = {}
+        self.states: dict[str, TargetState] = {}  # this replica's slice: what /metrics scrapes
+        # Every configured or discovered target, whatever the shard: what /scrape serves.
+        self._targets: dict[str, TargetConfig] = {}
+        self._by_endpoint: dict[EndpointKey, TargetConfig] = {}
+        # States of targets outside the slice, made at their first /scrape.
+        self._others: dict[str, TargetState] = {}
         # /scrape target texts already resolved to a configured target: Prometheus
         # sends the same few texts on every scrape, and parsing a URI costs more.
         self._by_text: dict[str, TargetState] = {}
@@ -132,7 +119,7 @@ class Fleet:
         return TargetState(target, persistent=persistent, max_series=self.limits.max_series)
 
     def _connections(self) -> int:
-        states = list(self.states.values()) + list(self._dynamic.values())
+        states = [*self.states.values(), *self._others.values(), *self._dynamic.values()]
         return sum(1 for state in states if state.persistent)
 
     def wanted(self) -> list[TargetConfig]:
@@ -153,23 +140,21 @@ class Fleet:
         return list(wanted.values())
 
     def refresh(self) -> None:
-        """Start watching new targets, stop watching those gone or changed."""
-        wanted = {
-            target.name: target
-            for target in self.wanted()
-            if in_shard(target.name, self.limits.shard)
-        }
+        """Start watching new targets of the slice, stop watching those gone or changed."""
+        wanted = {target.name: target for target in self.wanted()}
         closing = []
         with self._lock:
-            for name, state in list(self.states.items()):
-                if wanted.get(name) != state.target:
-                    closing.append(self.states.pop(name))
+            for states in (self.states, self._others):
+                for name, state in list(states.items()):
+                    if wanted.get(name) != state.target:
+                        closing.append(states.pop(name))
             used = self._connections()
             for name, target in wanted.items():
-                if name not in self.states:
+                if name not in self.states and in_shard(name, self.limits.shard):
                     state = self.states[name] = self._new_state(target, used)
                     used += state.persistent
-            self._by_endpoint = {s.target.endpoint.key(): s for s in self.states.values()}
+            self._targets = wanted
+            self._by_endpoint = {t.endpoint.key(): t for t in wanted.values()}
             self._by_text = {}
         for state in closing:
             state.close()
@@ -209,10 +194,28 @@ class Fleet:
         return state.scrape(state.target.labels, until)
 
     def resolve(self, text: str) -> TargetState:
-        """Find the state for a /scrape target: by name, by address, or by allow rule."""
+        """Find the state for a /scrape target: by name, by address, or by allow rule.
+
+        Any configured or discovered target, in this replica's slice or not: in the
+        /scrape mode Prometheus' hashmod, not --shard, picks the replica.
+        """
         state = self.states.get(text) or self._by_text.get(text)
         if state is not None:
             return state
+        target = self._targets.get(text)
+        if target is None:
+            endpoint = self._parse(text)
+            target = self._by_endpoint.get(endpoint.key())
+            if target is None:
+                return self._allowed(endpoint)
+        state = self._serve(target)
+        if len(self._by_text) < MAX_DYNAMIC_TARGETS:
+            self._by_text[text] = state
+        return state
+
+    @staticmethod
+    def _parse(text: str) -> Endpoint:
+        """The endpoint a /scrape target names, refused if it cannot be or carries credentials."""
         try:
             endpoint = parse_uri(text)
         except ValueError as exc:
@@ -221,16 +224,19 @@ class Fleet:
             raise TargetNotAllowed(
                 "credentials in the target URL are not accepted; put them in the config"
             )
-        key = endpoint.key()
-        state = self._by_endpoint.get(key)
-        if state is None:
-            return self._allowed(key, endpoint)
-        if len(self._by_text) < MAX_DYNAMIC_TARGETS:
-            self._by_text[text] = state
-        return state
+        return endpoint
 
-    def _allowed(self, key: EndpointKey, endpoint: Endpoint) -> TargetState:
-        evicted = None
+    def _serve(self, target: TargetConfig) -> TargetState:
+        """The state of a wanted target: the slice's, or one made for /scrape alone."""
+        with self._lock:
+            state = self.states.get(target.name) or self._others.get(target.name)
+            if state is None:
+                state = self._others[target.name] = self._new_state(target, self._connections())
+            return state
+
+    def _allowed(self, endpoint: Endpoint) -> TargetState:
+        """The state of a target reached through an allow rule, made at its first /scrape."""
+        key, evicted = endpoint.key(), None
         with self._lock:
             state = self._dynamic.get(key)
             if state is not None:
@@ -269,7 +275,7 @@ class Fleet:
     def service_discovery(self) -> list[dict[str, object]]:
         """Targets in Prometheus' HTTP SD format, for /scrape?target= setups."""
         self.refresh()
-        return [sd_group(state.target) for state in list(self.states.values())]
+        return [sd_group(target) for target in list(self._targets.values())]
 
     def add_discovery_metrics(self, metrics: MetricSet) -> None:
         """Each seed's discovery health: the age of its last success, its failed rounds."""
@@ -286,5 +292,6 @@ class Fleet:
         if self.workers is not None:
             self.workers.close()
         self.scraper.close()
-        for state in list(self.states.values()) + list(self._dynamic.values()):
-            state.close()
+        for states in (self.states, self._others, self._dynamic):
+            for state in list(states.values()):
+                state.close()

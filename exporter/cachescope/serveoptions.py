@@ -155,8 +155,9 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         "shard",
         "SHARD",
         default="0/1",
-        help="i/n: watch only the i-th of n slices of the targets, so n replicas split a fleet "
-        "without overlap (slices by a hash of each target's name).",
+        help="i/n: /metrics watches only the i-th of n slices of the targets, so n replicas "
+        "split a fleet without overlap (slices by a hash of each target's name); /scrape "
+        "serves every target whatever the shard.",
     ),
     _option(
         "--scrape.processes",
