@@ -152,8 +152,20 @@ def test_probes_use_the_health_paths_that_need_no_auth(kind: str) -> None:
     (container,) = rendered["spec"]["template"]["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": "metrics"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "metrics"}
-    # The switch for TLS is written next to the probes, where a user turns TLS on.
-    assert "scheme: HTTPS" in (KUBERNETES / "deployment.yaml").read_text()
+    assert "scheme" not in container["readinessProbe"]["httpGet"]  # plain HTTP by default
+
+
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_tls_probes_component_switches_both_probes_to_https(kind: str, tmp_path: Path) -> None:
+    # An overlay of the user's own, as the component's comment says to write one.
+    relative = os.path.relpath(WORKLOADS[kind], tmp_path)
+    component = os.path.relpath(KUBERNETES / "components" / "tls-probes", tmp_path)
+    overlay = {"resources": [relative], "components": [component]}
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    (container,) = only(kustomize(tmp_path), kind)["spec"]["template"]["spec"]["containers"]
+    for probe, path in (("readinessProbe", "/-/ready"), ("livenessProbe", "/-/healthy")):
+        expected = {"path": path, "port": "metrics", "scheme": "HTTPS"}
+        assert container[probe]["httpGet"] == expected
 
 
 def test_kube_prometheus_stack_component_labels_what_that_operator_selects() -> None:
