@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import yaml
 from cachescope import __version__
+from hypothesis import given
+from hypothesis import strategies as st
 from servers import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
@@ -155,3 +157,10 @@ def test_long_syntax_ports_and_volumes_are_read_too() -> None:
         "volume",
         "data",
     )
+
+
+@given(host=st.ip_addresses(v=4).map(str), port=st.integers(1, 65535))
+def test_a_port_is_accepted_on_loopback_127_0_0_1_and_nowhere_else(host: str, port: int) -> None:
+    flagged = port_problem(f"{host}:{port}:{port}") is not None
+    assert flagged == (host != "127.0.0.1")
+    assert port_problem(f"{port}:{port}") is not None and port_problem(port) is not None
