@@ -20,9 +20,11 @@ from pathlib import Path
 
 import click
 
+from cachescope.clioptions import ServeCommand
 from cachescope.config.records import TIMEOUT
 from cachescope.config.schema import parse_duration
 from cachescope.config.yamlmarks import ConfigError
+from cachescope.serveoptions import with_serve_options
 
 # Wildcard listen hosts are probed on loopback, the way the kubelet's exec probe would.
 _LOOPBACK = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
@@ -68,7 +70,6 @@ def read_serve_process(pid: int, proc: Path = Path("/proc")) -> ServeProcess | N
 
 def probe_for(process: ServeProcess) -> Probe:
     """Parse the serve options as serve does; raise ValueError or ConfigError if they are bad."""
-    from cachescope.cli import serve
     from cachescope.web.server import parse_listen_address
     from cachescope.web.webconfig import load_web_config
 
@@ -77,7 +78,7 @@ def probe_for(process: ServeProcess) -> Probe:
     os.environ.clear()
     os.environ.update(process.environ)
     try:
-        context = serve.make_context("serve", list(process.args), resilient_parsing=True)
+        context = _serve_parser().make_context("serve", list(process.args), resilient_parsing=True)
     except click.ClickException as exc:
         raise ValueError(exc.format_message()) from None
     host, port = parse_listen_address(context.params["web_listen_address"])
@@ -87,6 +88,11 @@ def probe_for(process: ServeProcess) -> Probe:
         # A relative path is relative to the exporter's directory, not to ours.
         tls = load_web_config(str(process.cwd / web_config_file)).tls is not None
     return Probe(host=_LOOPBACK.get(host, host), port=port, tls=tls)
+
+
+def _serve_parser() -> click.Command:
+    """A command with serve's options and its peers' spellings, that only parses."""
+    return click.command("serve", cls=ServeCommand)(with_serve_options(lambda **_: None))
 
 
 def is_healthy(probe: Probe, timeout: float) -> tuple[bool, str]:
