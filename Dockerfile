@@ -3,19 +3,23 @@
 # Build: docker build -t cachescope .   Run: docker run -p 9808:9808 cachescope --target redis://redis:6379
 
 ARG PYTHON_VERSION=3.11
+# Any Debian-like image with python (and its venv module) of that version will do:
+# tests/test_container.py builds on a debootstrapped Debian where no registry is reachable.
+ARG BASE_IMAGE=python:${PYTHON_VERSION}-slim
 
-# --- build: make the wheel, then a virtual environment holding it and its dependencies
-FROM python:${PYTHON_VERSION}-slim AS build
+# --- build: a virtual environment holding the wheel and its dependencies, then no pip in it
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY pyproject.toml README.md ./
 COPY exporter ./exporter
-RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
-    && python -m venv /opt/cachescope \
-    && /opt/cachescope/bin/pip install /wheels/*.whl
+RUN python -m venv /opt/cachescope \
+    && /opt/cachescope/bin/pip wheel --no-deps --wheel-dir /wheels . \
+    && /opt/cachescope/bin/pip install --no-compile /wheels/*.whl \
+    && /opt/cachescope/bin/pip uninstall --yes pip setuptools
 
-# --- runtime: the virtual environment only; no compilers, no pip cache, no sources
-FROM python:${PYTHON_VERSION}-slim
+# --- runtime: the virtual environment only; no compilers, no pip, no pip cache, no sources
+FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="cachescope" \
       org.opencontainers.image.description="Prometheus exporter and alerting pack for Redis and Memcached" \
@@ -27,7 +31,9 @@ COPY --from=build /opt/cachescope /opt/cachescope
 ENV PATH=/opt/cachescope/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 10001:10001
 EXPOSE 9808
+# Probes wherever the exporter (PID 1) really listens, with TLS if its web config has it;
+# /-/healthy needs no password even with basic_auth_users (docs/security.md).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:9808/-/healthy', timeout=2).status != 200)"]
+    CMD ["cachescope", "healthcheck"]
 ENTRYPOINT ["cachescope", "serve"]
 CMD ["--web.listen-address", ":9808"]

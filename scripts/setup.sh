@@ -22,6 +22,24 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# --- container: what tests/test_container.py needs to build and run the image without a
+# registry (podman with runc, debootstrap for the base image). About 20s on a fresh machine;
+# the test keeps its state (rootfs, storage, containers.conf) in .cache/container.
+container_packages=(podman runc debootstrap uidmap)
+container_missing=()
+for package in "${container_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || container_missing+=("$package")
+done
+if [ "${#container_missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${container_missing[*]} (container test)"
+  started=$SECONDS
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${container_missing[@]}" >/dev/null
+  echo "setup: container packages installed in $((SECONDS - started))s"
+fi
+# --- end container
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -19,6 +19,7 @@ from cachescope.config.schema import parse_duration
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards.cli import dashboards
 from cachescope.demo.cli import demo
+from cachescope.healthcheck import healthcheck
 from cachescope.logs import fields, setup_logging
 from cachescope.rules.cli import rules
 from cachescope.serveoptions import with_serve_options
@@ -194,3 +195,4 @@ main.add_command(rules)
 main.add_command(demo)
 main.add_command(analyze)
 main.add_command(dashboards)
+main.add_command(healthcheck)
