@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 from cachescope import __version__
-from cachescope.fleet import in_shard, parse_shard
 from cachescope.rules import thresholds
+from cachescope.scrape.shard import Shard, in_shard, parse_shard
 from servers import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -200,7 +200,7 @@ def test_sharded_variant_gives_each_replica_its_ordinal_as_shard() -> None:
     template = shard_argument(container)
     assert "$(POD_INDEX)" in template
     shards = [parse_shard(template.replace("$(POD_INDEX)", str(i))) for i in range(replicas)]
-    assert shards == [(i, replicas) for i in range(replicas)]
+    assert shards == [Shard(i, replicas) for i in range(replicas)]
     names = [t["name"] for t in yaml.safe_load(configmap_text())["targets"]]
     names += [f"redis-{n}.cache.svc:6379" for n in range(200)]
     owners = [[i for i in range(replicas) if in_shard(name, shards[i])] for name in names]
