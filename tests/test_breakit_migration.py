@@ -1,0 +1,158 @@
+"""Break-it tests for issue #20: a redis_exporter or memcached_exporter user switches in one line.
+
+Every test here was written against a break found from the outside (README.md,
+docs/migrating.md, `--help`) and FAILS on the code it was written against: each says, in
+a comment, what is broken and which promise it breaks. They are regression tests: they
+pass once the break is fixed, and must not be marked xfail or skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from servers import Exporter, MemcachedServer, StartExporter, StartRedis, free_port
+
+pytestmark = pytest.mark.live
+
+PASSWORD = "br3akit-Pa55word-q7"  # distinctive, so a leak anywhere is found by substring
+
+
+def start_or_exit(*args: str, env: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """Start `cachescope serve ARGS`; (None, log) once it serves, or (exit code, output).
+
+    Unlike the Exporter fixture, a refusal at start fails fast with the message.
+    """
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="cachescope-breakit-"))
+    log_path = workdir / "exporter.log"
+    command = [sys.executable, "-m", "cachescope", "serve"]
+    command += ["--web.listen-address", f"127.0.0.1:{port}", *args]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=dict(os.environ, **(env or {})),
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    return proc.returncode, log_path.read_text(errors="replace")
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1):
+                        return None, log_path.read_text(errors="replace")
+                except (urllib.error.URLError, OSError):
+                    time.sleep(0.1)
+            raise TimeoutError(log_path.read_text(errors="replace"))
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+def test_client_breakdown_skipped_log_has_its_fields_as_keys(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    # BROKEN: the "client breakdown skipped" warning packs its fields into the message:
+    #   {"level": "warn", "msg": "target=127.0.0.1:PORT client breakdown skipped:
+    #    reason=refused (more than 20000 clients ...)"}
+    # (the same in logfmt: msg="target=... reason=..."), so there is no `target` or
+    # `reason` key to filter on. Promise: logs are real logfmt / JSON, `level, ts, msg,
+    # then one key per field`, as every other warning ("scrape failed" target=...) is.
+    server = start_redis()
+    server.client().acl_setuser(
+        "monitor",
+        enabled=True,
+        passwords=[f"+{PASSWORD}"],
+        commands=["+@all", "-client|list"],  # CLIENT LIST refused: the breakdown is skipped
+    )
+    exporter = start_exporter(
+        "--target",
+        f"redis://monitor@127.0.0.1:{server.port}",
+        "--redis.client-breakdown",
+        "--log.format",
+        "json",
+        env={"REDIS_PASSWORD": PASSWORD},
+    )
+    metrics = exporter.metrics()
+    instance = f"127.0.0.1:{server.port}"
+    assert metrics.value("redis_up", instance=instance) == 1
+    assert (
+        metrics.value("cachescope_client_breakdown_skipped", instance=instance, reason="refused")
+        == 1
+    )
+    time.sleep(0.3)  # the log line is written from the scrape
+    records = [json.loads(line) for line in exporter.log().splitlines() if line.startswith("{")]
+    skipped = [r for r in records if "breakdown" in r.get("msg", "")]
+    assert skipped, exporter.log()
+    for record in skipped:
+        assert list(record)[:3] == ["ts", "level", "msg"]
+        assert "target=" not in record["msg"], record  # a field hidden inside the message
+        assert "reason=" not in record["msg"], record
+        assert record.get("target") == instance, record
+        assert record.get("reason") == "refused", record
+    assert PASSWORD not in exporter.log()
+
+
+# -- flags and variables: never silently ignored -------------------------------------------
+
+
+def test_redis_addr_is_not_silently_dropped_beside_memcached_address(
+    start_redis: StartRedis, memcached_server: MemcachedServer
+) -> None:
+    # BROKEN: one cachescope replacing both exporters, as docs/migrating.md's two "after"
+    # lines suggest merged into one process:
+    #   REDIS_ADDR=redis://... REDIS_PASSWORD=... cachescope serve --memcached.address=HOST:PORT
+    # watches only the Memcached target (cachescope_targets 1). --memcached.address becomes a
+    # --target, the command line wins over REDIS_ADDR, and the Redis target (with its
+    # REDIS_PASSWORD) is dropped with no log line and no refusal. Promise: a peer's variable
+    # either does the same thing or is refused with a message; never silently ignored.
+    redis_server = start_redis(password=PASSWORD)
+    exporter = Exporter(
+        f"--memcached.address=127.0.0.1:{memcached_server.port}",
+        env={"REDIS_ADDR": redis_server.uri, "REDIS_PASSWORD": PASSWORD},
+    )
+    try:
+        metrics = exporter.metrics()
+        assert metrics.value("memcached_up", instance=f"127.0.0.1:{memcached_server.port}") == 1
+        log = exporter.log()
+        watched = metrics.get("redis_up", instance=f"127.0.0.1:{redis_server.port}")
+        # Either REDIS_ADDR is a target too (and its password works) ...
+        # ... or the log says plainly that REDIS_ADDR is not used.
+        assert watched == [1] or "REDIS_ADDR" in log, (metrics.get("cachescope_targets"), log)
+        assert PASSWORD not in log
+    finally:
+        exporter.stop()
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        "--memcached.timeout=1m30s",  # memcached_exporter takes any Go duration
+        "-connection-timeout=2m0s",  # how Go prints a duration (time.Duration.String)
+        "-connection-timeout=1.5s",  # accepted: the control case
+    ],
+)
+def test_go_compound_durations_are_accepted(flag: str) -> None:
+    # BROKEN: a timeout that redis_exporter and memcached_exporter accept (Go's
+    # time.ParseDuration: "1m30s", "2m0s") stops cachescope at start:
+    #   Error: --timeout: must be a duration between 1ms and 10m (as 250ms, 5s, 1m or 1h),
+    #   not '1m30s'
+    # Promise: these flags are "the same: --timeout", so a deployment's working value must
+    # keep working after the one-line switch.
+    code, output = start_or_exit(flag, "--target", "127.0.0.1:1")
+    assert code is None, output
