@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -156,3 +157,55 @@ def test_go_compound_durations_are_accepted(flag: str) -> None:
     # keep working after the one-line switch.
     code, output = start_or_exit(flag, "--target", "127.0.0.1:1")
     assert code is None, output
+
+
+# -- the client breakdown and a target's own labels ----------------------------------------
+
+
+_LABEL_PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def duplicate_label_lines(text: str) -> list[str]:
+    """Sample lines that name one label twice: a text exposition Prometheus cannot parse."""
+    bad = []
+    for line in text.splitlines():
+        if line.startswith("#") or "{" not in line:
+            continue
+        names = [n for n, _ in _LABEL_PAIR.findall(line.split("{", 1)[1].rsplit("}", 1)[0])]
+        if len(names) != len(set(names)):
+            bad.append(line)
+    return bad
+
+
+@pytest.mark.parametrize("label", ["client_name", "idle", "family"])
+def test_a_target_label_never_duplicates_a_client_breakdown_label(
+    start_redis: StartRedis, start_exporter: StartExporter, tmp_path: Path, label: str
+) -> None:
+    # BROKEN: `labels: {client_name: ...}` (or idle, family) passes `config check`, while
+    # `job`, `instance`, `role`, `cmd`, `slab` ... are refused as "not a usable label name".
+    # With `client_breakdown: true` /metrics then has
+    #   redis_connected_clients_by_name{instance="dup",client_name="c",...,client_name="cachescope"}
+    # which Prometheus (and `promtool check metrics`) cannot parse: "duplicate label names",
+    # so the WHOLE /metrics scrape fails and every other target's series are lost with it.
+    # Promise: a broken target costs only itself; the breakdown is an opt-in that must not
+    # make the exposition invalid. Refusing the label at load, as for `role`, is a fix too.
+    server = start_redis()
+    other = start_redis()
+    config = tmp_path / "cachescope.yml"
+    config.write_text(
+        "targets:\n"
+        f"  - uri: redis://127.0.0.1:{server.port}\n"
+        "    name: dup\n"
+        f"    labels: {{{label}: mine}}\n"
+        "    client_breakdown: true\n"
+        f"  - uri: redis://127.0.0.1:{other.port}\n"
+        "    name: bystander\n"
+    )
+    code, output = start_or_exit("--config.file", str(config))
+    if code is not None:  # refused at load: fine if it names the label
+        assert label in output, output
+        return
+    exporter = start_exporter("--config.file", str(config))
+    status, body = exporter.get("/metrics")
+    assert status == 200
+    assert duplicate_label_lines(body) == [], duplicate_label_lines(body)[:3]
