@@ -254,3 +254,53 @@ def test_a_target_cut_by_prometheus_deadline_is_not_logged_as_its_own_timeout(
         line for line in body.splitlines() if line.startswith("redis_exporter_last_scrape_error")
     ]
     assert not any("within 5s" in line for line in errors if hung in line), errors
+
+
+# -- the command line wins over any variable ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "flag"),
+    [
+        ("CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL", "-append-instance-role-label=false"),
+        ("CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL", "--append-instance-role-label=false"),
+    ],
+)
+def test_a_false_peer_bool_flag_wins_over_a_true_variable(
+    start_redis: StartRedis, start_exporter: StartExporter, variable: str, flag: str
+) -> None:
+    # BROKEN: CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL=true and, on the command line,
+    # redis_exporter's `-append-instance-role-label=false`: every series still gets
+    # instance_role="master", and the start log claims
+    #   msg="--append-instance-role-label=false changes nothing"
+    # Promise (docs/migrating.md): "Where both are set, the command line wins over any
+    # variable"; and a flag is never silently ignored.
+    server = start_redis()
+    exporter = start_exporter("--target", server.uri, flag, env={variable: "true"})
+    metrics = exporter.metrics()
+    instance = f"127.0.0.1:{server.port}"
+    assert metrics.get("redis_up", instance=instance) == [1]
+    roles = [labels for name, labels, _ in metrics.samples if name == "redis_up"]
+    assert all("instance_role" not in labels for labels in roles), roles
+
+
+def test_skip_tls_verification_false_on_the_command_line_wins_over_the_variable(
+    start_redis: StartRedis, start_exporter: StartExporter, tls_certs: dict[str, str]
+) -> None:
+    # BROKEN (security): CACHESCOPE_TLS_INSECURE_SKIP_VERIFY=true in the environment and
+    # redis_exporter's `-skip-tls-verification=false` on the command line: the command line
+    # should win (docs/migrating.md), so the certificate is verified and, with no CA given
+    # for this test CA, the target is down with error="tls". Instead the variable wins and
+    # the unverifiable server is scraped (redis_up 1), with a log line saying
+    # "--skip-tls-verification=false changes nothing".
+    server = start_redis(tls=tls_certs)
+    exporter = start_exporter(
+        "--target",
+        server.uri,
+        "-skip-tls-verification=false",
+        env={"CACHESCOPE_TLS_INSECURE_SKIP_VERIFY": "true"},
+    )
+    metrics = exporter.metrics()
+    instance = f"127.0.0.1:{server.port}"
+    assert metrics.value("redis_up", instance=instance) == 0, exporter.log()
+    assert metrics.scrape_errors(instance).get("tls", 0) >= 1, metrics.scrape_errors(instance)
