@@ -304,3 +304,38 @@ def test_skip_tls_verification_false_on_the_command_line_wins_over_the_variable(
     instance = f"127.0.0.1:{server.port}"
     assert metrics.value("redis_up", instance=instance) == 0, exporter.log()
     assert metrics.scrape_errors(instance).get("tls", 0) >= 1, metrics.scrape_errors(instance)
+
+
+# -- no traceback ever reaches a user ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--web.listen-address=:99999"], {}),
+        (["-web.listen-address", "127.0.0.1:65536"], {}),
+        ([], {"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": ":70000"}),  # redis_exporter's variable
+    ],
+)
+def test_a_listen_port_out_of_range_is_a_message_not_a_traceback(
+    args: list[str], env: dict[str, str]
+) -> None:
+    # BROKEN: a listen port above 65535 passes the HOST:PORT check and reaches bind():
+    #   Traceback (most recent call last): ...
+    #     File ".../cachescope/web/server.py", line 93, in __init__
+    #   OverflowError: bind(): port must be 0-65535.
+    # (`:-1` is refused cleanly: "listen address ':-1' must look like HOST:PORT or :PORT".)
+    # Promise: no traceback ever reaches a user; a bad flag is refused with a message.
+    command = [sys.executable, "-m", "cachescope", "serve", *args, "--target", "127.0.0.1:1"]
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=dict(os.environ, **env),
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output, output
+    assert "65535" in output or "port" in output.lower(), output
