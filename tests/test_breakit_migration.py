@@ -368,3 +368,32 @@ def test_a_telemetry_path_is_either_served_or_refused(
         assert status == 200 and "redis_up" in body, (status, body[:200])
     finally:
         exporter.stop()
+
+
+# -- redis_exporter's JSON password file -----------------------------------------------------
+
+
+def test_a_password_map_naming_one_target_twice_is_refused(
+    start_redis: StartRedis, tmp_path: Path
+) -> None:
+    # BROKEN: docs/migrating.md: "A URI is matched on its scheme, host, port and database,
+    # so cache-a:6379 and redis://cache-a:6379 are the same target". A map that gives that
+    # one target two different passwords under two spellings,
+    #   {"127.0.0.1:PORT/0": "<right>", "redis://127.0.0.1:PORT": "<wrong>"}
+    # starts without a word: one password silently wins (here the wrong one: redis_up 0,
+    # WRONGPASS), while the config file refuses the same thing ("duplicate target name").
+    # Promise: nothing a redis_exporter user configured is silently ignored.
+    server = start_redis(password=PASSWORD)
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(
+        json.dumps(
+            {
+                f"127.0.0.1:{server.port}/0": PASSWORD,
+                f"redis://127.0.0.1:{server.port}": "wrong-0ne",
+            }
+        )
+    )
+    code, output = start_or_exit(env={"REDIS_PASSWORD_FILE": str(passwords)})
+    assert code is not None and code != 0, output  # refused, not a silent pick
+    assert "twice" in output or "duplicate" in output, output
+    assert PASSWORD not in output and "wrong-0ne" not in output
