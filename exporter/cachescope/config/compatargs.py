@@ -147,13 +147,19 @@ def _apply(flag: CompatFlag, value: str, source: str, out: Translation) -> None:
             out.error = f"{source} {exc}"
             return
         out.args.extend(args)
-        done = f" is {flag.note}" if args or value == "true" else f"={value} changes nothing"
-        out.notes.append(source + done)
+        out.notes.append(source + _done(flag, value, args))
     elif value in flag.same:
         out.notes.append(f"{source} is accepted: {flag.note}")
     else:
         what = f"{source}={value}" if flag.boolean else source
         out.error = f"{what} is not supported by cachescope: {flag.note}"
+
+
+def _done(flag: CompatFlag, value: str, args: tuple[str, ...]) -> str:
+    """What a translated flag became, for the start log."""
+    if value == "false":
+        return f"=false is {' '.join(args)}" if args else "=false changes nothing"
+    return f" is {flag.note}" if args or value == "true" else f"={value} changes nothing"
 
 
 def _from_environment(
