@@ -201,6 +201,8 @@ class ExporterServer:
 def parse_listen_address(text: str) -> tuple[str, int]:
     """':9808', '127.0.0.1:9808' or '[::1]:9808' -> (host, port)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdecimal():
+    if not sep or not (port.isascii() and port.isdecimal()):
         raise ValueError(f"listen address {text!r} must look like HOST:PORT or :PORT")
+    if int(port) > 65535:  # bind() would raise OverflowError, a traceback at start
+        raise ValueError(f"listen address {text!r}: the port must be 0 to 65535")
     return host.strip("[]"), int(port)
