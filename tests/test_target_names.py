@@ -64,7 +64,7 @@ def test_a_default_name_reads_back_as_its_own_endpoint(host: str, port: int, db:
 def test_discover_offers_the_name_as_target_and_labels_only_as_meta() -> None:
     config = parse_config(
         "targets:\n  - uri: redis://user:secret@127.0.0.1:1/2\n    name: orders\n"
-        "    labels: {team: payments, name: x}\n  - uri: memcached://127.0.0.1:2\n"
+        "    labels: {team: payments, uri: x}\n  - uri: memcached://127.0.0.1:2\n"
     )
     fleet = Fleet(config)
     try:
@@ -78,7 +78,7 @@ def test_discover_offers_the_name_as_target_and_labels_only_as_meta() -> None:
             "__meta_cachescope_target_name": "orders",  # the old spelling, still offered
             "__meta_cachescope_uri": "redis://user@127.0.0.1:1/2",
             "__meta_cachescope_label_team": "payments",
-            "__meta_cachescope_label_name": "x",
+            "__meta_cachescope_label_uri": "x",
         },
     }
     assert groups[1]["targets"] == ["127.0.0.1:2"]

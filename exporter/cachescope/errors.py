@@ -41,14 +41,28 @@ ERROR_HINTS = {
 class ScrapeError(Exception):
     """A target could not be scraped. `kind` is one of ERROR_HINTS."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
+        self._hint = hint  # where the kind's usual hint would point the wrong way
 
     @property
     def hint(self) -> str:
-        return ERROR_HINTS.get(self.kind, "")
+        return self._hint or ERROR_HINTS.get(self.kind, "")
+
+
+# A target cut by the client's (Prometheus') scrape_timeout, not by its own timeout.
+DEADLINE_HINT = (
+    "Prometheus' scrape_timeout cut this scrape: raise scrape_timeout in the scrape job, "
+    "or make the target answer faster; the target's own timeout is not what stopped it"
+)
+
+
+def cut_at_deadline(seconds: float) -> ScrapeError:
+    """The timeout of a target that the scrape's deadline stopped before its own timeout."""
+    message = f"cut at the scrape's deadline, {seconds:.3g}s in (Prometheus' scrape_timeout)"
+    return ScrapeError("timeout", message, DEADLINE_HINT)
 
 
 REDACTED = "<redacted>"

@@ -104,7 +104,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         help="Name to verify the certificate of TLS --target targets against.",
     ),
     _option(
-        "--tls.insecure-skip-verify",
+        "--tls.insecure-skip-verify/--no-tls.insecure-skip-verify",
         "tls_insecure_skip_verify",
         "TLS_INSECURE_SKIP_VERIFY",
         is_flag=True,
@@ -185,7 +185,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         help="On SIGTERM, how long requests under way may take to finish.",
     ),
     _option(
-        "--append-instance-role-label",
+        "--append-instance-role-label/--no-append-instance-role-label",
         "append_instance_role_label",
         "APPEND_INSTANCE_ROLE_LABEL",  # redis_exporter's variable: config/compat_redis.py
         is_flag=True,
@@ -193,7 +193,7 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         "redis_exporter does; a failover then changes the series' identity.",
     ),
     _option(
-        "--redis.client-breakdown",
+        "--redis.client-breakdown/--no-redis.client-breakdown",
         "redis_client_breakdown",
         "REDIS_CLIENT_BREAKDOWN",
         is_flag=True,

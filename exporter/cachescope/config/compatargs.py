@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from cachescope.config.compat import BY_NAME, CompatFlag, go_bool
 
 PASSWORD_OPTION = "--redis.password"
+TARGET_OPTION = "--target"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +43,8 @@ def translate(
     given = _command_line(args, by_name, out)
     if not out.error:
         _from_environment(environ, options, by_name, given, out)
+    if "--memcached.address" in given and TARGET_OPTION not in given:
+        _targets_beside_memcached(environ, by_name, out)
     if "--memcached.tls.enable" in given:
         _memcached_over_tls(out)
     if PASSWORD_OPTION in given:
@@ -84,8 +87,25 @@ def _command_line(
         if flag.name == "memcached.tls.enable" and _true(value):
             given.add("--memcached.tls.enable")
         _apply(flag, value, name, out)
-        given.add(flag.option)
+        # --memcached.address is a --target of its own: REDIS_ADDR still adds the other
+        given.add("--memcached.address" if flag.name == "memcached.address" else flag.option)
     return given
+
+
+def _targets_beside_memcached(
+    environ: Mapping[str, str], by_name: Mapping[str, OptionSpec], out: Translation
+) -> None:
+    """REDIS_ADDR (or CACHESCOPE_TARGETS) beside --memcached.address: both are watched.
+
+    click reads a variable only when the command line lacks its option, and
+    --memcached.address became a --target: without this the Redis target would vanish.
+    """
+    spec = by_name.get(TARGET_OPTION)
+    present = [var for var in (spec.envvars if spec else ()) if environ.get(var, "").strip()]
+    if present:  # the first one set, as click would read it
+        extra = [f"{TARGET_OPTION}={value}" for value in environ[present[0]].split()]
+        out.args = extra + out.args
+        out.notes.append(f"{present[0]} is watched beside --memcached.address")
 
 
 def _memcached_over_tls(out: Translation) -> None:
@@ -127,13 +147,19 @@ def _apply(flag: CompatFlag, value: str, source: str, out: Translation) -> None:
             out.error = f"{source} {exc}"
             return
         out.args.extend(args)
-        done = f" is {flag.note}" if args or value == "true" else f"={value} changes nothing"
-        out.notes.append(source + done)
+        out.notes.append(source + _done(flag, value, args))
     elif value in flag.same:
         out.notes.append(f"{source} is accepted: {flag.note}")
     else:
         what = f"{source}={value}" if flag.boolean else source
         out.error = f"{what} is not supported by cachescope: {flag.note}"
+
+
+def _done(flag: CompatFlag, value: str, args: tuple[str, ...]) -> str:
+    """What a translated flag became, for the start log."""
+    if value == "false":
+        return f"=false is {' '.join(args)}" if args else "=false changes nothing"
+    return f" is {flag.note}" if args or value == "true" else f"={value} changes nothing"
 
 
 def _from_environment(

@@ -40,8 +40,13 @@ def alias(name: str, option: str, env: str = "", peer: str = REDIS) -> CompatFla
 
 
 def switch(option: str) -> ToArgs:
-    """A Go boolean as a click flag: present when true."""
-    return lambda value: (option,) if go_bool(value) else ()
+    """A Go boolean as a click `--x/--no-x` flag: `=false` says --no-x, so that it wins.
+
+    Were `=false` to say nothing, click would read the option's variable instead, and
+    CACHESCOPE_TLS_INSECURE_SKIP_VERIFY=true would beat `-skip-tls-verification=false`.
+    """
+    negative = "--no-" + option.removeprefix("--")
+    return lambda value: (option,) if go_bool(value) else (negative,)
 
 
 _GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 from cachescope.config.allow import AllowRule, parse_pattern
 from cachescope.config.credentials import Credentials, TLSConfig
@@ -22,6 +23,9 @@ from cachescope.config.yamlmarks import ConfigError
 
 # Paths the exporter answers itself: --web.telemetry-path may not take one of them.
 _RESERVED_PATHS = ("/", "/scrape", "/discover", "/-/healthy", "/-/ready", "/-/reload")
+# What a request line carries as it is: a '?', '#', space, '%' or non-ASCII character
+# would reach the server encoded or cut, and the path would never match.
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 PasswordMap = dict[EndpointKey, Secret]
 
 
@@ -142,6 +146,7 @@ def _password_map(text: str, into: PasswordMap) -> list[str]:
     if not isinstance(data, dict):
         raise ValueError("not a JSON object of URI to password")
     uris: list[str] = []
+    seen: dict[object, str] = {}  # endpoint -> its password in this file
     for uri, password in data.items():
         if not isinstance(password, str):
             raise ValueError("a password that is not a string")
@@ -149,6 +154,11 @@ def _password_map(text: str, into: PasswordMap) -> list[str]:
             endpoint = parse_uri(uri)
         except ValueError as exc:
             raise ValueError(f"a key that is not a target URI ({exc})") from None
+        if endpoint.key() in seen and seen[endpoint.key()] != password:
+            # two spellings of one endpoint (cache-a:6379, redis://cache-a:6379/0): one
+            # password would silently win. The URI is shown redacted, never a password.
+            raise ValueError(f"names {endpoint.redacted()} twice, with different passwords")
+        seen[endpoint.key()] = password
         into[endpoint.key()] = Secret(password)
         uris.append(uri)
     return uris
@@ -159,4 +169,10 @@ def telemetry_paths(path: str) -> frozenset[str]:
     if not path.startswith("/") or path in _RESERVED_PATHS:
         reserved = ", ".join(_RESERVED_PATHS)
         raise ConfigError(f"must start with / and not be one of {reserved}", "--web.telemetry-path")
+    if not _PLAIN_PATH.fullmatch(path):
+        raise ConfigError(
+            "must be a plain URL path: ASCII letters, digits and -._~/!$&'()*+,;=:@ only "
+            "(no '?', '#', '%', space or non-ASCII)",
+            "--web.telemetry-path",
+        )
     return frozenset({"/metrics", path})

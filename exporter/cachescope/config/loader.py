@@ -22,6 +22,7 @@ from typing import Any
 from cachescope.config.allow import AllowRule, parse_network, parse_pattern
 from cachescope.config.credentials import Credentials, TLSConfig
 from cachescope.config.keyspace import parse_keyspace
+from cachescope.config.labelnames import FAMILY_LABELS
 from cachescope.config.records import (
     INTERVAL,
     TIMEOUT,
@@ -52,33 +53,6 @@ MAX_TLS_FILE_BYTES = 4 << 20
 # A password is a line, not a document; more is a wrong path (or /dev/zero).
 MAX_PASSWORD_FILE_BYTES = 64 << 10
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-# Label names our metrics use themselves; a target label of the same name would
-# make a sample carry one label twice, which Prometheus rejects.
-_RESERVED_LABELS = {
-    "instance",
-    "job",
-    "cluster",
-    "master_set",
-    "cmd",
-    "db",
-    "err",
-    "error",
-    "quantile",
-    "event_name",
-    "role",
-    "slave_ip",
-    "slave_port",
-    "slave_state",
-    "master_host",
-    "master_port",
-    "read_only",
-    "command",
-    "status",
-    "slab",
-    "lru",
-    "version",
-    "python_version",
-}
 
 
 def read_password_file(filename: str) -> Secret:
@@ -130,8 +104,10 @@ def _password_env(name: str) -> Secret:
 
 
 def _label_problem(name: str) -> str | None:
-    if not _LABEL_NAME.match(name) or name.startswith("__") or name in _RESERVED_LABELS:
+    if not _LABEL_NAME.match(name) or name.startswith("__"):
         return f"{name!r} is not a usable label name"
+    if name in FAMILY_LABELS:
+        return f"{name!r} is not a usable label name: cachescope's own series carry it"
     return None
 
 

@@ -21,8 +21,13 @@ from typing import Any, TypeVar
 from cachescope.config.yamlmarks import ConfigError, FieldPath, MarkedYAML
 
 T = TypeVar("T")
+# Go's time.ParseDuration, which the peers' flags take: "1m30s", "2m0s", "1h2m3.5s", "500ms".
 # A sign is read so that -1s is reported as out of range, like 0s, rather than as unreadable.
-_DURATION = re.compile(r"^(-?\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_PART = re.compile(rf"({_NUMBER})(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DURATION = re.compile(rf"^([-+]?)((?:{_NUMBER}(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+|{_NUMBER})$")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 0.001, "s": 1.0}
+_UNITS |= {"m": 60.0, "h": 3600.0}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -265,13 +270,20 @@ def parse_duration(value: Any, bounds: Bounds = ANY_DURATION) -> float:
         if not match:
             written = f"{bounds.describe()} (as 250ms, 5s, 1m or 1h)"
             raise ValueError(out_of_range("a duration", written, _short(value)))
-        unit = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[match.group(2)]
-        seconds, shown = float(match.group(1)) * unit, text
+        seconds, shown = _seconds(match), text
     else:
         seconds, shown = (float(value) if _finite(value) else math.inf), _short(value)
     if not (math.isfinite(seconds) and bounds.low <= seconds <= bounds.high):
         raise ValueError(out_of_range("a duration", bounds.describe(), shown))
     return seconds
+
+
+def _seconds(match: re.Match[str]) -> float:
+    """A matched duration in seconds: a bare number is seconds, else the sum of its parts."""
+    body = match.group(2)
+    parts = _PART.findall(body)
+    total = sum(float(number) * _UNITS[unit] for number, unit in parts) if parts else float(body)
+    return -total if match.group(1) == "-" else total
 
 
 def out_of_range(wanted: str, between: str, shown: object) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
+from cachescope.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +122,13 @@ def add_skipped(metrics: MetricSet, reason: str, target: str, reported: set[str]
     if f"client-breakdown:{reason}" not in reported:
         reported.add(f"client-breakdown:{reason}")
         log.warning(
-            "target=%s client breakdown skipped: reason=%s (more than %d clients or %d bytes"
-            " of CLIENT LIST, or the command is refused)",
-            target,
-            reason,
-            MAX_CLIENTS,
-            MAX_REPLY_BYTES,
+            "client breakdown skipped",
+            extra=fields(
+                target=target,
+                reason=reason,
+                hint=f"skipped above {MAX_CLIENTS} clients or {MAX_REPLY_BYTES} bytes of"
+                " CLIENT LIST, or when the command is refused",
+            ),
         )
     metrics.add(
         "cachescope_client_breakdown_skipped",

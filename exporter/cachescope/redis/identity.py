@@ -10,7 +10,7 @@ from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.redis.parse import to_float
 
-_INSTANCE_LABELS = (
+INSTANCE_LABELS = (
     "role",
     "redis_version",
     "redis_build_id",
@@ -24,7 +24,7 @@ _INSTANCE_LABELS = (
 )
 # Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
 # added to redis_instance_info where they exist, so Redis' label set stays as it was.
-_OPTIONAL_INSTANCE_LABELS = (
+OPTIONAL_INSTANCE_LABELS = (
     "server_name",
     "valkey_version",
     "valkey_release_stage",
@@ -33,11 +33,11 @@ _OPTIONAL_INSTANCE_LABELS = (
     "availability_zone",
 )
 # Labels of redis_module_info, as redis_exporter names them.
-_MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
+MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
 
 
 def add_module(metrics: MetricSet, module: dict[str, str]) -> None:
-    labels = tuple((label, module.get(label, "")) for label in _MODULE_LABELS)
+    labels = tuple((label, module.get(label, "")) for label in MODULE_LABELS)
     metrics.add("redis_module_info", GAUGE, "A loaded module, as labels.", 1, labels)
 
 
@@ -50,10 +50,10 @@ def add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None
             "Unix time the server started.",
             float(int(now - uptime)),
         )
-    labels = [(name, fields.get(name, "")) for name in _INSTANCE_LABELS]
+    labels = [(name, fields.get(name, "")) for name in INSTANCE_LABELS]
     if not fields.get("redis_mode"):
         labels[3] = ("redis_mode", fields.get("server_mode", ""))
-    labels += [(name, fields[name]) for name in _OPTIONAL_INSTANCE_LABELS if fields.get(name)]
+    labels += [(name, fields[name]) for name in OPTIONAL_INSTANCE_LABELS if fields.get(name)]
     metrics.add(
         "redis_instance_info", GAUGE, "Facts about the server, as labels.", 1, tuple(labels)
     )

@@ -15,7 +15,7 @@ from collections import Counter, deque
 from typing import NamedTuple, Protocol
 
 from cachescope.config.records import TargetConfig
-from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, scrubber_for
+from cachescope.errors import ERROR_HINTS, ScrapeError, Scrubber, cut_at_deadline, scrubber_for
 from cachescope.exposition.families import MetricSet, Rendered
 from cachescope.exposition.joined import Joined
 from cachescope.exposition.textformat import COUNTER, GAUGE, Labels
@@ -136,7 +136,8 @@ class TargetState:
                 # Drop partial samples of a failed scrape; keep the base labels the
                 # collector chose (a Redis target's last known role).
                 metrics = MetricSet(metrics.base_labels)
-                error = exc
+                cut = exc.kind == "timeout" and deadline < start + self.target.timeout
+                error = cut_at_deadline(deadline - start) if cut else exc
             except Exception as exc:  # a bug or an odd reply must not cost other targets
                 log.error(
                     "unexpected error while scraping",
@@ -279,6 +280,8 @@ class Scraper:
         run.supervise(deadline, self.base, self.max_concurrency, self.patience)
         joined = Joined()
         late = ScrapeError("timeout", f"still running at the scrape's deadline ({limit:.3g}s)")
+        if budget is not None and limit == max(budget, 0.0):  # Prometheus' deadline, not ours
+            late = cut_at_deadline(limit)
         for task, rendered in zip(jobs, run.results, strict=True):
             if rendered is None:  # still running or never begun: down, a late result dropped
                 metrics = MetricSet(task.labels)

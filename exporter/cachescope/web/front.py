@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import h11
 
+from cachescope.logs import fields
 from cachescope.textcache import TextCache
 from cachescope.web.conn import (
     HEAD_TIMEOUT,
@@ -121,7 +122,10 @@ class Front:
                     self._on_ready(conn)
                 self._maybe_sweep()
             except Exception as exc:  # a bug of ours must not take the port down
-                log.warning("HTTP front: unexpected %s: %s", type(exc).__name__, exc)
+                log.warning(
+                    "HTTP front: unexpected error",
+                    extra=fields(error=type(exc).__name__, detail=str(exc)),
+                )
                 self._stop.wait(0.05)  # no busy loop should it persist
 
     def _on_ready(self, conn: Connection) -> None:
@@ -129,7 +133,10 @@ class Front:
         try:
             self._on_event(conn)
         except Exception as exc:
-            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+            log.warning(
+                "HTTP front: dropping a connection",
+                extra=fields(error=type(exc).__name__, detail=str(exc)),
+            )
             self._registry.close(conn)
 
     def _on_event(self, conn: Connection) -> None:
@@ -168,7 +175,7 @@ class Front:
             self._registry.release(conn, write=isinstance(exc, ssl.SSLWantWriteError))
             return
         except OSError as exc:
-            log.debug("TLS handshake failed: %s", exc)
+            log.debug("TLS handshake failed", extra=fields(error=str(exc)))
             self._registry.close(conn)
             return
         conn.handshaking = False
@@ -259,7 +266,7 @@ class Front:
         try:
             return self.quick(request) if self.quick else None
         except Exception:  # a lane answers it then, with the handler's own error path
-            log.warning("HTTP front: the quick answer to %s failed", request.path)
+            log.warning("HTTP front: the quick answer failed", extra=fields(path=request.path))
             return None
 
     def _finish(self, conn: Connection, request: Request) -> None:
@@ -270,7 +277,10 @@ class Front:
                 self._advance(conn, queue_only=True)  # a pipelined request queues again
             return
         except Exception as exc:  # the slot must go on to the next in line
-            log.warning("HTTP front: dropping a connection: %s: %s", type(exc).__name__, exc)
+            log.warning(
+                "HTTP front: dropping a connection",
+                extra=fields(error=type(exc).__name__, detail=str(exc)),
+            )
         self._registry.close(conn)
 
     def _serve(self, conn: Connection, request: Request) -> bool | None:
@@ -287,9 +297,9 @@ class Front:
                 done = push_blocking(conn.sock, out)
             return done and out.keep and next_cycle(conn)
         except OSError as exc:  # the client went away, or stopped reading
-            log.debug("writing a response failed: %s", exc)
+            log.debug("writing a response failed", extra=fields(error=str(exc)))
         except Exception:  # never a traceback to the client; the log has it
-            log.exception("error answering %s %s", request.method, request.path)
+            log.exception("error answering", extra=fields(method=request.method, path=request.path))
         finally:
             with self._lock:
                 self._serving -= 1
@@ -303,7 +313,7 @@ class Front:
         try:
             done = push(conn.sock, out) if time.monotonic() <= out.give_up else False
         except OSError as exc:
-            log.debug("writing a response failed: %s", exc)
+            log.debug("writing a response failed", extra=fields(error=str(exc)))
             done = False
         if done is None:
             self._registry.wait_to_write(conn, progressed=out.left < left)

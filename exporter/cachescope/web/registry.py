@@ -16,6 +16,7 @@ import time
 
 import h11
 
+from cachescope.logs import fields
 from cachescope.web.conn import HEAD_TIMEOUT, RETRY, TOO_MANY, Connection, Lingering, Refusals
 from cachescope.web.poll import Poller
 from cachescope.web.wire import MAX_HEAD
@@ -77,7 +78,7 @@ class Registry:
 
     def reject(self, conn: Connection, status: int, message: str) -> None:
         """Answer an error and close: the refusal lingers on, the connection is done."""
-        log.debug("bad request (%d): %s", status, message)
+        log.debug("bad request", extra=fields(status=status, detail=message))
         with self.lock:
             self._refuse(conn, status, message)
 
@@ -129,7 +130,10 @@ class Registry:
                     log.debug("answering 408 to a connection slow to send its request")
                     self._refuse(conn, 408, "request not received in time")
                 else:
-                    log.debug("closing a connection %s too long", "idle" if conn.idle else "slow")
+                    log.debug(
+                        "closing a connection held too long",
+                        extra=fields(state="idle" if conn.idle else "slow"),
+                    )
                     self._forget(conn)
             self._refusals.sweep(now)
             if not self._accepting and not self.closing:
@@ -143,7 +147,7 @@ class Registry:
             except BlockingIOError:
                 break
             except OSError as exc:  # out of file descriptors: make room, or pause
-                log.warning("cannot accept a connection: %s", exc)
+                log.warning("cannot accept a connection", extra=fields(error=str(exc)))
                 if not self._evict():
                     self._accepting = False
                     return
@@ -151,7 +155,7 @@ class Registry:
             try:
                 self._admit(sock)
             except OSError as exc:  # gone already (reset before we looked): its loss alone
-                log.debug("dropping a new connection: %s", exc)
+                log.debug("dropping a new connection", extra=fields(error=str(exc)))
                 sock.close()
         if not self.closing:
             self.poller.rearm(self._listener.fileno())
@@ -162,7 +166,10 @@ class Registry:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         tls = self._tls  # once: a reload of the web config may swap it meanwhile
         if len(self._conns) >= self._limit and not self._evict():
-            log.warning("too many HTTP connections (%d); refusing one", len(self._conns))
+            log.warning(
+                "too many HTTP connections; refusing one",
+                extra=fields(connections=len(self._conns)),
+            )
             self._refusals.too_many(sock, tls=tls is not None)
             return
         now = time.monotonic()

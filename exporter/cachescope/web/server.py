@@ -16,6 +16,7 @@ from cachescope.config.yamlmarks import ConfigError
 from cachescope.exposition.families import MetricSet, render_bytes
 from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.fleet import Fleet, TargetNotAllowed
+from cachescope.logs import fields
 from cachescope.web.basicauth import Outcome
 from cachescope.web.conn import Answer, Streamed
 from cachescope.web.front import LIGHT_PATHS as QUICK_PATHS
@@ -128,10 +129,12 @@ class ExporterServer:
         try:
             answer = self._answer(request)
         except Exception:  # never a traceback to the client; the log has it
-            log.exception("error answering %s %s", request.method, request.path)
+            log.exception("error answering", extra=fields(method=request.method, path=request.path))
             answer = Answer(500, b"Internal error; the exporter's log says more.\n", TEXT, {})
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("http %s %s %d", request.method, request.path, answer.status)
+            log.debug(
+                "http", extra=fields(method=request.method, path=request.path, status=answer.status)
+            )
         return answer
 
     def quick(self, request: Request) -> Answer | None:
@@ -235,6 +238,8 @@ def _health(path: str) -> Answer:
 def parse_listen_address(text: str) -> tuple[str, int]:
     """':9808', '127.0.0.1:9808' or '[::1]:9808' -> (host, port)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdecimal():
+    if not sep or not (port.isascii() and port.isdecimal()):
         raise ValueError(f"listen address {text!r} must look like HOST:PORT or :PORT")
+    if int(port) > 65535:  # bind() would raise OverflowError, a traceback at start
+        raise ValueError(f"listen address {text!r}: the port must be 0 to 65535")
     return host.strip("[]"), int(port)

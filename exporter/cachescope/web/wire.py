@@ -72,6 +72,8 @@ def from_event(event: h11.Request) -> Request:
         raise BadRequest(400, "control or non-ASCII bytes in the request target")
     headers: dict[str, str] = {}
     for name, value in event.headers:
+        if name == _SCRAPE_TIMEOUT_NAME and not value.isascii():
+            continue  # a bad value of a hint: ignored like "abc", not the request refused
         if _UNSAFE.search(value):
             raise BadRequest(400, "control or non-ASCII bytes in a header value")
         headers[name.decode("ascii")] = value.decode("ascii")
@@ -171,14 +173,17 @@ def complaint(h11_message: str) -> str:
 
 SCRAPE_TIMEOUT_HEADER = "x-prometheus-scrape-timeout-seconds"
 MAX_SCRAPE_TIMEOUT = 3600.0  # beyond any target's own timeout: a larger value changes nothing
+_SCRAPE_TIMEOUT_NAME = SCRAPE_TIMEOUT_HEADER.encode()  # h11 gives names lower-cased
+# Below this no target answers; a value like 1e-308 would mark every target down.
+MIN_SCRAPE_TIMEOUT = 0.1
 _SPARE = 0.5  # of Prometheus' timeout, at most, left to send the body (or a tenth)
 
 
 def scrape_budget(headers: dict[str, str]) -> float | None:
     """Seconds the scrape may take, by Prometheus' scrape timeout header less a margin.
 
-    None without the header, or with a value that is not a positive number of
-    seconds: the targets' own timeouts apply then, as they do for other clients.
+    None without the header, or with a value that is not a number of seconds from
+    MIN_SCRAPE_TIMEOUT up: the targets' own timeouts apply then, as for other clients.
     """
     text = headers.get(SCRAPE_TIMEOUT_HEADER)
     if text is None or len(text) > 32:
@@ -187,6 +192,6 @@ def scrape_budget(headers: dict[str, str]) -> float | None:
         timeout = float(text)
     except ValueError:
         return None
-    if not 0.0 < timeout <= MAX_SCRAPE_TIMEOUT:  # NaN and infinities fail this too
+    if not MIN_SCRAPE_TIMEOUT <= timeout <= MAX_SCRAPE_TIMEOUT:  # NaN and infinities fail too
         return None
     return timeout - min(_SPARE, timeout / 10)

@@ -246,7 +246,10 @@ class ProcessScraper:
         try:
             worker.reply(time.monotonic() + MARGIN)
         except (OSError, EOFError, pickle.UnpicklingError, ValueError) as exc:
-            log.warning("scrape worker %d did not answer (%s); replacing it", index, exc)
+            log.warning(
+                "scrape worker did not answer; replacing it",
+                extra=fields(worker=index, error=str(exc)),
+            )
             self._replace(index)
             return None
         return worker
