@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from cachescope.config.labelnames import FAMILY_LABELS
+from cachescope.config.labelnames import DISCOVERY_LABELS, FAMILY_LABELS
 from cachescope.config.loader import load_config
 from cachescope.config.yamlmarks import ConfigError
 from servers import MemcachedServer, StartExporter, StartRedis
@@ -38,7 +38,7 @@ def _source_label_names() -> set[str]:
 
 @pytest.mark.unit
 def test_every_label_name_in_the_code_is_refused_as_a_target_label() -> None:
-    missing = _source_label_names() - FAMILY_LABELS
+    missing = _source_label_names() - FAMILY_LABELS - set(DISCOVERY_LABELS)
     assert not missing, f"add to config/labelnames.py: {sorted(missing)}"
 
 
@@ -72,4 +72,15 @@ def test_every_label_on_a_live_metrics_page_is_refused_as_a_target_label(
     metrics = exporter.metrics()
     seen = {name for _, labels, _ in metrics.samples for name in labels}
     assert {"client_name", "instance_role", "command"} <= seen, sorted(seen)
-    assert seen - _CLIENT_LIBRARY - FAMILY_LABELS == set()
+    assert seen - _CLIENT_LIBRARY - FAMILY_LABELS - set(DISCOVERY_LABELS) == set()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("label", DISCOVERY_LABELS)
+def test_a_target_may_carry_the_labels_discovery_gives_its_nodes(
+    tmp_path: Path, label: str
+) -> None:
+    config = tmp_path / "cachescope.yml"
+    config.write_text(f"targets:\n  - uri: redis://127.0.0.1:6379\n    labels: {{{label}: x}}\n")
+    (target,) = load_config(str(config)).targets
+    assert (label, "x") in target.labels  # `cluster: payments` on a plain target is common

@@ -39,7 +39,10 @@ _EPILOG = (
 )
 
 
-@main.command(cls=ServeCommand, epilog=_EPILOG)
+# -h on its own too: a context made for serve alone (tests, healthcheck) answers to it as well.
+@main.command(
+    cls=ServeCommand, epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @with_serve_options
 def serve(
     web_listen_address: str,

@@ -7,27 +7,51 @@ tests/test_label_names.py checks this list against the code and a live /metrics.
 
 from __future__ import annotations
 
-from cachescope.redis.identity import (
-    INSTANCE_LABELS,
-    MODULE_LABELS,
-    OPTIONAL_INSTANCE_LABELS,
-    ROLE_LABEL,
+# redis_instance_info's labels, as redis_exporter names them (redis/identity.py adds it).
+INSTANCE_LABELS = (
+    "role",
+    "redis_version",
+    "redis_build_id",
+    "redis_mode",
+    "os",
+    "maxmemory_policy",
+    "tcp_port",
+    "run_id",
+    "process_id",
+    "master_replid",
 )
+# Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
+# added to redis_instance_info where they exist, so Redis' label set stays as it was.
+OPTIONAL_INSTANCE_LABELS = (
+    "server_name",
+    "valkey_version",
+    "valkey_release_stage",
+    "keydb_version",
+    "dragonfly_version",
+    "availability_zone",
+)
+# Labels of redis_module_info, as redis_exporter names them.
+MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
+# --append-instance-role-label's, on every series of a Redis target.
+ROLE_LABEL = "instance_role"
 
 # Prometheus' own target labels, and the exporter's (cachescope_*, build info).
 _PROMETHEUS = ("instance", "job", "err", "error", "reason", "capability", "seed", "source")
-_EXPORTER = ("version", "python_version", "encoding", "cluster", "status", "command")
+_EXPORTER = ("version", "python_version", "encoding", "status", "command")
 # Redis: commandstats and latency, keyspace, replication, cluster, sentinel, the client
 # breakdown, keyspace sampling and streams; ROLE_LABEL is --append-instance-role-label's.
 _REDIS = (
     ("cmd", "quantile", "event_name", "db", "role", ROLE_LABEL)
     + ("slave_ip", "slave_port", "slave_state", "master_host", "master_port", "read_only")
     + ("node_id", "primary_id", "shard", "link_state", "flag", "master_address")
-    + ("master_set", "master_name", "master_status")
+    + ("master_name", "master_status")
     + ("client_name", "family", "idle")
     + ("key", "key_group", "type", "stream", "group")
 )
 _MEMCACHED = ("slab", "lru")
+# Target labels that discovery gives a node, not labels a family adds: a user may set them
+# too (a plain target's `cluster: payments`), and a discovered node's own value wins.
+DISCOVERY_LABELS = ("cluster", "master_set")
 
 FAMILY_LABELS: frozenset[str] = frozenset(
     _PROMETHEUS

@@ -6,34 +6,15 @@ redis_module_info{name="search",ver="20811",...} 1
 
 from __future__ import annotations
 
+from cachescope.config.labelnames import (
+    INSTANCE_LABELS,
+    MODULE_LABELS,
+    OPTIONAL_INSTANCE_LABELS,
+    ROLE_LABEL,
+)
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.redis.parse import to_float
-
-INSTANCE_LABELS = (
-    "role",
-    "redis_version",
-    "redis_build_id",
-    "redis_mode",
-    "os",
-    "maxmemory_policy",
-    "tcp_port",
-    "run_id",
-    "process_id",
-    "master_replid",
-)
-# Present only on some servers (Valkey, KeyDB, Dragonfly, managed services);
-# added to redis_instance_info where they exist, so Redis' label set stays as it was.
-OPTIONAL_INSTANCE_LABELS = (
-    "server_name",
-    "valkey_version",
-    "valkey_release_stage",
-    "keydb_version",
-    "dragonfly_version",
-    "availability_zone",
-)
-# Labels of redis_module_info, as redis_exporter names them.
-MODULE_LABELS = ("name", "ver", "api", "filters", "usedby", "using")
 
 
 def add_module(metrics: MetricSet, module: dict[str, str]) -> None:
@@ -72,7 +53,6 @@ def add_identity(metrics: MetricSet, fields: dict[str, str], now: float) -> None
 
 
 # redis_exporter's --append-instance-role-label: INFO's role on every series.
-ROLE_LABEL = "instance_role"
 
 
 def with_role(base: Labels, role: str) -> Labels:
