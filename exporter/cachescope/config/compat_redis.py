@@ -16,6 +16,15 @@ def _log_format(value: str) -> tuple[str, ...]:
     return (f"--log.format={formats[value.lower()]}",)
 
 
+def _log_level(value: str) -> tuple[str, ...]:
+    # redis_exporter's levels are logrus': trace and fatal / panic have no twin here.
+    levels = {"trace": "debug", "fatal": "error", "panic": "error"}
+    level = levels.get(value.lower(), value.lower())
+    if level not in ("debug", "info", "warn", "warning", "error"):
+        raise ValueError("takes trace, debug, info, warn, error, fatal or panic")
+    return (f"--log.level={level}",)
+
+
 _CONFIG = "a target's settings in --config.file (README, Configuration)"
 _KEYSPACE = "the target's `keyspace:` settings in --config.file (README, Keyspace insight)"
 _WEBCONFIG = "--web.config.file (exporter-toolkit's web config: TLS and basic auth)"
@@ -33,7 +42,14 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
     _alias("tls-client-cert-file", "--tls.cert-file", _R + "TLS_CLIENT_CERT_FILE"),
     _alias("tls-ca-cert-file", "--tls.ca-file", _R + "TLS_CA_CERT_FILE"),
     _alias("tls-server-name", "--tls.server-name", _R + "TLS_SERVER_NAME"),
-    _alias("log-level", "--log.level", _R + "LOG_LEVEL"),
+    CompatFlag(
+        name="log-level",
+        peer=REDIS,
+        env=_R + "LOG_LEVEL",
+        option="--log.level",
+        to_args=_log_level,
+        note="--log.level (trace is debug; fatal and panic are error)",
+    ),
     CompatFlag(
         name="log-format",
         peer=REDIS,

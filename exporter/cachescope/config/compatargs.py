@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from cachescope.config.compat import BY_NAME, CompatFlag, go_bool
+from cachescope.config.compatflag import EITHER
 
 PASSWORD_OPTION = "--redis.password"
 TARGET_OPTION = "--target"
@@ -148,8 +149,12 @@ def _apply(flag: CompatFlag, value: str, source: str, out: Translation) -> None:
             return
         out.args.extend(args)
         out.notes.append(source + _done(flag, value, args))
+    elif value in flag.same and set(EITHER) <= set(flag.same):
+        out.notes.append(f"{source} changes nothing here: {flag.note}")
     elif value in flag.same:
-        out.notes.append(f"{source} is accepted: {flag.note}")
+        out.notes.append(
+            f"{source}={value} changes nothing here; another value is refused: {flag.note}"
+        )
     else:
         what = f"{source}={value}" if flag.boolean else source
         out.error = f"{what} is not supported by cachescope: {flag.note}"

@@ -29,6 +29,13 @@ _PLAIN_PATH = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 PasswordMap = dict[EndpointKey, Secret]
 
 
+# redis_exporter users sometimes list several addresses in REDIS_ADDR, comma-separated.
+_ONE_ADDRESS = (
+    " (one address per --target or REDIS_ADDR: repeat --target, separate addresses with "
+    "spaces in CACHESCOPE_TARGETS, or list them in --config.file)"
+)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TargetFlags:
     """The serve flags that say what to scrape: --config.file, --target, --redis.*, ..."""
@@ -102,7 +109,7 @@ class TargetFlags:
         try:
             endpoint = parse_uri(uri)
         except ValueError as exc:  # parse_uri's message never repeats a password
-            raise ConfigError(str(exc), "--target") from None
+            raise ConfigError(str(exc) + _ONE_ADDRESS * ("," in uri), "--target") from None
         if endpoint.kind == "memcached":  # the --redis.* credentials are Redis' only
             credentials = Credentials(tls=self.tls, timeout=credentials.timeout)
             target = target_from_uri(uri, credentials)
