@@ -278,7 +278,24 @@ def test_metrics_stay_fast_and_the_slowlog_empty_while_the_sampler_runs(
         slowest = max(slowest, time.monotonic() - started)
     assert passes(exporter) >= 1
     assert slowest < 1.0  # a scrape takes milliseconds; a sampler on the scrape path, seconds
-    assert client.slowlog_get(128) == []
+    # A command whose cost does not grow with the value can only be slow when the machine
+    # starves the server of CPU (CI on two loaded cores); anything else, a sampler's fault.
+    slow = [entry["command"] for entry in client.slowlog_get(128)]
+    assert [command for command in slow if not _bounded_cost(command)] == []
+
+
+def _bounded_cost(command: bytes) -> bool:
+    """O(1) or bounded: TYPE, PTTL, OBJECT, INFO, MEMORY USAGE SAMPLES 5, SCAN COUNT 1000."""
+    words = command.upper().split()
+    if words[:1] in ([b"TYPE"], [b"TTL"], [b"PTTL"], [b"OBJECT"], [b"INFO"], [b"SELECT"]):
+        return True
+    if words[:1] == [b"XINFO"]:
+        return b"FULL" not in words
+    if words[:2] == [b"MEMORY", b"USAGE"]:
+        return b"SAMPLES" in words and 0 < int(words[words.index(b"SAMPLES") + 1]) <= 5
+    if words[:1] == [b"SCAN"] and b"COUNT" in words:
+        return int(words[words.index(b"COUNT") + 1]) <= 1000
+    return False
 
 
 def test_switching_to_hashed_names_by_reload_hides_plain_names_at_once(
