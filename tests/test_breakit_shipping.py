@@ -353,3 +353,30 @@ def test_every_deploy_path_the_manifests_and_readme_name_exists() -> None:
             if not (root / match.group(0)).exists():
                 missing.append(f"{path.relative_to(root)}: {match.group(0)}")
     assert missing == []
+
+
+# BROKEN: `--web.listen-address :PORT` promises IPv4 and IPv6 ("IPv4 alone where the machine
+# has no IPv6"). When the machine has IPv6 but another process holds [::1]:PORT, the
+# exporter does not fail with "address already in use" (as Go's `:PORT` does): it falls back
+# to 0.0.0.0:PORT and logs a plain info line, so IPv6 clients of that port (Prometheus in a
+# dual-stack or IPv6-first cluster) reach the other process, silently.
+def test_a_wildcard_port_taken_on_ipv6_is_refused_not_narrowed_to_ipv4(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    with socket.socket(socket.AF_INET6) as squatter:
+        squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        squatter.bind(("::1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        proc, log = start_raw(tmp_path, "--web.listen-address", f":{port}")
+        try:
+            wait_up_or_gone(proc, port)
+            output = log.read_text()
+            if proc.poll() is None:
+                assert "level=warn" in output and "IPv6" in output, (
+                    f"serves IPv4 only, [::1]:{port} belongs to another process:\n{output}"
+                )
+            else:
+                assert proc.returncode != 0 and "already in use" in output, output
+        finally:
+            stop(proc)
