@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from podman import IMAGE, Podman, base_image, build, cannot_run_containers, configure, locked
 from servers import RedisServer, free_port
+from test_deploy_kubernetes import WORKLOADS, workload
 from test_healthcheck import Serve, healthcheck
 from test_web_probes import credentials, start, tls, users
 from test_web_reload import blind, make_pair, same, served_certificate
@@ -418,3 +419,32 @@ def test_a_certificate_rewritten_in_place_with_its_mtime_kept_is_still_picked_up
         assert same(served_certificate(exporter.port), new_cert), exporter.log()
     finally:
         exporter.stop()
+
+
+# BROKEN: the Secret holding the Redis password is mounted with `defaultMode: 0400` into a
+# pod that runs as uid 10001 with no `fsGroup`. The kubelet writes Secret volume files owned
+# by root:root (kubernetes/kubernetes#57923, #81089), so mode 0400 leaves them readable by
+# root alone: the exporter stops at startup with "defaults.password_file: cannot read
+# password file /etc/cachescope-secrets/redis-password: Permission denied" (what uid 10001
+# gets from a root-owned 0400 file) and the Deployment, and every shard, crash-loops.
+# `fsGroup: 10001` (the kubelet then gives the group read) or a mode readable by the pod's
+# uid is needed.
+@pytest.mark.parametrize("kind", WORKLOADS)
+def test_the_password_secret_is_readable_by_the_pods_non_root_user(kind: str) -> None:
+    pod = workload(kind)["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    uid = (
+        container.get("securityContext", {}).get("runAsUser") or pod["securityContext"]["runAsUser"]
+    )
+    fs_group = pod["securityContext"].get("fsGroup")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for mount in container["volumeMounts"]:
+        secret = volumes[mount["name"]].get("secret")
+        if secret is None:
+            continue
+        mode = secret.get("defaultMode", 0o644)
+        readable = uid == 0 or mode & 0o004 or (fs_group is not None and mode & 0o440)
+        assert readable, (
+            f"{kind}: Secret {secret['secretName']} files are root:root {mode:04o}, "
+            f"the container runs as uid {uid}, fsGroup {fs_group}"
+        )
