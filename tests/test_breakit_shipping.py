@@ -448,3 +448,15 @@ def test_the_password_secret_is_readable_by_the_pods_non_root_user(kind: str) ->
             f"{kind}: Secret {secret['secretName']} files are root:root {mode:04o}, "
             f"the container runs as uid {uid}, fsGroup {fs_group}"
         )
+
+
+# BROKEN (minor): a bad `cachescope healthcheck --timeout` is reported as "cannot tell where
+# the exporter listens: must be a duration between 1ms and 10m, not 0": it blames the
+# exporter's listen address and does not name the flag at fault, so whoever wrote the
+# HEALTHCHECK or exec probe looks in the wrong place. Bad input names its field.
+@pytest.mark.parametrize("value", ["0", "abc", "100000h"])
+def test_a_bad_healthcheck_timeout_names_the_flag_not_the_listen_address(value: str) -> None:
+    result = healthcheck("--pid", str(os.getpid()), "--timeout", value)
+    message = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "--timeout" in message and "listens" not in message, message
