@@ -460,3 +460,31 @@ def test_a_bad_healthcheck_timeout_names_the_flag_not_the_listen_address(value: 
     message = result.stdout + result.stderr
     assert result.returncode != 0
     assert "--timeout" in message and "listens" not in message, message
+
+
+# BROKEN: "the web config is exporter-toolkit's format, so a node_exporter file works", but
+# exporter-toolkit resolves relative `cert_file`, `key_file` and `client_ca_file` against the
+# web config file's directory (TLSConfig.SetDirectory(filepath.Dir(configPath))), and
+# cachescope against its working directory. A node_exporter web config such as
+# /etc/node_exporter/web.yml with `cert_file: node.crt` fails to start here ("cannot read
+# node.crt"), or, worse, loads whatever file of that name the working directory holds.
+def test_relative_tls_paths_are_resolved_against_the_web_config_directory(
+    tmp_path: Path, tls_certs: dict[str, str]
+) -> None:
+    config_dir, elsewhere = tmp_path / "etc", tmp_path / "run"
+    config_dir.mkdir()
+    elsewhere.mkdir()
+    shutil.copy(tls_certs["cert"], config_dir / "node.crt")
+    shutil.copy(tls_certs["key"], config_dir / "node.key")
+    web = config_dir / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: node.crt\n  key_file: node.key\n")
+    port = free_port()
+    proc, log = start_raw(
+        elsewhere, "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(web)
+    )
+    try:
+        wait_up_or_gone(proc, port)
+        assert proc.poll() is None, log.read_text()
+        assert tls_health(port) == 200
+    finally:
+        stop(proc)
