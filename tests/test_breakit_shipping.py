@@ -488,3 +488,23 @@ def test_relative_tls_paths_are_resolved_against_the_web_config_directory(
         assert tls_health(port) == 200
     finally:
         stop(proc)
+
+
+# BROKEN (minor): `Strict-Transport-Security:` with no value is refused ("must be a header
+# value, not empty"), but the same header written `Strict-Transport-Security: ""` is
+# accepted, and an empty `Strict-Transport-Security:` header is then sent on every response
+# (RFC 6797 requires max-age: browsers ignore it). The user believes HSTS is on; it is not.
+def test_an_empty_header_value_is_refused_however_it_is_spelled(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text('http_server_config:\n  headers:\n    Strict-Transport-Security: ""\n')
+    port = free_port()
+    proc, log = start_raw(
+        tmp_path, "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(web)
+    )
+    try:
+        wait_up_or_gone(proc, port)
+        output = log.read_text()
+        assert proc.poll() is not None, f"started with an empty HSTS header:\n{output}"
+        assert f"{web}:3: http_server_config.headers.Strict-Transport-Security" in output, output
+    finally:
+        stop(proc)
