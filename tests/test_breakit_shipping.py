@@ -385,7 +385,7 @@ def test_a_wildcard_port_taken_on_ipv6_is_refused_not_narrowed_to_ipv4(tmp_path:
             stop(proc)
 
 
-# BROKEN (minor): a certificate rewritten in place with its size and mtime kept is never
+# BROKEN: (minor) a certificate rewritten in place with its size and mtime kept is never
 # served. Two RSA-2048 certificates from one CA are usually the same size, and `cp -p`,
 # `rsync --inplace -t`, or an archive with normalised mtimes keep the timestamp; the watch
 # (size, mtime and inode, every 5 s) sees nothing, although the change time (st_ctime) or
@@ -450,7 +450,7 @@ def test_the_password_secret_is_readable_by_the_pods_non_root_user(kind: str) ->
         )
 
 
-# BROKEN (minor): a bad `cachescope healthcheck --timeout` is reported as "cannot tell where
+# BROKEN: (minor) a bad `cachescope healthcheck --timeout` is reported as "cannot tell where
 # the exporter listens: must be a duration between 1ms and 10m, not 0": it blames the
 # exporter's listen address and does not name the flag at fault, so whoever wrote the
 # HEALTHCHECK or exec probe looks in the wrong place. Bad input names its field.
@@ -490,7 +490,7 @@ def test_relative_tls_paths_are_resolved_against_the_web_config_directory(
         stop(proc)
 
 
-# BROKEN (minor): `Strict-Transport-Security:` with no value is refused ("must be a header
+# BROKEN: (minor) `Strict-Transport-Security:` with no value is refused ("must be a header
 # value, not empty"), but the same header written `Strict-Transport-Security: ""` is
 # accepted, and an empty `Strict-Transport-Security:` header is then sent on every response
 # (RFC 6797 requires max-age: browsers ignore it). The user believes HSTS is on; it is not.
