@@ -18,15 +18,24 @@ RUN python -m venv /opt/cachescope \
     && /opt/cachescope/bin/pip install --no-compile /wheels/*.whl \
     && /opt/cachescope/bin/pip uninstall --yes pip setuptools
 
-# --- runtime: the virtual environment only; no compilers, no pip, no pip cache, no sources
+# --- runtime: the virtual environment only; no compilers, no pip (not even the base's), no
+# pip cache, no sources
 FROM ${BASE_IMAGE}
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="cachescope" \
       org.opencontainers.image.description="Prometheus exporter and alerting pack for Redis and Memcached" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
+# The base image's own pip goes too: python:*-slim ships /usr/local/bin/pip* and pip in
+# site-packages and in ensurepip's bundle; Debian's python3-venv pulls in pip's wheel in
+# /usr/share/python-wheels. Any of them installs code into a running container.
 RUN groupadd --system --gid 10001 cachescope \
-    && useradd --system --uid 10001 --gid cachescope --no-create-home --shell /usr/sbin/nologin cachescope
+    && useradd --system --uid 10001 --gid cachescope --no-create-home --shell /usr/sbin/nologin cachescope \
+    && rm -rf /usr/local/bin/pip /usr/local/bin/pip3 /usr/local/bin/pip3.* \
+        /usr/local/lib/python3*/site-packages/pip /usr/local/lib/python3*/site-packages/pip-*.dist-info \
+        /usr/local/lib/python3*/ensurepip/_bundled/pip-*.whl \
+        /usr/lib/python3/dist-packages/pip /usr/lib/python3/dist-packages/pip-*.dist-info \
+        /usr/bin/pip /usr/bin/pip3 /usr/share/python-wheels/pip-*.whl
 COPY --from=build /opt/cachescope /opt/cachescope
 ENV PATH=/opt/cachescope/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 10001:10001
