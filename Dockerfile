@@ -31,16 +31,14 @@ LABEL org.opencontainers.image.title="cachescope" \
 # /usr/share/python-wheels. Any of them installs code into a running container.
 RUN groupadd --system --gid 10001 cachescope \
     && useradd --system --uid 10001 --gid cachescope --no-create-home --shell /usr/sbin/nologin cachescope \
-    && rm -rf /usr/local/bin/pip /usr/local/bin/pip3 /usr/local/bin/pip3.* \
-        /usr/local/lib/python3*/site-packages/pip /usr/local/lib/python3*/site-packages/pip-*.dist-info \
-        /usr/local/lib/python3*/ensurepip/_bundled/pip-*.whl \
-        /usr/lib/python3/dist-packages/pip /usr/lib/python3/dist-packages/pip-*.dist-info \
-        /usr/bin/pip /usr/bin/pip3 /usr/share/python-wheels/pip-*.whl
+    && rm -rf /usr/local/bin/pip* /usr/bin/pip* /usr/share/python-wheels/pip-*.whl \
+        /usr/local/lib/python3*/site-packages/pip* /usr/lib/python3/dist-packages/pip* \
+        /usr/local/lib/python3*/ensurepip/_bundled/pip-*.whl
 COPY --from=build /opt/cachescope /opt/cachescope
 ENV PATH=/opt/cachescope/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 10001:10001
 EXPOSE 9808
-# Probes wherever the exporter (PID 1) really listens, with TLS if its web config has it;
+# Probes wherever the exporter (PID 1) really listens, in TLS or plain HTTP as the port speaks;
 # /-/healthy needs no password even with basic_auth_users (docs/security.md).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
     CMD ["cachescope", "healthcheck"]
