@@ -208,7 +208,7 @@ def test_sigterm_stops_it_within_the_shutdown_timeout(run_container: Run, podman
 
 # Run inside the image as root, so that every directory can be read.
 _INSPECT = """
-import importlib.util, json, os, shutil
+import importlib.util, json, os, shutil, subprocess
 compilers = [c for c in ("gcc", "cc", "c++", "clang", "make", "ld") if shutil.which(c)]
 test_deps = [m for m in ("pytest", "hypothesis", "mypy", "ruff", "redis", "pymemcache",
                          "jsonschema", "pip", "setuptools") if importlib.util.find_spec(m)]
@@ -219,6 +219,15 @@ for root, dirs, files in os.walk("/"):
         path = os.path.join(root, name)
         if name in ("pyproject.toml", "conftest.py", ".git") or path.endswith("/.cache/pip"):
             found.append(path)
+        # The base image's pip too: a command, a package in any site-packages, a wheel.
+        if (name == "pip" and root.endswith(("site-packages", "dist-packages"))) or (
+            name.startswith("pip-") and name.endswith(".whl")
+        ):
+            found.append(path)
+found += [c for c in ("pip", "pip3", "pip3.11") if shutil.which(c)]
+found += [p + " -m pip" for p in ("/usr/bin/python3", "/usr/local/bin/python3")
+          if os.path.exists(p) and subprocess.run([p, "-m", "pip", "--version"],
+                                                  capture_output=True).returncode == 0]
 print(json.dumps({"compilers": compilers, "test_deps": test_deps, "found": found}))
 """
 

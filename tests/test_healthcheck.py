@@ -161,3 +161,51 @@ def test_a_server_that_never_answers_is_unhealthy_after_the_timeout() -> None:
         assert "timed out" in result.stderr
     finally:
         server.stop()
+
+
+def serve_tls(start_serve, tmp_path: Path, text: str) -> int:  # type: ignore[no-untyped-def]
+    """Start serve with web config `text` in tmp_path/web.yml; its pid."""
+    port = free_port()
+    (tmp_path / "web.yml").write_text(text)
+    serve = start_serve(
+        "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", "web.yml", port=port
+    )
+    return int(serve.proc.pid)
+
+
+def test_a_tls12_exporter_requiring_client_certificates_counts_as_alive(  # type: ignore[no-untyped-def]
+    start_serve, tls_certs: dict[str, str], tmp_path: Path
+) -> None:
+    # TLS 1.2 has no "certificate required" alert: the server ends the handshake with
+    # handshake_failure, which the probe offering every suite only gets for that.
+    pid = serve_tls(
+        start_serve,
+        tmp_path,
+        f"tls_server_config:\n  cert_file: {tls_certs['cert']}\n  key_file: {tls_certs['key']}\n"
+        f"  max_version: TLS12\n  client_auth_type: RequireAndVerifyClientCert\n"
+        f"  client_ca_file: {tls_certs['ca']}\n",
+    )
+    result = healthcheck("--pid", str(pid))
+    assert result.returncode == 0, result.stderr
+    assert "requires a client certificate" in result.stderr
+
+
+def test_a_web_config_on_disk_that_no_longer_parses_is_not_read(  # type: ignore[no-untyped-def]
+    start_serve, tls_certs: dict[str, str], tmp_path: Path
+) -> None:
+    pid = serve_tls(
+        start_serve,
+        tmp_path,
+        f"tls_server_config:\n  cert_file: {tls_certs['cert']}\n  key_file: {tls_certs['key']}\n",
+    )
+    (tmp_path / "web.yml").write_text("tls_server_config: [this is not a web config\n")
+    result = healthcheck("--pid", str(pid))
+    assert result.returncode == 0, result.stderr
+    assert "https://" in result.stderr and "HTTP 200" in result.stderr
+
+
+def test_a_bad_timeout_is_said_even_without_verbose() -> None:
+    command = [sys.executable, "-m", "cachescope", "healthcheck", "--timeout", "soon"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("cachescope healthcheck: --timeout: ")
