@@ -26,7 +26,7 @@ _BLOCK = 1 << 18  # small chunks are gathered into sends of about this size
 class Outgoing:
     """A response under way: what is left of it, and whether the connection stays after."""
 
-    blocks: Iterator[bytes]
+    blocks: Iterator[Chunk]
     left: int  # bytes not sent yet, by Content-Length: what a parked response holds
     keep: bool
     give_up: float  # monotonic time past which the response is abandoned
@@ -36,7 +36,7 @@ class Outgoing:
 def start(head: bytes, body: bytes | Iterable[Chunk], length: int, keep: bool) -> Outgoing:
     """A response to send: its head, then its body of `length` bytes, whole or in pieces."""
     if isinstance(body, bytes):
-        blocks: Iterator[bytes] = iter([head + body])
+        blocks: Iterator[Chunk] = iter([head + body])
     else:  # a fleet's /metrics: its pieces as they are, no joined copy
         blocks = itertools.chain([head], _blocks(body))
     return Outgoing(blocks, len(head) + length, keep, time.monotonic() + RESPONSE_TIMEOUT)
@@ -80,11 +80,21 @@ def push_blocking(sock: socket.socket, out: Outgoing) -> bool:
         sock.setblocking(False)
 
 
-def _blocks(chunks: Iterable[Chunk], size: int = _BLOCK) -> Iterator[bytes]:
-    """Small chunks gathered into writes of about `size` bytes: one syscall each."""
+def _blocks(chunks: Iterable[Chunk], size: int = _BLOCK) -> Iterator[Chunk]:
+    """Small chunks gathered into writes of about `size` bytes: one syscall each.
+
+    A chunk of `size` or more goes as it is: a family a worker joined is megabytes,
+    and a copy of it would be held beside every target's text until it is sent.
+    """
     batch: list[Chunk] = []
     pending = 0
     for chunk in chunks:
+        if len(chunk) >= size:
+            if batch:
+                yield b"".join(batch)
+                batch, pending = [], 0
+            yield chunk
+            continue
         batch.append(chunk)
         pending += len(chunk)
         if pending >= size:
