@@ -69,6 +69,10 @@ NOT_IMPLEMENTED = [
     (T + "prefer_server_cipher_suites: yes please\n", 4, "prefer_server_cipher_suites", ""),
     (T + "client_auth_type: RequireAnyClientCert\n", 4, "client_auth_type", "RequireAndVerify"),
     (T + "client_auth_type: RequestClientCert\n", 4, "client_auth_type", "VerifyClientCertIfGiven"),
+    (T + "min_version: TLS10\n", 4, "tls_server_config.min_version", "TLS12 or TLS13"),
+    (T + "max_version: TLS11\n", 4, "tls_server_config.max_version", "TLS12 or TLS13"),
+    (H + 'Strict-Transport-Security: ""\n', 3, "Strict-Transport-Security", "not empty"),
+    (H + "X-XSS-Protection: '   '\n", 3, "X-XSS-Protection", "not empty"),
 ]
 
 

@@ -9,8 +9,12 @@ import ssl
 import subprocess
 from pathlib import Path
 
+import pytest
+from cachescope.config.yamlmarks import ConfigError
+from cachescope.web.webconfig import WebConfig, load_web_config
+from cachescope.web.webreload import WebReloader
 from servers import Exposition, RedisServer, require_binary, wait_for
-from test_web_probes import start
+from test_web_probes import start, tls, users
 
 HEADER = "http_server_config:\n  headers:\n    X-Frame-Options: {}\n"
 
@@ -118,3 +122,18 @@ def test_post_reload_and_sighup_read_the_web_config_again(
         assert metrics.value("cachescope_web_config_last_reload_successful") == 1
     finally:
         exporter.stop()
+
+
+@pytest.mark.unit
+def test_a_reload_that_adds_tls_to_a_plain_listener_is_refused_and_counted(
+    tmp_path: Path, tls_certs: dict[str, str]
+) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text(users())
+    applied: list[WebConfig] = []
+    reloader = WebReloader(load_web_config(str(web)), applied.append)
+    web.write_text(tls(tls_certs) + users())
+    with pytest.raises(ConfigError) as caught:
+        reloader.load()
+    assert "restart is needed to change the listener's protocol" in str(caught.value)
+    assert reloader.stats.failures == 1 and not reloader.stats.last_ok and applied == []

@@ -17,13 +17,26 @@ from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+def one_listen_address(ctx: click.Context, values: tuple[str, ...]) -> str:
+    """The one listen address; a repeated flag is refused, never one address dropped."""
+    if len(values) > 1 and not ctx.resilient_parsing:
+        raise click.BadParameter(
+            f"given {len(values)} times ({', '.join(values)}): cachescope serves one address; "
+            "run one exporter per address, or use :PORT for every interface"
+        )
+    return values[-1]
+
+
 _OPTIONS: list[Callable[[Any], Any]] = [
     _option(
         "--web.listen-address",
         "web_listen_address",
         "WEB_LISTEN_ADDRESS",
-        default=DEFAULT_LISTEN_ADDRESS,
-        help="HOST:PORT to serve on.",
+        default=(DEFAULT_LISTEN_ADDRESS,),
+        multiple=True,  # only to see a repeat: click keeps the last value silently
+        callback=lambda ctx, param, value: one_listen_address(ctx, value),
+        help="HOST:PORT to serve on (one; :PORT is IPv4 and IPv6).",
     ),
     _option(
         "--web.telemetry-path",

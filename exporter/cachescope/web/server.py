@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import logging
@@ -201,13 +202,20 @@ class ExporterServer:
         return Answer(200, render_bytes(metrics), CONTENT_TYPE, {})
 
 
+_NO_IPV6 = (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)
+
+
 def listen(address: tuple[str, int]) -> socket.socket:
     """A listening socket; an empty host means every address, IPv4 and IPv6 alike."""
     host, port = address
     if not host:
         try:  # one IPv6 socket that takes IPv4 too (as ::ffff:a.b.c.d)
             return _bound(socket.AF_INET6, ("::", port), dual=True)
-        except OSError as exc:  # no IPv6 on this machine: IPv4 then
+        except OSError as exc:
+            # IPv4 alone only where the machine has no IPv6; a port taken (on either
+            # family) is an error, as Go's `:PORT` makes it, never a silent narrowing.
+            if exc.errno not in _NO_IPV6:
+                raise
             log.debug("no IPv6 listener (%s); listening on IPv4 only", exc)
     return _bound(socket.AF_INET6 if ":" in host else socket.AF_INET, address)
 

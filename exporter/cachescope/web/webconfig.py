@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import ssl
 from typing import Any
 
@@ -59,11 +60,12 @@ _HEADERS: dict[str, tuple[str, ...]] = {
     "Content-Security-Policy": (),
 }
 _VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
     "TLS12": ssl.TLSVersion.TLSv1_2,
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
+# exporter-toolkit takes these, but OpenSSL 3 at its default security level
+# refuses every TLS 1.0 and 1.1 handshake: a port no client could use.
+_REFUSED_VERSIONS = ("TLS10", "TLS11")
 log = logging.getLogger(__name__)
 
 
@@ -122,10 +124,22 @@ def _file(node: Node) -> _File:
     """The bytes of a TLS file, or a located error: OpenSSL's open() would block on a FIFO."""
     if not isinstance(node.value, str):
         raise wrong(node, "a file name")
+    # As exporter-toolkit does: relative to the web config's directory, so that a
+    # node_exporter web.yml naming `node.crt` works wherever the exporter runs.
+    name = os.path.join(os.path.dirname(node.doc.source), node.value)
     try:
-        return _File(node.value, read_tls_file(node.value))
+        return _File(name, read_tls_file(name))
     except ValueError as exc:
-        raise node.error(f"cannot read {node.value}: {exc}") from None
+        raise node.error(f"cannot read {name}: {exc}") from None
+
+
+def _version(node: Node) -> str:
+    if node.value in _REFUSED_VERSIONS:
+        raise node.error(
+            f"{node.value} is not supported: this OpenSSL refuses TLS 1.0 and 1.1 "
+            "handshakes, so no client could connect; use TLS12 or TLS13"
+        )
+    return str(one_of(*_VERSIONS)(node))
 
 
 def _hash(node: Node) -> bytes:
@@ -160,6 +174,8 @@ def _header_value(node: Node) -> str:
     if not isinstance(node.value, str | int) or isinstance(node.value, bool):
         raise wrong(node, "a header value")
     value = str(node.value)
+    if not value.strip():  # `Header: ""` too: an empty HSTS header is ignored by browsers
+        raise node.error("must be a header value, not empty")
     if allowed and value not in allowed:
         raise node.error(f"must be one of {', '.join(allowed)}")
     # A line break would end the header and start another, or the body.
@@ -180,8 +196,8 @@ _TLS = record(
         "key_file": _file,
         "client_ca_file": _file,
         "client_auth_type": _client_auth,
-        "min_version": one_of(*_VERSIONS),
-        "max_version": one_of(*_VERSIONS),
+        "min_version": _version,
+        "max_version": _version,
         "cipher_suites": tlsoptions.cipher_suites,
         "curve_preferences": tlsoptions.curve_preferences,
         "prefer_server_cipher_suites": tlsoptions.prefer_server_cipher_suites,

@@ -27,18 +27,26 @@ log = logging.getLogger(__name__)
 
 # A rotated certificate is served within this; a stat() of three files costs microseconds.
 POLL_SECONDS = 5.0
-Signature = tuple[tuple[str, int, int, int, int], ...]
+Signature = tuple[tuple[str, int, int, int, int, int], ...]
+_RESTART = (
+    "a reload cannot {what} the listener (a restart is needed to change the listener's "
+    "protocol); the running web config stays"
+)
 
 
 def signature(paths: tuple[str, ...]) -> Signature:
-    """What tells a replaced or rewritten file: device, inode, size, mtime (0s when absent)."""
+    """What tells a replaced or rewritten file: device, inode, size, mtime, ctime (0s if absent).
+
+    The change time too: `cp -p` or `rsync --inplace -t` rewrite a certificate in place
+    with its size and mtime kept, but no one can set the ctime back.
+    """
     seen = []
     for path in paths:
         try:
             st = os.stat(path)  # follows symlinks: a swapped Secret volume shows
-            seen.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+            seen.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         except OSError:
-            seen.append((path, 0, 0, 0, 0))
+            seen.append((path, 0, 0, 0, 0, 0))
     return tuple(seen)
 
 
@@ -76,6 +84,9 @@ class WebReloader:
 
     def __init__(self, current: WebConfig, apply: Callable[[WebConfig], None]) -> None:
         self.source = current.source
+        # Fixed at start, as exporter-toolkit does: a reload never turns a TLS port to
+        # plain HTTP (basic-auth passwords would then cross in clear), nor the reverse.
+        self.tls = current.tls is not None
         self.stats = ReloadStats()
         self._apply = apply
         self._lock = threading.Lock()
@@ -92,10 +103,14 @@ class WebReloader:
         if self.source is None:
             return None
         try:
-            return load_web_config(self.source)
+            web = load_web_config(self.source)
+            if (web.tls is not None) != self.tls:
+                what = "remove tls_server_config from" if self.tls else "add TLS to"
+                raise ConfigError(_RESTART.format(what=what), self.source)
         except ConfigError:
             self._failed()
             raise
+        return web
 
     def use(self, web: WebConfig | None) -> None:
         """Serve a loaded web config from now on."""
