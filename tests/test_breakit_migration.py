@@ -68,7 +68,7 @@ def start_or_exit(*args: str, env: dict[str, str] | None = None) -> tuple[int | 
 def test_client_breakdown_skipped_log_has_its_fields_as_keys(
     start_redis: StartRedis, start_exporter: StartExporter
 ) -> None:
-    # BROKEN: the "client breakdown skipped" warning packs its fields into the message:
+    # Broke: the "client breakdown skipped" warning packs its fields into the message:
     #   {"level": "warn", "msg": "target=127.0.0.1:PORT client breakdown skipped:
     #    reason=refused (more than 20000 clients ...)"}
     # (the same in logfmt: msg="target=... reason=..."), so there is no `target` or
@@ -115,7 +115,7 @@ def test_client_breakdown_skipped_log_has_its_fields_as_keys(
 def test_redis_addr_is_not_silently_dropped_beside_memcached_address(
     start_redis: StartRedis, memcached_server: MemcachedServer
 ) -> None:
-    # BROKEN: one cachescope replacing both exporters, as docs/migrating.md's two "after"
+    # Broke: one cachescope replacing both exporters, as docs/migrating.md's two "after"
     # lines suggest merged into one process:
     #   REDIS_ADDR=redis://... REDIS_PASSWORD=... cachescope serve --memcached.address=HOST:PORT
     # watches only the Memcached target (cachescope_targets 1). --memcached.address becomes a
@@ -149,7 +149,7 @@ def test_redis_addr_is_not_silently_dropped_beside_memcached_address(
     ],
 )
 def test_go_compound_durations_are_accepted(flag: str) -> None:
-    # BROKEN: a timeout that redis_exporter and memcached_exporter accept (Go's
+    # Broke: a timeout that redis_exporter and memcached_exporter accept (Go's
     # time.ParseDuration: "1m30s", "2m0s") stops cachescope at start:
     #   Error: --timeout: must be a duration between 1ms and 10m (as 250ms, 5s, 1m or 1h),
     #   not '1m30s'
@@ -181,7 +181,7 @@ def duplicate_label_lines(text: str) -> list[str]:
 def test_a_target_label_never_duplicates_a_client_breakdown_label(
     start_redis: StartRedis, start_exporter: StartExporter, tmp_path: Path, label: str
 ) -> None:
-    # BROKEN: `labels: {client_name: ...}` (or idle, family) passes `config check`, while
+    # Broke: `labels: {client_name: ...}` (or idle, family) passes `config check`, while
     # `job`, `instance`, `role`, `cmd`, `slab` ... are refused as "not a usable label name".
     # With `client_breakdown: true` /metrics then has
     #   redis_connected_clients_by_name{instance="dup",client_name="c",...,client_name="cachescope"}
@@ -217,7 +217,7 @@ def test_a_target_label_never_duplicates_a_client_breakdown_label(
 def test_a_target_cut_by_prometheus_deadline_is_not_logged_as_its_own_timeout(
     start_redis: StartRedis, start_exporter: StartExporter, listener: Listener
 ) -> None:
-    # BROKEN: with X-Prometheus-Scrape-Timeout-Seconds: 1 and a target timeout of 5s,
+    # Broke: with X-Prometheus-Scrape-Timeout-Seconds: 1 and a target timeout of 5s,
     # /metrics rightly answers in under a second with the hung target down, but the log
     # says
     #   level=warn msg="scrape failed" target=... error=timeout detail="no reply within 5s"
@@ -269,7 +269,7 @@ def test_a_target_cut_by_prometheus_deadline_is_not_logged_as_its_own_timeout(
 def test_a_false_peer_bool_flag_wins_over_a_true_variable(
     start_redis: StartRedis, start_exporter: StartExporter, variable: str, flag: str
 ) -> None:
-    # BROKEN: CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL=true and, on the command line,
+    # Broke: CACHESCOPE_APPEND_INSTANCE_ROLE_LABEL=true and, on the command line,
     # redis_exporter's `-append-instance-role-label=false`: every series still gets
     # instance_role="master", and the start log claims
     #   msg="--append-instance-role-label=false changes nothing"
@@ -320,7 +320,7 @@ def test_skip_tls_verification_false_on_the_command_line_wins_over_the_variable(
 def test_a_listen_port_out_of_range_is_a_message_not_a_traceback(
     args: list[str], env: dict[str, str]
 ) -> None:
-    # BROKEN: a listen port above 65535 passes the HOST:PORT check and reaches bind():
+    # Broke: a listen port above 65535 passes the HOST:PORT check and reaches bind():
     #   Traceback (most recent call last): ...
     #     File ".../cachescope/web/server.py", line 93, in __init__
     #   OverflowError: bind(): port must be 0-65535.
@@ -351,7 +351,7 @@ def test_a_listen_port_out_of_range_is_a_message_not_a_traceback(
 def test_a_telemetry_path_is_either_served_or_refused(
     start_redis: StartRedis, path: str, request_path: str
 ) -> None:
-    # BROKEN: `--web.telemetry-path` with a '?', a space or non-ASCII text is accepted at
+    # Broke: `--web.telemetry-path` with a '?', a space or non-ASCII text is accepted at
     # start, but no request reaches it (404 for the raw and the percent-encoded spelling),
     # so the path a migrating Prometheus job scrapes is silently dead. `metrics` (no '/')
     # and `/scrape` are refused with a message; these should be too (or be served).
@@ -376,7 +376,7 @@ def test_a_telemetry_path_is_either_served_or_refused(
 def test_a_password_map_naming_one_target_twice_is_refused(
     start_redis: StartRedis, tmp_path: Path
 ) -> None:
-    # BROKEN: docs/migrating.md: "A URI is matched on its scheme, host, port and database,
+    # Broke: docs/migrating.md: "A URI is matched on its scheme, host, port and database,
     # so cache-a:6379 and redis://cache-a:6379 are the same target". A map that gives that
     # one target two different passwords under two spellings,
     #   {"127.0.0.1:PORT/0": "<right>", "redis://127.0.0.1:PORT": "<wrong>"}

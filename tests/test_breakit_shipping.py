@@ -1,7 +1,7 @@
 """Break-it tests for issue #21 (ship it: image, probes with auth, web config, manifests).
 
 Each test here failed against the exporter as it stood when it was written; each says why in
-its `# BROKEN:` comment. Real processes on free loopback ports; one test builds the image
+its `# Broke:` comment. Real processes on free loopback ports; one test builds the image
 (with tests/podman.py, as tests/test_container.py does).
 """
 
@@ -36,7 +36,7 @@ def listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-# BROKEN: with `client_auth_type: RequireAndVerifyClientCert` the image's HEALTHCHECK
+# Broke: with `client_auth_type: RequireAndVerifyClientCert` the image's HEALTHCHECK
 # (`cachescope healthcheck`) reports a healthy, serving exporter as unhealthy: it offers no
 # client certificate, the handshake ends with "certificate required", and it exits 1. So
 # Docker/Swarm (or an autoheal sidecar) marks or restarts a working container for good as
@@ -67,7 +67,7 @@ def test_the_healthcheck_passes_when_the_exporter_requires_client_certificates(
         serve.stop()
 
 
-# BROKEN: a web config reload that drops `tls_server_config` (an edit gone wrong, a
+# Broke: a web config reload that drops `tls_server_config` (an edit gone wrong, a
 # ConfigMap merged without its TLS block) is applied without a word: the port silently
 # turns to plain HTTP, so every basic-auth password Prometheus sends from then on crosses
 # the network in clear, and the log only says "configuration reloaded". exporter-toolkit
@@ -94,7 +94,7 @@ def test_a_reload_that_drops_tls_is_refused_and_the_port_keeps_speaking_tls(
         exporter.stop()
 
 
-# BROKEN: `--web.listen-address` given twice (node_exporter's exporter-toolkit flag is
+# Broke: `--web.listen-address` given twice (node_exporter's exporter-toolkit flag is
 # repeatable and serves every address, e.g. `:9100` and a second port for a sidecar) keeps
 # only the last one, silently: the first address is never bound and nothing says so. A
 # peer's habit the migration guide promises to honour or refuse, never to drop.
@@ -153,7 +153,7 @@ def tls_health(port: int) -> int:
         conn.close()
 
 
-# BROKEN: the HEALTHCHECK reads the web config *file* again instead of probing what the
+# Broke: the HEALTHCHECK reads the web config *file* again instead of probing what the
 # exporter runs. A web config edit that the exporter refused (POST /-/reload answers 400
 # and "the running one stays", as documented) makes `cachescope healthcheck` fail with
 # "cannot tell where the exporter listens: web.yml:N: ...", exit 1, while the exporter
@@ -176,7 +176,7 @@ def test_a_refused_web_config_edit_does_not_make_the_serving_exporter_unhealthy(
         serve.stop()
 
 
-# BROKEN: the same, for an edit not reloaded yet ("an edit of the web config file alone
+# Broke: the same, for an edit not reloaded yet ("an edit of the web config file alone
 # waits for a reload", docs/security.md): the TLS block removed on disk makes the
 # healthcheck speak plain HTTP to the port that still speaks TLS, and exit 1.
 def test_an_edit_waiting_for_its_reload_does_not_make_the_healthcheck_fail(
@@ -219,7 +219,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(15)
 
 
-# BROKEN: `cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]` with `max_version: TLS12` is
+# Broke: `cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA]` with `max_version: TLS12` is
 # accepted and the exporter serves it (curl and openssl connect), but the image's
 # HEALTHCHECK cannot: `cachescope healthcheck` uses Python's default client ciphers, which
 # leave out every SHA-1 suite, so it fails the handshake and reports the serving exporter
@@ -255,7 +255,7 @@ def test_the_healthcheck_speaks_every_cipher_suite_the_web_config_accepts(
         serve.stop()
 
 
-# BROKEN: `max_version: TLS11` (or TLS10) is accepted at startup with no word, and then every
+# Broke: `max_version: TLS11` (or TLS10) is accepted at startup with no word, and then every
 # handshake fails with "protocol version": the OpenSSL build refuses TLS 1.0 and 1.1, so the
 # exporter listens on a port no client (curl, openssl at SECLEVEL=0, Prometheus) can use.
 # exporter-toolkit honours these values; a value cachescope cannot honour must be refused
@@ -328,7 +328,7 @@ def podman() -> Podman:
     return client
 
 
-# BROKEN: "no pip inside" holds only for the venv's own interpreter (the check in
+# Broke: "no pip inside" holds only for the venv's own interpreter (the check in
 # test_container.py asks /opt/cachescope/bin/python). The runtime stage is the base image
 # untouched, and the base's pip is still there: in the test image pip's wheel sits in
 # /usr/share/python-wheels (`python /usr/share/python-wheels/pip-*.whl/pip install ...`
@@ -342,7 +342,7 @@ def test_the_image_holds_no_pip_anywhere_not_even_the_base_images(podman: Podman
     assert found == [], found
 
 
-# BROKEN: the kube-prometheus-stack component tells users to combine it with
+# Broke: the kube-prometheus-stack component tells users to combine it with
 # `resources: [... deploy/kubernetes/sharded]`, a directory that does not exist (the sharded
 # variant is deploy/overlays/sharded, or the component deploy/kubernetes/components/sharded,
 # which cannot be a resource). Every deploy/ path the manifests' comments and the README
@@ -358,7 +358,7 @@ def test_every_deploy_path_the_manifests_and_readme_name_exists() -> None:
     assert missing == []
 
 
-# BROKEN: `--web.listen-address :PORT` promises IPv4 and IPv6 ("IPv4 alone where the machine
+# Broke: `--web.listen-address :PORT` promises IPv4 and IPv6 ("IPv4 alone where the machine
 # has no IPv6"). When the machine has IPv6 but another process holds [::1]:PORT, the
 # exporter does not fail with "address already in use" (as Go's `:PORT` does): it falls back
 # to 0.0.0.0:PORT and logs a plain info line, so IPv6 clients of that port (Prometheus in a
@@ -385,7 +385,7 @@ def test_a_wildcard_port_taken_on_ipv6_is_refused_not_narrowed_to_ipv4(tmp_path:
             stop(proc)
 
 
-# BROKEN: (minor) a certificate rewritten in place with its size and mtime kept is never
+# Broke: (minor) a certificate rewritten in place with its size and mtime kept is never
 # served. Two RSA-2048 certificates from one CA are usually the same size, and `cp -p`,
 # `rsync --inplace -t`, or an archive with normalised mtimes keep the timestamp; the watch
 # (size, mtime and inode, every 5 s) sees nothing, although the change time (st_ctime) or
@@ -421,7 +421,7 @@ def test_a_certificate_rewritten_in_place_with_its_mtime_kept_is_still_picked_up
         exporter.stop()
 
 
-# BROKEN: the Secret holding the Redis password is mounted with `defaultMode: 0400` into a
+# Broke: the Secret holding the Redis password is mounted with `defaultMode: 0400` into a
 # pod that runs as uid 10001 with no `fsGroup`. The kubelet writes Secret volume files owned
 # by root:root (kubernetes/kubernetes#57923, #81089), so mode 0400 leaves them readable by
 # root alone: the exporter stops at startup with "defaults.password_file: cannot read
@@ -450,7 +450,7 @@ def test_the_password_secret_is_readable_by_the_pods_non_root_user(kind: str) ->
         )
 
 
-# BROKEN: (minor) a bad `cachescope healthcheck --timeout` is reported as "cannot tell where
+# Broke: (minor) a bad `cachescope healthcheck --timeout` is reported as "cannot tell where
 # the exporter listens: must be a duration between 1ms and 10m, not 0": it blames the
 # exporter's listen address and does not name the flag at fault, so whoever wrote the
 # HEALTHCHECK or exec probe looks in the wrong place. Bad input names its field.
@@ -462,7 +462,7 @@ def test_a_bad_healthcheck_timeout_names_the_flag_not_the_listen_address(value: 
     assert "--timeout" in message and "listens" not in message, message
 
 
-# BROKEN: "the web config is exporter-toolkit's format, so a node_exporter file works", but
+# Broke: "the web config is exporter-toolkit's format, so a node_exporter file works", but
 # exporter-toolkit resolves relative `cert_file`, `key_file` and `client_ca_file` against the
 # web config file's directory (TLSConfig.SetDirectory(filepath.Dir(configPath))), and
 # cachescope against its working directory. A node_exporter web config such as
@@ -490,7 +490,7 @@ def test_relative_tls_paths_are_resolved_against_the_web_config_directory(
         stop(proc)
 
 
-# BROKEN: (minor) `Strict-Transport-Security:` with no value is refused ("must be a header
+# Broke: (minor) `Strict-Transport-Security:` with no value is refused ("must be a header
 # value, not empty"), but the same header written `Strict-Transport-Security: ""` is
 # accepted, and an empty `Strict-Transport-Security:` header is then sent on every response
 # (RFC 6797 requires max-age: browsers ignore it). The user believes HSTS is on; it is not.

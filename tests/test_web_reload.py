@@ -124,7 +124,7 @@ def test_post_reload_and_sighup_read_the_web_config_again(
         exporter.stop()
 
 
-@pytest.mark.unit
+@pytest.mark.live  # tls_certs runs openssl
 def test_a_reload_that_adds_tls_to_a_plain_listener_is_refused_and_counted(
     tmp_path: Path, tls_certs: dict[str, str]
 ) -> None:
