@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -281,7 +282,10 @@ def test_sigterm_beside_clients_that_never_read_exits_within_the_shutdown_timeou
         time.sleep(3)  # answers under way, some of them blocked on full buffers
         started = time.monotonic()
         exporter.proc.terminate()
-        exporter.proc.wait(timeout=15)
+        try:
+            exporter.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail("still running 15 s after SIGTERM; its log:\n" + exporter.log()[-3000:])
         took = time.monotonic() - started
     finally:
         stuck.close()

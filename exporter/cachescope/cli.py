@@ -137,8 +137,8 @@ def serve(
         ) from None
     targets = len(service.fleet.states)
     log.info("starting cachescope", extra=fields(version=__version__, targets=targets))
-    if not service.run():
-        _exit_now()
+    service.run()
+    _exit_now()
 
 
 def _log_translation() -> None:
@@ -153,11 +153,11 @@ def _log_translation() -> None:
 
 
 def _exit_now() -> None:
-    """Exit without waiting for the threads still at work.
+    """Exit, once stopped, without waiting for the threads still at work.
 
-    A request thread may be inside a bcrypt check, which nothing can interrupt, and
-    the interpreter joins its pool threads at exit: SIGTERM would log "stopped" and
-    the process would live on until the check ends.
+    The interpreter joins its pool threads at exit, and a thread may be inside a bcrypt
+    check or a target's reply, which nothing can interrupt: SIGTERM would log "stopped"
+    and the process would live on past --web.shutdown-timeout.
     """
     logging.shutdown()
     sys.stdout.flush()
