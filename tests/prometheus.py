@@ -28,7 +28,6 @@ class Prometheus(Process):
     """prometheus on a free loopback port, scraping and evaluating every second."""
 
     def __init__(self, workdir: Path, exporter_port: int, rule_dir: Path) -> None:
-        self.port = free_port()
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(rule_dir / "*.rules.yml")],
@@ -40,8 +39,14 @@ class Prometheus(Process):
                 }
             ],
         }
+        self.launch(workdir, config)
+
+    def launch(self, workdir: Path, config: dict[str, Any]) -> None:
+        """Run prometheus on `config` (written to workdir) and wait until it is ready."""
+        self.port = free_port()
         (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        super().__init__(
+        Process.__init__(
+            self,
             [
                 require_binary("prometheus"),
                 f"--config.file={workdir / 'prometheus.yml'}",

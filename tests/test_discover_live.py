@@ -21,8 +21,6 @@ from servers import (
     MemcachedServer,
     Process,
     RedisServer,
-    free_port,
-    require_binary,
     wait_for,
 )
 from topology_servers import Sentinel
@@ -57,7 +55,6 @@ class ReadmePrometheus(Prometheus):
     """prometheus running the README's three jobs against one exporter."""
 
     def __init__(self, workdir: Path, exporter_port: int, static_targets: list[str]) -> None:
-        self.port = free_port()
         jobs = []
         for mode, job in readme_jobs().items():
             job = dict(job, job_name=mode, scrape_interval="1s")
@@ -66,19 +63,7 @@ class ReadmePrometheus(Prometheus):
             text = yaml.safe_dump(job).replace(PLACEHOLDER, f"127.0.0.1:{exporter_port}")
             jobs.append(yaml.safe_load(text))
         config = {"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        Process.__init__(
-            self,
-            [
-                require_binary("prometheus"),
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir,
-            "prometheus",
-        )
-        wait_for(lambda: self.api("/-/ready") is not None, 30, f"prometheus: {self.log()}")
+        self.launch(workdir, config)
 
     def series(self, job: str) -> set[frozenset[tuple[str, str]]]:
         """The label sets of `job`'s *_up series, job and the metric name left out."""

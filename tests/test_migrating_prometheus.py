@@ -7,16 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from prometheus import Prometheus
 from servers import (
     GoRedisExporter,
-    Process,
     RedisServer,
     StartExporter,
     StartRedis,
-    free_port,
-    require_binary,
     wait_for,
 )
 
@@ -29,21 +25,8 @@ class ScrapingPrometheus(Prometheus):
     """A real prometheus with the given scrape configs, scraping every second."""
 
     def __init__(self, workdir: Path, scrape_configs: list[dict[str, Any]]) -> None:
-        self.port = free_port()
         config = {"global": {"scrape_interval": "1s"}, "scrape_configs": scrape_configs}
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        Process.__init__(
-            self,
-            [
-                require_binary("prometheus"),
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir,
-            "prometheus",
-        )
-        wait_for(lambda: self.api("/-/ready") is not None, 30, f"prometheus: {self.log()}")
+        self.launch(workdir, config)
 
 
 @pytest.mark.live

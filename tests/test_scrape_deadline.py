@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import time
@@ -19,7 +18,8 @@ from cachescope.workers.pool import share
 from hostile import HostileServer
 from hypothesis import given
 from hypothesis import strategies as st
-from servers import Exporter, Exposition, Process, RedisServer, free_port, require_binary, wait_for
+from prometheus import Prometheus
+from servers import Exporter, Exposition, RedisServer, wait_for
 
 HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 SLOW_TARGET_TIMEOUT = "30s"  # far above Prometheus' 2 s: the old deadline was this plus 1 s
@@ -138,41 +138,21 @@ def test_scrape_of_one_slow_target_is_capped_by_the_header(
         exporter.stop()
 
 
-class ScrapingPrometheus(Process):
+class ScrapingPrometheus(Prometheus):
     """prometheus scraping one exporter every 2 s with a 2 s scrape timeout."""
 
     def __init__(self, workdir: Path, exporter_port: int) -> None:
-        self.port = free_port()
-        config = {
-            "global": {"scrape_interval": "2s", "scrape_timeout": "2s"},
-            "scrape_configs": [
-                {
-                    "job_name": "cachescope",
-                    "honor_labels": True,
-                    "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
-                }
-            ],
+        job = {
+            "job_name": "cachescope",
+            "honor_labels": True,
+            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
         }
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        super().__init__(
-            [
-                require_binary("prometheus"),
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir,
-            "prometheus",
-        )
+        config = {"global": {"scrape_interval": "2s", "scrape_timeout": "2s"}}
+        self.launch(workdir, config | {"scrape_configs": [job]})
 
-    def query(self, expr: str) -> dict[str, float]:
+    def by_instance(self, expr: str) -> dict[str, float]:
         """Each series of `expr` now, by its instance label (the exporter's for `up`)."""
-        url = f"http://127.0.0.1:{self.port}/api/v1/query?" + urllib.parse.urlencode(
-            {"query": expr}
-        )
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            result = json.loads(reply.read())["data"]["result"]
-        return {r["metric"].get("instance", ""): float(r["value"][1]) for r in result}
+        return {r["metric"].get("instance", ""): float(r["value"][1]) for r in self.query(expr)}
 
 
 @pytest.mark.live
@@ -186,14 +166,14 @@ def test_prometheus_with_a_2s_timeout_gets_every_good_target_and_gzip(
     try:
 
         def scraped() -> bool:
-            redis_up = prometheus.query("redis_up")
+            redis_up = prometheus.by_instance("redis_up")
             return redis_up.get(good_name) == 1.0 and redis_up.get(hung_name) == 0.0
 
         wait_for(scraped, 60, f"prometheus to see both targets: {prometheus.log()}")
-        assert set(prometheus.query('up{job="cachescope"}').values()) == {1.0}
+        assert set(prometheus.by_instance('up{job="cachescope"}').values()) == {1.0}
         # The exporter counts the responses it gzipped; only Prometheus scrapes it here.
         wait_for(
-            lambda: prometheus.query('cachescope_http_responses_total{encoding="gzip"} > 0'),
+            lambda: prometheus.by_instance('cachescope_http_responses_total{encoding="gzip"} > 0'),
             30,
             "a gzipped response counted",
         )

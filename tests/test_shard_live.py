@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cachescope.scrape.shard import Shard, in_shard
 from prometheus import Prometheus
-from servers import Exporter, Process, RedisServer, free_port, require_binary, wait_for
+from servers import Exporter, RedisServer, wait_for
 from topology_servers import Cluster
 
 pytestmark = pytest.mark.live
@@ -48,21 +48,8 @@ class HashmodPrometheus(Prometheus):
     """prometheus running the given scrape jobs every second."""
 
     def __init__(self, workdir: Path, jobs: list[dict[str, Any]]) -> None:
-        self.port = free_port()
         config = {"global": {"scrape_interval": "1s"}, "scrape_configs": jobs}
-        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        Process.__init__(
-            self,
-            [
-                require_binary("prometheus"),
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            workdir,
-            "prometheus",
-        )
-        wait_for(lambda: self.api("/-/ready") is not None, 30, f"prometheus: {self.log()}")
+        self.launch(workdir, config)
 
 
 def scrape_errors(prometheus: Prometheus) -> dict[str, str]:
