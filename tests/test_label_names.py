@@ -14,7 +14,16 @@ from servers import MemcachedServer, StartExporter, StartRedis
 PACKAGE = Path(__file__).resolve().parent.parent / "exporter" / "cachescope"
 # PromQL, dashboards and reports name labels of other series (Prometheus' own, alerts').
 # So do the config readers, the log formatter and the status page: none writes a sample.
-_NOT_EXPOSITION = ("alerts", "dashboards", "rules", "analyze", "demo", "config", "logs.py")
+_NOT_EXPOSITION = (
+    "alerts",
+    "dashboards",
+    "rules",
+    "analyze",
+    "demo",
+    "config",
+    "logs.py",
+    "mcpserver",
+)
 _NOT_EXPOSITION_FILES = ("webconfig.py", "status.py", "basicauth.py")
 _LABEL_PAIR = re.compile(r'\(\("([a-z_][a-z0-9_]*)", ')  # ((name, value), ...) in the code
 _SAMPLE = re.compile(r"\b[a-z_]+_[a-z_]+\{([^}]*)\}")  # a docstring's sample line

@@ -21,6 +21,7 @@ from cachescope.dashboards.cli import dashboards
 from cachescope.demo.cli import demo
 from cachescope.healthcheck import healthcheck
 from cachescope.logs import fields, setup_logging
+from cachescope.mcpserver.cli import mcp
 from cachescope.rules.cli import rules
 from cachescope.serveoptions import with_serve_options
 
@@ -198,4 +199,5 @@ main.add_command(rules)
 main.add_command(demo)
 main.add_command(analyze)
 main.add_command(dashboards)
+main.add_command(mcp)
 main.add_command(healthcheck)

@@ -111,7 +111,7 @@ def analyze(
         progress.shown(sys.stderr, what, seconds),
         ThreadPoolExecutor(min(len(resolved), 32)) as pool,
     ):
-        reports = list(pool.map(lambda t: _analyze(t, seconds, limits), resolved))
+        reports = list(pool.map(lambda t: analyze_one(t, seconds, limits), resolved))
     if fmt == "json":
         click.echo(json.dumps(reports[0] if len(reports) == 1 else reports, indent=2))
     else:
@@ -153,7 +153,7 @@ def _unknown(name: str, config_file: str, known: list[str]) -> str:
     )
 
 
-def _analyze(target: TargetConfig, interval: float, limits: dict[str, Any]) -> output.Report:
+def analyze_one(target: TargetConfig, interval: float, limits: dict[str, Any]) -> output.Report:
     """One target's report, scrubbed of its password (table and JSON alike); never raises."""
     data = _report(target, interval, limits)
     scrubber = scrubber_for(target)

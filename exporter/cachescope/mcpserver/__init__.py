@@ -1,0 +1,1 @@
+"""`cachescope mcp`: the Model Context Protocol server (an optional extra, `cachescope[mcp]`)."""

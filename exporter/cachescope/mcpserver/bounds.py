@@ -1,0 +1,32 @@
+"""Bounds on what a tool returns: lists clipped, answers capped in size, refusals as values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# An assistant reads every byte of an answer into its context: past this, an answer
+# is refused with what to ask instead, rather than cut at a random place.
+MAX_ANSWER_BYTES = 256 * 1024
+
+
+class ToolRefused(Exception):
+    """A tool call that cannot be answered; its message goes to the assistant as is."""
+
+
+def clip(items: list[T], most: int) -> tuple[list[T], int]:
+    """The first `most` items and how many were left out."""
+    return items[:most], max(len(items) - most, 0)
+
+
+def checked(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer if it fits MAX_ANSWER_BYTES once serialised; else refuse it."""
+    size = len(json.dumps(answer, default=str))
+    if size > MAX_ANSWER_BYTES:
+        raise ToolRefused(
+            f"the answer is {size} bytes, more than the {MAX_ANSWER_BYTES} allowed; "
+            "ask about one target at a time"
+        )
+    return answer

@@ -1,0 +1,140 @@
+"""The MCP server: the tools, resources and prompts of `cachescope mcp`, on the official SDK.
+
+Every tool is read-only and runs in a worker thread under a time limit; its answer is
+capped in size, and anything that goes wrong reaches the assistant as a tool error with
+a one-line message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import ToolAnnotations
+
+from cachescope import __version__
+from cachescope.alerts import BY_NAME
+from cachescope.logs import fields
+from cachescope.mcpserver import prompts
+from cachescope.mcpserver.bounds import ToolRefused, checked
+from cachescope.mcpserver.tools import MAX_INTERVAL, Toolbox
+
+log = logging.getLogger(__name__)
+
+# A tool that talks to targets gets this long beyond what its own waits add up to; past
+# it the assistant gets an error, and the thread finishes on its own sockets' deadlines.
+TOOL_SECONDS = 30.0
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+INSTRUCTIONS = (
+    "cachescope reads the health of the Redis and Memcached servers in its configuration. "
+    "Start with fleet_health or list_targets; analyze_target gives one cache's report with "
+    "actions; explain_alert says what an alert means and what to do. Nothing here writes "
+    "to a cache, and only configured or allowed targets can be named."
+)
+
+
+def build(toolbox: Toolbox) -> MCPServer:
+    """An MCPServer offering `toolbox`'s tools, the thresholds and runbooks, two prompts."""
+    server = MCPServer(
+        "cachescope", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
+    _add_tools(server, toolbox)
+    _add_resources(server, toolbox)
+    prompts.add(server)
+    return server
+
+
+async def _run(name: str, work: Callable[[], dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """`work` in a thread, within `seconds`; every failure as a ToolError with one line."""
+    try:
+        with anyio.fail_after(seconds):
+            answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
+        return checked(answer)
+    except ToolRefused as exc:
+        raise ToolError(str(exc)) from None
+    except TimeoutError:
+        raise ToolError(
+            f"{name} took longer than {seconds:g}s; try again or name one target"
+        ) from None
+    except Exception as exc:  # a bug must not show the assistant a traceback
+        log.error("tool failed", extra=fields(tool=name, error=type(exc).__name__))
+        raise ToolError(f"{name} failed ({type(exc).__name__}); the server log has more") from None
+
+
+def _add_tools(server: MCPServer, box: Toolbox) -> None:
+    async def list_targets() -> dict[str, Any]:
+        """List the caches this server may read: configured and discovered targets with their
+        kind, address (no password), role, cluster or master set, whether the last read
+        succeeded and its error, and the allow patterns that admit other addresses."""
+        return await _run("list_targets", box.list_targets, TOOL_SECONDS)
+
+    async def fleet_health() -> dict[str, Any]:
+        """One line per target, worst first: up or down with the error, the worst finding's
+        priority (critical, high, medium, low), the findings, hit rate, memory use and
+        evictions. Start here to find which cache needs attention."""
+        return await _run("fleet_health", box.fleet_health, TOOL_SECONDS)
+
+    async def analyze_target(target: str, interval: str = "2s") -> dict[str, Any]:
+        """Health report of one cache: samples it twice `interval` apart (a duration such as
+        "2s", 1s to 60s) and returns its figures (hit rate, memory, evictions, connections,
+        replication, persistence) and recommendations with priority and action, judged by
+        the same thresholds as the alerts. `target` is a name from list_targets or an
+        address an allow pattern admits."""
+        seconds = TOOL_SECONDS + MAX_INTERVAL
+        return await _run("analyze_target", lambda: box.analyze_target(target, interval), seconds)
+
+    async def keyspace_report(target: str) -> dict[str, Any]:
+        """What the background keyspace sampler found on one Redis target: key groups with
+        estimated counts, memory and TTL coverage, the biggest and hottest keys, streams and
+        consumer-group lag. Key names only, never values."""
+        return await _run("keyspace_report", lambda: box.keyspace_report(target), TOOL_SECONDS)
+
+    async def explain_alert(alertname: str) -> dict[str, Any]:
+        """What a cachescope alert (e.g. RedisMemoryNearLimit) means: its category, thresholds
+        in force, the rendered PromQL rules with severities, the action to take and the
+        runbook text."""
+        return await _run("explain_alert", lambda: box.explain_alert(alertname), TOOL_SECONDS)
+
+    async def topology(target: str) -> dict[str, Any]:
+        """How one Redis target is placed: a cluster's nodes with roles and slots, a
+        sentinel's master sets with their replicas and quorum, or a server's primary and
+        replicas."""
+        return await _run("topology", lambda: box.topology(target), TOOL_SECONDS)
+
+    for tool in (
+        list_targets,
+        fleet_health,
+        analyze_target,
+        keyspace_report,
+        explain_alert,
+        topology,
+    ):
+        server.add_tool(tool, annotations=READ_ONLY, structured_output=True)
+
+
+def _add_resources(server: MCPServer, box: Toolbox) -> None:
+    @server.resource(
+        "cachescope://thresholds",
+        mime_type="application/json",
+        description="Every alert's thresholds, for and severities in force.",
+    )
+    def thresholds() -> str:
+        return json.dumps(box.thresholds["alerts"], indent=1, default=str)
+
+    @server.resource(
+        "cachescope://runbook/{alertname}",
+        mime_type="text/markdown",
+        description="The runbook section of one alert: meaning and what to do.",
+    )
+    def runbook(alertname: str) -> str:
+        alert = BY_NAME.get(alertname)
+        if alert is None:
+            raise ResourceError(f"no alert named {alertname}")
+        return f"# {alert.name}\n\n{alert.runbook()}"
