@@ -211,7 +211,8 @@ _INSPECT = """
 import importlib.util, json, os, shutil, subprocess
 compilers = [c for c in ("gcc", "cc", "c++", "clang", "make", "ld") if shutil.which(c)]
 test_deps = [m for m in ("pytest", "hypothesis", "mypy", "ruff", "redis", "pymemcache",
-                         "jsonschema", "pip", "setuptools") if importlib.util.find_spec(m)]
+                         "jsonschema", "pip", "setuptools", "mcp", "uvicorn", "starlette")
+             if importlib.util.find_spec(m)]
 found = [p for p in ("/src", "/wheels", "/exporter", "/tests") if os.path.exists(p)]
 for root, dirs, files in os.walk("/"):
     dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
@@ -239,3 +240,12 @@ def test_the_image_holds_no_compiler_pip_cache_sources_or_test_dependencies(
                         "python", IMAGE, "-c", _INSPECT)  # fmt: skip
     report = json.loads(result.stdout)
     assert report == {"compilers": [], "test_deps": [], "found": []}
+
+
+def test_mcp_in_the_image_says_which_extra_it_needs(podman: Podman) -> None:
+    # The image carries the exporter only: `cachescope mcp` needs `cachescope[mcp]`.
+    result = podman.run("run", "--rm", "--network", "none", "--entrypoint", "cachescope", IMAGE, "mcp",
+                        check=False)  # fmt: skip
+    assert result.returncode == 1
+    assert "pip install 'cachescope[mcp]'" in result.stderr
+    assert "Traceback" not in result.stderr
