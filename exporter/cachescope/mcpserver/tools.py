@@ -48,13 +48,18 @@ class Toolbox:
     def state(self, target: str) -> TargetState:
         """A target's state, refused before any connection unless the config allows it."""
         try:
-            return self.fleet.resolve(target)
+            state = self.fleet.resolve(target)
         except TargetNotAllowed as exc:
             raise ToolRefused(f"{exc}; list_targets shows the configured targets") from None
+        if state.target.refused:  # a discovered node outside discover.allow
+            raise ToolRefused(f"{state.target.name}: {state.target.refused}")
+        return state
 
     def list_targets(self) -> dict[str, Any]:
         """Configured and discovered targets, their last outcome, and the allow patterns."""
         self.fleet.refresh()
+        # Never read yet: one scrape now, so that up and the last error mean something.
+        self._scrape([s for s in self.fleet.states.values() if s.last_up is None])
         targets = []
         for config in self.fleet.wanted():
             state = self.fleet.states.get(config.name)
