@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from cachescope.analyze import findings, output, progress
+from cachescope.analyze.audit import audit
 from cachescope.analyze.figures import memcached_figures, redis_figures
 from cachescope.analyze.sampling import sample
 from cachescope.clioptions import thresholds_option
@@ -166,10 +167,11 @@ def _report(target: TargetConfig, interval: float, limits: dict[str, Any]) -> ou
         samples = sample(target, interval)
     except ScrapeError as exc:
         reason = f"{exc.kind}: {exc.message}" + (f" ({exc.hint})" if exc.hint else "")
-        found = findings.unreachable(target.endpoint.kind, exc.kind, exc.message, limits)
-        return output.report(shown, found, None, reason)
+        down = findings.unreachable(target.endpoint.kind, exc.kind, exc.message, limits)
+        return output.report(shown, down, None, reason)
     if target.endpoint.kind == "memcached":
         figures = memcached_figures(samples)
     else:
         figures = redis_figures(samples)
-    return output.report(shown, findings.evaluate(figures, limits), figures)
+    found = findings.evaluate(figures, limits)
+    return output.report(shown, found, figures, audit=audit(target, figures))

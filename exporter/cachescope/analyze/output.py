@@ -14,7 +14,7 @@ import click
 
 from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Figures
-from cachescope.analyze.findings import Finding
+from cachescope.analyze.findings import PRIORITIES, Finding
 from cachescope.errors import Scrubber
 
 Report = dict[str, Any]
@@ -22,9 +22,17 @@ COLOURS = {"critical": "red", "high": "yellow", "medium": "cyan", "low": "white"
 
 
 def report(
-    target: str, findings: list[Finding], figures: Figures | None, error: str = ""
+    target: str,
+    findings: list[Finding],
+    figures: Figures | None,
+    error: str = "",
+    audit: tuple[list[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Report:
-    """One target's report; `error` set means it could not be read."""
+    """One target's report; `error` set means it could not be read.
+
+    `audit` is the configuration audit's recommendations and its summary (checks run,
+    checks that could not run); they join the alerts' findings, most urgent first.
+    """
     data: Report = {
         "operation": "analyze-cache",
         "target": target,
@@ -33,7 +41,11 @@ def report(
     if error:
         data["error"] = error
     data["metrics"] = metrics(figures) if figures is not None else {}
-    data["recommendations"] = [finding.as_dict() for finding in findings]
+    recommendations = [finding.as_dict() for finding in findings]
+    if audit is not None:
+        recommendations += audit[0]
+        data["audit"] = audit[1]
+    data["recommendations"] = sorted(recommendations, key=lambda r: PRIORITIES.index(r["priority"]))
     return data
 
 
@@ -157,7 +169,10 @@ def _table_one(data: Report, colour: bool) -> str:
     for finding in findings:
         level = _style(f"{finding['priority']:<9}", colour, fg=COLOURS[finding["priority"]])
         lines.append(f"  {level} {finding['category']:<13} {finding['issue']}")
-        lines.append(f"  {'':<9} {'':<13} -> {finding['action']} ({finding['alert']})")
+        source = finding.get("alert") or finding["check"]  # an alert's, or the audit's
+        lines.append(f"  {'':<9} {'':<13} -> {finding['action']} ({source})")
+        if "fix" in finding:
+            lines.append(f"  {'':<9} {'':<13}    fix: {finding['fix']}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,64 @@
+"""The record of one configuration check, and what it reads and says.
+
+A check reads a target's settings (CONFIG GET, or Memcached's `stats settings`) with the
+figures of the same analyze sample, and says which setting will hurt this instance,
+with the figures that show it and the exact line that fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from cachescope.analyze.figures import Figures
+
+# Audit findings stop short of critical: exit code 2 keeps meaning "it hurts now".
+AUDIT_PRIORITIES = ("high", "medium", "low")
+Evidence = Mapping[str, str | float | int | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What one target is configured to do, read once per analyze run."""
+
+    kind: str  # "redis" or "memcached"
+    config: Mapping[str, str]  # CONFIG GET name -> value; Memcached: `stats settings`
+    info: Mapping[str, str]  # INFO (Redis) or `stats` (Memcached) fields of the same read
+    unread: str = ""  # why CONFIG could not be read ("" when it was)
+    # Redis ACL: the connected user, and whether it may run each dangerous command.
+    acl_user: str | None = None
+    acl_allowed: Mapping[str, bool] = field(default_factory=dict)
+    # The biggest sampled keys' memory in bytes (RANDOMKEY + MEMORY USAGE), largest first.
+    big_keys: tuple[int, ...] = ()
+    # Memcached: per slab class, (chunk size, evictions since start, used chunks).
+    slabs: tuple[tuple[int, float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditIssue:
+    """What a check found on one instance: why it matters here, the figures, the fix."""
+
+    issue: str
+    evidence: Evidence
+    fix: str
+    priority: str = "low"
+
+    def __post_init__(self) -> None:
+        if self.priority not in AUDIT_PRIORITIES:
+            raise ValueError(f"audit priority {self.priority!r} not in {AUDIT_PRIORITIES}")
+
+
+Check = Callable[[Settings, Figures], AuditIssue | None]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditDef:
+    """One configuration check: its name, area, why it matters, and the check itself."""
+
+    name: str  # kebab-case, the `check` label of cachescope_config_finding
+    kind: str  # "redis" or "memcached"
+    category: str  # one of alerts.model.CATEGORIES, or "security"
+    rationale: str  # why the practice says so, in a sentence or two
+    needs: tuple[str, ...]  # CONFIG names it reads: without them it cannot run
+    check: Check
+    action: str  # one line: what to do, for the table and `action` in JSON

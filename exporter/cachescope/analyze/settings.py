@@ -1,0 +1,156 @@
+"""Read what a target is configured to do, for the configuration audit (one connection).
+
+Redis: INFO, then CONFIG GET of the names the checks need (never `*`: that would read
+requirepass and masterauth), the ACL facts the security checks need, and the memory of a
+few random keys (RANDOMKEY + MEMORY USAGE: key names are not kept, values never read).
+Memcached: `stats`, `stats settings`, `stats slabs` and `stats items`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from cachescope.alerts.audits.model import Settings
+from cachescope.config.records import TargetConfig
+from cachescope.errors import ScrapeError
+from cachescope.memcached.client import MemcachedConnection
+from cachescope.memcached.parse import split_items, split_slabs
+from cachescope.redis.client import RedisConnection, ReplyError
+from cachescope.redis.parse import as_text, parse_info
+
+# Commands whose availability to the application's user the security check reports.
+DANGEROUS = ("FLUSHALL", "FLUSHDB", "KEYS", "DEBUG", "CONFIG", "SHUTDOWN")
+# Random keys whose memory is read to see whether big keys exist (one round trip each way).
+RANDOM_KEYS = 32
+
+
+def read_settings(target: TargetConfig, names: Iterable[str]) -> Settings:
+    """The target's settings, or what could not be read and why; raise ScrapeError if down."""
+    deadline = time.monotonic() + target.timeout
+    if target.endpoint.kind == "memcached":
+        return _memcached(target, deadline)
+    connection = RedisConnection(target)
+    try:
+        return _redis(connection, target, sorted(set(names)), deadline)
+    finally:
+        connection.close()
+
+
+def _redis(
+    connection: RedisConnection, target: TargetConfig, names: list[str], deadline: float
+) -> Settings:
+    info = parse_info(_ok(connection.execute([("INFO", "ALL")], deadline)[0]))
+    config, unread = _config(connection, target, names, info, deadline)
+    user, allowed = _acl(connection, info, deadline)
+    return Settings(
+        "redis",
+        config,
+        info,
+        unread,
+        acl_user=user,
+        acl_allowed=allowed,
+        big_keys=_big_keys(connection, info, deadline),
+    )
+
+
+def _config(
+    connection: RedisConnection,
+    target: TargetConfig,
+    names: list[str],
+    info: dict[str, str],
+    deadline: float,
+) -> tuple[dict[str, str], str]:
+    command = target.config_command
+    if not command:
+        return {}, "CONFIG is turned off for this target (config_command)"
+    if info.get("redis_mode") == "sentinel":
+        return {}, "a sentinel has no CONFIG GET of a server's settings"
+    if _version(info) >= (7,):  # one call with every name
+        calls: list[tuple[str, ...]] = [(command, "GET", *names)]
+    else:
+        calls = [(command, "GET", name) for name in names]
+    config: dict[str, str] = {}
+    for reply in connection.execute(calls, deadline):
+        if isinstance(reply, ReplyError):
+            return {}, f"CONFIG GET refused: {reply}"
+        config |= _pairs(reply)
+    return config, ""
+
+
+def _acl(
+    connection: RedisConnection, info: dict[str, str], deadline: float
+) -> tuple[str | None, dict[str, bool]]:
+    """The connected user and which dangerous commands it may run (Redis 7: ACL DRYRUN)."""
+    if _version(info) < (7,) or info.get("redis_mode") == "sentinel":
+        return None, {}
+    whoami = connection.execute([("ACL", "WHOAMI")], deadline)[0]
+    if isinstance(whoami, ReplyError):
+        return None, {}
+    user = as_text(whoami)
+    replies = connection.execute([("ACL", "DRYRUN", user, name) for name in DANGEROUS], deadline)
+    allowed = {
+        name: not isinstance(reply, ReplyError) and as_text(reply) == "OK"
+        for name, reply in zip(DANGEROUS, replies, strict=True)
+    }
+    return user, allowed
+
+
+def _big_keys(
+    connection: RedisConnection, info: dict[str, str], deadline: float
+) -> tuple[int, ...]:
+    """The memory of up to RANDOM_KEYS random keys of db0, largest first."""
+    if info.get("redis_mode") == "sentinel" or "db0" not in info:
+        return ()
+    keys = connection.execute([("RANDOMKEY",)] * RANDOM_KEYS, deadline)
+    names = sorted({key for key in keys if isinstance(key, bytes)})
+    if not names:
+        return ()
+    sizes = connection.execute(
+        [("MEMORY", "USAGE", key, "SAMPLES", "0") for key in names], deadline
+    )
+    return tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True))
+
+
+def _memcached(target: TargetConfig, deadline: float) -> Settings:
+    connection = MemcachedConnection(target)
+    try:
+        commands = ["stats", "stats settings", "stats slabs", "stats items"]
+        replies = connection.execute(commands, deadline)
+    finally:
+        connection.close()
+    stats, settings, slab_stats, item_stats = (r if isinstance(r, dict) else {} for r in replies)
+    if not stats:
+        raise ScrapeError("command", f"stats failed: {replies[0]}")
+    per_slab = split_slabs(slab_stats).per_slab
+    items = split_items(item_stats)
+    slabs = tuple(
+        (
+            int(fields.get("chunk_size", "0")),
+            float(items.get(slab, {}).get("evicted", "0")),
+            float(fields.get("used_chunks", "0")),
+        )
+        for slab, fields in sorted(per_slab.items(), key=lambda pair: int(pair[0]))
+    )
+    unread = "" if settings else "stats settings refused"
+    return Settings("memcached", settings, stats, unread, slabs=slabs)
+
+
+def _ok(reply: Any) -> Any:
+    if isinstance(reply, ReplyError):
+        raise ScrapeError("command", str(reply))
+    return reply
+
+
+def _pairs(reply: Any) -> dict[str, str]:
+    """CONFIG GET's flat [name, value, ...] reply as a dict."""
+    if not isinstance(reply, list):
+        return {}
+    texts = [as_text(item) for item in reply]
+    return dict(zip(texts[0::2], texts[1::2], strict=False))
+
+
+def _version(info: dict[str, str]) -> tuple[int, ...]:
+    text = info.get("redis_version", "0")
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
