@@ -504,7 +504,8 @@ def analyze_json(*args: str) -> tuple[int, Any]:
 
 
 def by_alert(report: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {rec["alert"]: rec for rec in report["recommendations"]}
+    """The alerts' findings by alert name (the configuration audit's have a `check` instead)."""
+    return {rec["alert"]: rec for rec in report["recommendations"] if "alert" in rec}
 
 
 def fill_until_oom(client: redis.Redis) -> int:
