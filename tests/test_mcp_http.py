@@ -50,7 +50,8 @@ def web_config(tmp_path: Path, text: str) -> str:
 def with_users(tmp_path: Path) -> str:
     # Cost 4, the least bcrypt takes: the test checks the wiring, not bcrypt's speed.
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
-    return web_config(tmp_path, f"basic_auth_users:\n  alice: '{hashed}'\n")
+    headers = "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+    return web_config(tmp_path, f"basic_auth_users:\n  alice: '{hashed}'\n{headers}")
 
 
 def post(url: str, headers: dict[str, str] | None = None) -> tuple[int, Message, str]:
@@ -77,6 +78,8 @@ def test_without_credentials_or_with_a_wrong_password_the_request_is_refused_wit
         assert status == 401, (headers, body)
         assert answer_headers.get("WWW-Authenticate", "").startswith("Basic")
         assert body == "Unauthorized\n"  # says nothing about users or the server
+        assert answer_headers.get("X-Frame-Options") == "deny"  # the web config's headers
+        assert answer_headers.get("Server") is None  # no server software advertised
 
 
 def test_with_good_credentials_the_sdk_client_lists_the_six_tools_and_the_targets(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Coroutine
 from typing import Any
 
 import pytest
+from cachescope.mcpserver.webapp import _OneLine
 from cachescope.mcpserver.webguard import Guard, allowed_origins, host_checks
 from cachescope.web.webconfig import WebConfig
 from hypothesis import given
@@ -83,3 +86,21 @@ def test_on_a_wildcard_listener_no_origin_or_its_own_passes() -> None:
     assert _drive(_status(guard, {})) == 200  # an assistant's client sends none
     assert _drive(_status(guard, {"Origin": "http://localhost:9122"})) == 200
     assert _drive(_status(guard, {"Origin": "http://rebound.example:9122"})) == 403
+
+
+def test_an_error_record_of_the_http_stack_becomes_one_line_without_a_traceback() -> None:
+    try:
+        raise ValueError("bad\nframe")
+    except ValueError:
+        record = logging.LogRecord(
+            "uvicorn.error",
+            logging.ERROR,
+            __file__,
+            1,
+            "Exception in ASGI application\n",
+            (),
+            sys.exc_info(),
+        )
+    assert _OneLine().filter(record)
+    assert record.exc_info is None
+    assert record.getMessage() == "Exception in ASGI application: ValueError: bad frame"

@@ -123,7 +123,8 @@ class _OneLine(logging.Filter):
             error = record.exc_info[1]
             if error is not None:
                 text = " ".join(str(error).split())[:_MAX_ERROR_TEXT]
-                record.msg = f"{record.getMessage()}: {type(error).__name__}: {text}".rstrip(": ")
+                message = " ".join(record.getMessage().split())  # uvicorn's end in a newline
+                record.msg = f"{message}: {type(error).__name__}: {text}".rstrip(": ")
                 record.args = ()
             record.exc_info = None
             record.exc_text = None
