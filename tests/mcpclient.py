@@ -58,9 +58,9 @@ class McpHttp:
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 
-    def terminate(self, timeout: float = 10) -> int:
-        """SIGTERM, and the exit code once it has stopped."""
-        self.proc.send_signal(signal.SIGTERM)
+    def terminate(self, timeout: float = 10, sig: signal.Signals = signal.SIGTERM) -> int:
+        """SIGTERM (or `sig`), and the exit code once it has stopped."""
+        self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
 
     def stop(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import ssl
 import subprocess
@@ -147,6 +148,13 @@ def test_a_bad_web_config_names_file_line_and_field_and_exits_1(tmp_path: Path) 
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_bad_listen_address_is_one_line_and_exits_non_zero() -> None:
+    result = run_mcp("--target", "redis://127.0.0.1:1", "--web.listen-address", "127.0.0.1:99999")
+    assert result.returncode != 0
+    assert "listen address" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_a_port_in_use_is_one_line_and_exits_non_zero() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -160,10 +168,13 @@ def test_a_port_in_use_is_one_line_and_exits_non_zero() -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_sigterm_stops_it_cleanly_with_exit_0(redis_server: RedisServer, start_mcp_http) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_sigterm_or_sigint_stops_it_cleanly_with_exit_0(
+    redis_server: RedisServer, start_mcp_http, stop: signal.Signals
+) -> None:
     server: McpHttp = start_mcp_http("--target", redis_server.uri)
     assert post(server.url)[0] == 200  # a session is open when the signal comes
     started = time.monotonic()
-    assert server.terminate(timeout=10) == 0, server.stderr()
+    assert server.terminate(timeout=10, sig=stop) == 0, server.stderr()
     assert time.monotonic() - started < 8
     assert "Traceback" not in server.stderr()

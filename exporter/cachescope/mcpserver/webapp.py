@@ -18,7 +18,6 @@ import click
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
-from cachescope.config.yamlmarks import ConfigError
 from cachescope.logs import fields
 from cachescope.mcpserver.webguard import Guard, allowed_origins, host_checks, is_wildcard
 from cachescope.web.server import DEFAULT_WEB_MAX_CONNECTIONS, listen, parse_listen_address
@@ -34,10 +33,10 @@ Serve = Callable[[MCPServer], Awaitable[None]]
 
 def prepare(address: str, web_config_file: str | None) -> Serve:
     """Check the address and web config and bind the port now; give the coroutine that serves."""
-    host, port = parse_listen_address(address)  # a ValueError: a usage error, as for serve
     try:
+        host, port = parse_listen_address(address)
         web = load_web_config(web_config_file) if web_config_file else WebConfig()
-    except ConfigError as exc:
+    except ValueError as exc:  # a ConfigError too: file, line and field, on one line
         raise click.ClickException(str(exc)) from None
     try:
         listener = listen((host, port))
