@@ -178,3 +178,30 @@ def test_sigterm_or_sigint_stops_it_cleanly_with_exit_0(
     assert server.terminate(timeout=10, sig=stop) == 0, server.stderr()
     assert time.monotonic() - started < 8
     assert "Traceback" not in server.stderr()
+
+
+def test_a_web_config_requiring_client_certificates_refuses_a_client_without_one(
+    tmp_path: Path, tls_certs: dict[str, str], redis_server: RedisServer, start_mcp_http
+) -> None:
+    config = web_config(
+        tmp_path,
+        f"tls_server_config:\n  cert_file: {tls_certs['cert']}\n  key_file: {tls_certs['key']}\n"
+        f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {tls_certs['ca']}\n",
+    )
+    server = start_mcp_http("--target", redis_server.uri, "--web.config.file", config, tls=True)
+
+    def first_byte(with_cert: bool) -> bytes:
+        """The first byte of the answer; b"" or an SSLError when the server refused."""
+        context = ssl.create_default_context(cafile=tls_certs["ca"])
+        if with_cert:
+            context.load_cert_chain(tls_certs["client_cert"], tls_certs["client_key"])
+        raw = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as conn:
+            conn.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try:  # TLS 1.3 reports a missing certificate after the handshake, at the first read
+                return conn.recv(1)
+            except (ssl.SSLError, ConnectionError):
+                return b""
+
+    assert first_byte(with_cert=True) == b"H"  # HTTP/1.1 ...
+    assert first_byte(with_cert=False) == b""
