@@ -65,6 +65,23 @@ def start_exporter() -> Iterator:  # type: ignore[type-arg]
         exporter.stop()
 
 
+@pytest.fixture
+def start_mcp_http() -> Iterator:  # type: ignore[type-arg]
+    """Factory: start_mcp_http(*cli_args, tls=False) -> McpHttp, all stopped at the end."""
+    from mcpclient import McpHttp  # here: the MCP SDK is imported only by the tests using it
+
+    started: list[McpHttp] = []
+
+    def start(*args: str, tls: bool = False, wait: bool = True) -> McpHttp:
+        server = McpHttp(*args, tls=tls, wait=wait)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, made now."""

@@ -36,6 +36,7 @@ LIVE_FIXTURES = frozenset(
         "memcached_server",
         "start_redis",
         "start_exporter",
+        "start_mcp_http",  # cachescope mcp --transport http
         "tls_certs",  # runs openssl
         "listener",
         "primary_and_replica",
