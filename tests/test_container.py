@@ -244,8 +244,9 @@ def test_the_image_holds_no_compiler_pip_cache_sources_or_test_dependencies(
 
 def test_mcp_in_the_image_says_which_extra_it_needs(podman: Podman) -> None:
     # The image carries the exporter only: `cachescope mcp` needs `cachescope[mcp]`.
-    result = podman.run("run", "--rm", "--network", "none", "--entrypoint", "cachescope", IMAGE, "mcp",
-                        check=False)  # fmt: skip
+    result = podman.run(
+        "run", "--rm", "--network", "none", "--entrypoint", "cachescope", IMAGE, "mcp", check=False
+    )  # fmt: skip
     assert result.returncode == 1
     assert "pip install 'cachescope[mcp]'" in result.stderr
     assert "Traceback" not in result.stderr
