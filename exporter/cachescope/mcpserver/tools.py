@@ -7,6 +7,7 @@ names or an allow pattern admits, and is scrubbed of the target's password.
 
 from __future__ import annotations
 
+import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -131,6 +132,10 @@ class Toolbox:
     def keyspace_report(self, target: str) -> dict[str, Any]:
         """The keyspace sampler's last pass over one target."""
         state = self.state(target)
+        if state.target.endpoint.kind != "redis":
+            raise ToolRefused(
+                f"target {state.target.name} is not Redis; keyspace sampling is for Redis"
+            )
         if state.sampler is None:
             raise ToolRefused(
                 f"target {state.target.name} has no keyspace sampler; add a `keyspace:` "
@@ -147,9 +152,9 @@ class Toolbox:
         """An alert's meaning, its rules as rendered with the thresholds in force, its runbook."""
         alert = BY_NAME.get(alertname)
         if alert is None:
-            near = sorted(name for name in BY_NAME if alertname.lower() in name.lower())
-            hint = f" (did you mean {', '.join(near[:5])}?)" if near else ""
-            raise ToolRefused(f"no alert named {alertname}{hint}")
+            near = _near(alertname)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise ToolRefused(f"no alert named {alertname[:80]}{hint}")
         entry = self.thresholds["alerts"][alert.name]
         common = {key: self.thresholds[key] for key in ("selector", "exporter_selector")}
         rules = [
@@ -167,6 +172,17 @@ class Toolbox:
             "whyNotJudged": alert.unjudged or None,
             "runbook": alert.runbook(),
         }
+
+
+def _near(alertname: str) -> list[str]:
+    """Up to five alert names a mistyped or partial `alertname` may have meant."""
+    typed = alertname[:200].lower()
+    by_lower = {name.lower(): name for name in BY_NAME}
+    # Close spellings first (a typo), then names that contain what was typed (a part).
+    close = difflib.get_close_matches(typed, list(by_lower), n=5, cutoff=0.8)
+    near = [by_lower[name] for name in close]
+    near += sorted(name for name in BY_NAME if typed in name.lower() and name not in near)
+    return near[:5]
 
 
 def _outcome(state: TargetState | None) -> dict[str, Any]:
