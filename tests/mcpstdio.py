@@ -82,6 +82,14 @@ class StdioSession:
         """A tools/call result (is_error, structured_content, content)."""
         return self._keep(self._call(self.client.call_tool(tool, arguments)))
 
+    def concurrently(self, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+        """tools/call results of `calls`, all sent at once."""
+
+        async def together() -> list[Any]:
+            return list(await asyncio.gather(*(self.client.call_tool(n, a) for n, a in calls)))
+
+        return [self._keep(result) for result in self._call(together())]
+
     def ok(self, tool: str, **arguments: Any) -> dict[str, Any]:
         """The structured answer of a call that must succeed."""
         result = self.call(tool, **arguments)

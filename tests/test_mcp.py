@@ -77,6 +77,8 @@ def config_text(world: dict[str, object], servers: dict[str, RedisServer]) -> st
     lines = ["targets:"]
     for name, server in servers.items():
         uri = server.uri
+        if name == "echoes":
+            uri = uri.replace("redis://", f"redis://:{SECRET}@")
         if server.password:
             uri = uri.replace("redis://", f"redis://:{server.password}@")
         lines += [f"  - uri: {uri}", f"    name: {name}"]
@@ -89,6 +91,8 @@ def config_text(world: dict[str, object], servers: dict[str, RedisServer]) -> st
         "    name: secret-down",
         f"  - uri: {world['memcached']}",
         "    name: memcached",
+        f"  - uri: {str(world['locked']).replace('//', f'//ops:{SECRET}@')}",
+        "    name: memcached-auth",
         f"  - uri: {world['cluster']}",
         "    name: cluster",
         f"  - uri: {world['sentinel']}",
@@ -114,6 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         return server
 
     memcached = MemcachedServer()
+    locked = MemcachedServer(users={"ops": SECRET})
     cluster = sentinels = hostile = None
     session = None
     try:
@@ -123,6 +128,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "lru": redis_server(*small, "--maxmemory-policy", "allkeys-lru"),
             "oom": redis_server(*small, "--maxmemory-policy", "noeviction"),
             "secret": redis_server(password=SECRET),
+            # AUTH renamed away: Redis answers the AUTH the exporter sends with
+            # "unknown command 'AUTH', with args beginning with: '<the password>'".
+            "echoes": redis_server("--rename-command", "AUTH", ""),
             "primary": primary,
             "replica": redis_server("--replicaof", "127.0.0.1", str(primary.port)),
             "sampled": redis_server(),
@@ -138,6 +146,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "down_port": free_port(),
             "secret_down_port": free_port(),
             "memcached": memcached.uri,
+            "locked": locked.uri,
             "cluster": cluster.nodes[0].uri,
             "sentinel": sentinels.sentinels[0].uri,
             "hostile": hostile.address,
@@ -165,7 +174,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     finally:
         if session is not None:
             session.close()
-        for thing in (hostile, cluster, sentinels, memcached, *started):
+        for thing in (hostile, cluster, sentinels, memcached, locked, *started):
             if thing is not None:
                 thing.stop()
 
@@ -310,6 +319,27 @@ def test_analyze_memcached(session: StdioSession) -> None:
     report = session.ok("analyze_target", target="memcached", interval="1s")
     assert report["status"] == "success"
     assert report["metrics"]
+
+
+def test_analyze_memcached_with_a_password_from_the_config(session: StdioSession) -> None:
+    report = session.ok("analyze_target", target="memcached-auth", interval="1s")
+    assert report["status"] == "success", report
+    assert SECRET not in json.dumps(report)
+
+
+def test_calls_at_once_all_answer(session: StdioSession) -> None:
+    calls = [
+        ("fleet_health", {}),
+        ("list_targets", {}),
+        ("analyze_target", {"target": "lru", "interval": "1s"}),
+        ("analyze_target", {"target": "memcached", "interval": "1s"}),
+        ("topology", {"target": "primary"}),
+        ("explain_alert", {"alertname": "RedisDown"}),
+    ]
+    results = session.concurrently(calls)
+    assert [result.is_error for result in results] == [False] * len(calls), [
+        text(result) for result in results
+    ]
 
 
 def test_analyze_refuses_a_bad_interval_with_the_reason(session: StdioSession) -> None:
@@ -482,8 +512,18 @@ def test_a_redis_that_never_answers_costs_its_timeout_not_a_hang(world: World) -
 # --- secrets, last: every answer of the module is searched ---------------------------------
 
 
+@pytest.mark.parametrize("tool", ["analyze_target", "topology"])
+def test_a_server_that_echoes_the_password_in_its_error_does_not_leak_it(
+    session: StdioSession, tool: str
+) -> None:
+    result = session.call(tool, target="echoes")
+    answer = result.model_dump_json()
+    assert "AUTH" in answer  # the server's error is reported...
+    assert SECRET not in answer  # ...without the password it repeated
+
+
 def test_the_password_appears_in_no_answer_and_no_log(session: StdioSession) -> None:
-    for target in ("secret", "secret-down"):
+    for target in ("secret", "secret-down", "echoes", "memcached-auth"):
         session.call("analyze_target", target=target, interval="1s")
         session.call("topology", target=target)
         session.call("keyspace_report", target=target)
