@@ -9,9 +9,12 @@ and a Redis that never answers. Tests read like what an assistant would ask.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -215,6 +218,14 @@ TOOLS = {
 }
 
 
+def test_list_targets_as_the_first_call_already_knows_who_is_down(session: StdioSession) -> None:
+    # First in the module: nothing has read the targets yet, as when an assistant starts.
+    rows = {row["name"]: row for row in session.ok("list_targets")["targets"]}
+    assert rows["down"]["up"] is False and "refused" in rows["down"]["lastError"].lower()
+    assert rows["lru"]["up"] is True and rows["lru"]["role"] == "master"
+    assert rows["replica"]["role"] == "replica"  # as topology says, not INFO's "slave"
+
+
 def test_lists_six_read_only_tools_each_with_an_input_schema(session: StdioSession) -> None:
     tools = session.list_tools().tools
     assert {tool.name for tool in tools} == TOOLS
@@ -285,6 +296,7 @@ def test_fleet_health_puts_down_targets_first_and_a_healthy_lru_cache_without_al
     assert {f["priority"] for f in lru["findings"]} <= {"medium", "low"}, lru
     oom = line_of(health, "oom")
     assert any(f["alert"] == "RedisOutOfMemoryErrors" for f in oom["findings"]), oom
+    assert line_of(health, "replica")["role"] == "replica"
     memcached = line_of(health, "memcached")
     assert memcached["status"] == "success" and memcached["kind"] == "memcached"
 
@@ -538,3 +550,37 @@ def test_the_password_appears_in_no_answer_and_no_log(session: StdioSession) -> 
         assert "Traceback" not in answer
     assert SECRET not in session.stderr()
     assert "Traceback" not in session.stderr()
+
+
+# --- start-up -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "thresholds", "where"),
+    [
+        ("targets:\n  - uri: redis://a:1\n    pasword: x\n", None, "3: targets[0].pasword"),
+        (
+            f"targets:\n  - redis://:{SECRET}@a:1\n",
+            "alerts:\n  RedisMemoryNearLimit:\n    warning: {threshold: 2.5}\n",
+            "3: alerts.RedisMemoryNearLimit.warning.threshold",
+        ),
+    ],
+)
+def test_a_bad_file_stops_the_server_naming_file_line_and_field(
+    tmp_path: Path, config: str, thresholds: str | None, where: str
+) -> None:
+    (tmp_path / "c.yml").write_text(config)
+    args = ["--config.file", str(tmp_path / "c.yml")]
+    if thresholds is not None:
+        (tmp_path / "t.yml").write_text(thresholds)
+        args += ["--thresholds", str(tmp_path / "t.yml")]
+    done = subprocess.run(
+        [sys.executable, "-m", "cachescope", "mcp", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert where in done.stderr
+    assert "Traceback" not in done.stderr and SECRET not in done.stderr

@@ -56,6 +56,9 @@ class Toolbox:
     def list_targets(self) -> dict[str, Any]:
         """Configured and discovered targets, their last outcome, and the allow patterns."""
         self.fleet.refresh()
+        # Standalone, nothing reads the targets in the background: read those never read,
+        # or an assistant starting here would see every target's up and role as unknown.
+        self._scrape([s for s in list(self.fleet.states.values()) if s.last_up is None])
         targets = []
         for config in self.fleet.wanted():
             state = self.fleet.states.get(config.name)
@@ -197,7 +200,12 @@ def _outcome(state: TargetState | None) -> dict[str, Any]:
 
 
 def _role(reading: Reading) -> str | None:
-    return reading.label("redis_instance_info", "role")
+    return _role_name(reading.label("redis_instance_info", "role"))
+
+
+def _role_name(role: str | None) -> str | None:
+    """INFO's role, with "replica" for its "slave" as topology says it."""
+    return "replica" if role == "slave" else role
 
 
 def _line(state: TargetState, samples: Samples | None, thresholds: dict[str, Any]) -> dict:
@@ -215,7 +223,7 @@ def _line(state: TargetState, samples: Samples | None, thresholds: dict[str, Any
     else:
         figures = _figures(config, samples)
         found = judged.evaluate(figures, thresholds)
-        line |= {"status": "success", "role": figures.role} | _figures_line(figures)
+        line |= {"status": "success", "role": _role_name(figures.role)} | _figures_line(figures)
     line["findings"] = [finding.as_dict() for finding in found]
     line["worst"] = min((f.priority for f in found), key=judged.PRIORITIES.index, default=None)
     return scrubbed(line, state.scrubber) if state.scrubber is not None else line
