@@ -10,6 +10,9 @@ T = TypeVar("T")
 # An assistant reads every byte of an answer into its context: past this, an answer
 # is refused with what to ask instead, rather than cut at a random place.
 MAX_ANSWER_BYTES = 256 * 1024
+# An error message is read by a person too: one line, and an argument echoed in it
+# (a target or alert name the caller sent) cannot make it long.
+MAX_MESSAGE_CHARS = 400
 
 
 class ToolRefused(Exception):
@@ -30,3 +33,11 @@ def checked(answer: dict[str, Any]) -> dict[str, Any]:
             "ask about one target at a time"
         )
     return answer
+
+
+def one_line(message: str) -> str:
+    """`message` on one line and at most MAX_MESSAGE_CHARS long."""
+    flat = " ".join(message.split())
+    if len(flat) <= MAX_MESSAGE_CHARS:
+        return flat
+    return flat[: MAX_MESSAGE_CHARS - 3] + "..."

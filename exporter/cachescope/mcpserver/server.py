@@ -13,15 +13,23 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    GetPromptResult,
+    InputRequiredResult,
+    ToolAnnotations,
+)
+from pydantic import ValidationError
 
 from cachescope import __version__
 from cachescope.alerts import BY_NAME
 from cachescope.logs import fields
 from cachescope.mcpserver import prompts
-from cachescope.mcpserver.bounds import ToolRefused, checked
+from cachescope.mcpserver.bounds import ToolRefused, checked, one_line
 from cachescope.mcpserver.tools import MAX_INTERVAL, Toolbox
 
 log = logging.getLogger(__name__)
@@ -40,9 +48,49 @@ INSTRUCTIONS = (
 )
 
 
+class CachescopeServer(MCPServer):
+    """The SDK's server, with its argument errors made one line an assistant can act on."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        """The SDK's call; arguments of the wrong shape refused field by field, in one line.
+
+        The SDK's own message is pydantic's: several lines, with a link and the value sent.
+        """
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            cause = exc.__cause__
+            if not isinstance(cause, ValidationError):
+                raise
+            raise ToolError(f"{name}: {_argument_errors(cause)}") from cause
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context | None = None
+    ) -> GetPromptResult | InputRequiredResult:
+        """The SDK's prompt; a missing or unknown one refused with why, not logged as a crash.
+
+        The SDK turns these into an "Internal server error" and logs a traceback.
+        """
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=one_line(str(exc))) from None
+
+
+def _argument_errors(error: ValidationError) -> str:
+    """`field: problem` for each wrong argument, without the value the caller sent."""
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'arguments'}: {item['msg']}"
+        for item in error.errors()
+    ]
+    return one_line("wrong arguments: " + "; ".join(problems))
+
+
 def build(toolbox: Toolbox) -> MCPServer:
     """An MCPServer offering `toolbox`'s tools, the thresholds and runbooks, two prompts."""
-    server = MCPServer(
+    server = CachescopeServer(
         "cachescope", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
     )
     _add_tools(server, toolbox)
@@ -58,7 +106,7 @@ async def _run(name: str, work: Callable[[], dict[str, Any]], seconds: float) ->
             answer = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
         return checked(answer)
     except ToolRefused as exc:
-        raise ToolError(str(exc)) from None
+        raise ToolError(one_line(str(exc))) from None
     except TimeoutError:
         raise ToolError(
             f"{name} took longer than {seconds:g}s; try again or name one target"
@@ -136,5 +184,5 @@ def _add_resources(server: MCPServer, box: Toolbox) -> None:
     def runbook(alertname: str) -> str:
         alert = BY_NAME.get(alertname)
         if alert is None:
-            raise ResourceError(f"no alert named {alertname}")
+            raise ResourceError(one_line(f"no alert named {alertname}"))
         return f"# {alert.name}\n\n{alert.runbook()}"

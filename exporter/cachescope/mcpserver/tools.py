@@ -7,6 +7,7 @@ names or an allow pattern admits, and is scrubbed of the target's password.
 
 from __future__ import annotations
 
+import difflib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -58,8 +59,9 @@ class Toolbox:
     def list_targets(self) -> dict[str, Any]:
         """Configured and discovered targets, their last outcome, and the allow patterns."""
         self.fleet.refresh()
-        # Never read yet: one scrape now, so that up and the last error mean something.
-        self._scrape([s for s in self.fleet.states.values() if s.last_up is None])
+        # Standalone, nothing reads the targets in the background: read those never read,
+        # or an assistant starting here would see every target's up and role as unknown.
+        self._scrape([s for s in list(self.fleet.states.values()) if s.last_up is None])
         targets = []
         for config in self.fleet.wanted():
             state = self.fleet.states.get(config.name)
@@ -136,6 +138,10 @@ class Toolbox:
     def keyspace_report(self, target: str) -> dict[str, Any]:
         """The keyspace sampler's last pass over one target."""
         state = self.state(target)
+        if state.target.endpoint.kind != "redis":
+            raise ToolRefused(
+                f"target {state.target.name} is not Redis; keyspace sampling is for Redis"
+            )
         if state.sampler is None:
             raise ToolRefused(
                 f"target {state.target.name} has no keyspace sampler; add a `keyspace:` "
@@ -152,9 +158,9 @@ class Toolbox:
         """An alert's meaning, its rules as rendered with the thresholds in force, its runbook."""
         alert = BY_NAME.get(alertname)
         if alert is None:
-            near = sorted(name for name in BY_NAME if alertname.lower() in name.lower())
-            hint = f" (did you mean {', '.join(near[:5])}?)" if near else ""
-            raise ToolRefused(f"no alert named {alertname}{hint}")
+            near = _near(alertname)
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise ToolRefused(f"no alert named {alertname[:80]}{hint}")
         entry = self.thresholds["alerts"][alert.name]
         common = {key: self.thresholds[key] for key in ("selector", "exporter_selector")}
         rules = [
@@ -174,6 +180,17 @@ class Toolbox:
         }
 
 
+def _near(alertname: str) -> list[str]:
+    """Up to five alert names a mistyped or partial `alertname` may have meant."""
+    typed = alertname[:200].lower()
+    by_lower = {name.lower(): name for name in BY_NAME}
+    # Close spellings first (a typo), then names that contain what was typed (a part).
+    close = difflib.get_close_matches(typed, list(by_lower), n=5, cutoff=0.8)
+    near = [by_lower[name] for name in close]
+    near += sorted(name for name in BY_NAME if typed in name.lower() and name not in near)
+    return near[:5]
+
+
 def _outcome(state: TargetState | None) -> dict[str, Any]:
     """A state's last scrape, or that it has not been scraped yet."""
     if state is None or state.last_up is None:
@@ -186,7 +203,12 @@ def _outcome(state: TargetState | None) -> dict[str, Any]:
 
 
 def _role(reading: Reading) -> str | None:
-    return reading.label("redis_instance_info", "role")
+    return _role_name(reading.label("redis_instance_info", "role"))
+
+
+def _role_name(role: str | None) -> str | None:
+    """INFO's role, with "replica" for its "slave" as topology says it."""
+    return "replica" if role == "slave" else role
 
 
 def _line(state: TargetState, samples: Samples | None, thresholds: dict[str, Any]) -> dict:
@@ -204,7 +226,7 @@ def _line(state: TargetState, samples: Samples | None, thresholds: dict[str, Any
     else:
         figures = _figures(config, samples)
         found = judged.evaluate(figures, thresholds)
-        line |= {"status": "success", "role": figures.role} | _figures_line(figures)
+        line |= {"status": "success", "role": _role_name(figures.role)} | _figures_line(figures)
     line["findings"] = [finding.as_dict() for finding in found]
     line["worst"] = min((f.priority for f in found), key=judged.PRIORITIES.index, default=None)
     return scrubbed(line, state.scrubber) if state.scrubber is not None else line
