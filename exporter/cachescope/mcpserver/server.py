@@ -133,8 +133,9 @@ def _add_tools(server: MCPServer, box: Toolbox) -> None:
         """Health report of one cache: samples it twice `interval` apart (a duration such as
         "2s", 1s to 60s) and returns its figures (hit rate, memory, evictions, connections,
         replication, persistence) and recommendations with priority and action, judged by
-        the same thresholds as the alerts. `target` is a name from list_targets or an
-        address an allow pattern admits."""
+        the same thresholds as the alerts, plus a configuration audit (settings that will
+        hurt this instance, with `evidence` and the exact `fix`). `target` is a name from
+        list_targets or an address an allow pattern admits."""
         seconds = TOOL_SECONDS + MAX_INTERVAL
         return await _run("analyze_target", lambda: box.analyze_target(target, interval), seconds)
 
