@@ -7,12 +7,13 @@ analyze` runs them (analyze/audit.py), and `cachescope rules docs` lists them.
 
 from __future__ import annotations
 
-from cachescope.alerts.audits import memcached, memory, replication, security
+from cachescope.alerts.audits import memcached, memory, replication, security, topology
 from cachescope.alerts.audits.model import AuditDef
 
 ALL: tuple[AuditDef, ...] = (
     *memory.AUDITS,
     *replication.AUDITS,
+    *topology.AUDITS,
     *security.AUDITS,
     *memcached.AUDITS,
 )
