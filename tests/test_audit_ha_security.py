@@ -14,12 +14,18 @@ from typing import Any
 
 import jsonschema
 import pytest
+from cachescope.alerts.audits import needs
+from cachescope.alerts.audits.replication import replica_limits, seconds_covered
+from cachescope.alerts.audits.security import DANGEROUS, loopback_only
+from cachescope.alerts.audits.topology import survives_one_loss
+from cachescope.analyze.settings import read_settings
 from cachescope.cli import main
+from cachescope.config.records import target_from_uri
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from servers import ROOT, MemcachedServer, RedisServer, wait_for, wait_for_link_up
 from topology_servers import Cluster, Sentinel
-
-pytestmark = pytest.mark.live
 
 SCHEMA = json.loads((ROOT / "docs/analyze-report.schema.json").read_text())
 MIB = 1024**2
@@ -61,6 +67,7 @@ def pair() -> Iterator[tuple[RedisServer, RedisServer]]:
     primary.stop()
 
 
+@pytest.mark.live
 def test_replication_pair_configured_well_has_no_replication_finding(
     pair: tuple[RedisServer, RedisServer],
 ) -> None:
@@ -78,6 +85,7 @@ def test_replication_pair_configured_well_has_no_replication_finding(
             client.config_set("min-replicas-to-write", 0)
 
 
+@pytest.mark.live
 def test_writable_replica_is_found_with_the_fix(pair: tuple[RedisServer, RedisServer]) -> None:
     _, replica = pair
     with replica.client() as client:
@@ -93,6 +101,7 @@ def test_writable_replica_is_found_with_the_fix(pair: tuple[RedisServer, RedisSe
     assert found["priority"] == "medium"
 
 
+@pytest.mark.live
 def test_min_replicas_above_the_replicas_online_refuses_writes_now(
     pair: tuple[RedisServer, RedisServer],
 ) -> None:
@@ -112,6 +121,7 @@ def test_min_replicas_above_the_replicas_online_refuses_writes_now(
     assert code == 0  # an audit finding is never critical
 
 
+@pytest.mark.live
 def test_busy_primary_with_small_backlog_and_replica_buffer_is_found(start_redis: Any) -> None:
     primary: RedisServer = start_redis(
         "--repl-diskless-sync-delay",
@@ -151,6 +161,7 @@ def cluster() -> Iterator[Cluster]:
     made.stop()
 
 
+@pytest.mark.live
 def test_cluster_node_with_full_coverage_and_short_timeout_is_found(cluster: Cluster) -> None:
     found = findings(cluster.nodes[0].uri)
     coverage = found["cluster-full-coverage"]
@@ -161,6 +172,7 @@ def test_cluster_node_with_full_coverage_and_short_timeout_is_found(cluster: Clu
     assert timeout["fix"] == "CONFIG SET cluster-node-timeout 15000"
 
 
+@pytest.mark.live
 def test_cluster_node_configured_well_has_no_cluster_finding(cluster: Cluster) -> None:
     node = cluster.nodes[1]
     with node.client() as client:
@@ -187,12 +199,14 @@ def sentinels() -> Iterator[list[Sentinel]]:
     primary.stop()
 
 
+@pytest.mark.live
 def test_three_sentinels_with_quorum_two_have_no_finding(sentinels: list[Sentinel]) -> None:
     found, ran = checked(sentinels[0].uri)
     assert "sentinel-quorum" in ran
     assert "sentinel-quorum" not in found
 
 
+@pytest.mark.live
 def test_quorum_that_one_lost_sentinel_cannot_reach_is_found(sentinels: list[Sentinel]) -> None:
     sentinels[0].client.execute_command("SENTINEL", "SET", "mymaster", "quorum", "3")
     try:
@@ -207,6 +221,7 @@ def test_quorum_that_one_lost_sentinel_cannot_reach_is_found(sentinels: list[Sen
 # --- security ------------------------------------------------------------------------------
 
 
+@pytest.mark.live
 def test_unprotected_redis_without_password_is_found_with_its_bind(start_redis: Any) -> None:
     server: RedisServer = start_redis("--protected-mode", "no")
     found = findings(server.uri)["open-without-auth"]
@@ -217,6 +232,7 @@ def test_unprotected_redis_without_password_is_found_with_its_bind(start_redis: 
     assert "requirepass" in found["fix"]
 
 
+@pytest.mark.live
 def test_stock_protected_or_password_redis_has_no_security_finding(start_redis: Any) -> None:
     stock: RedisServer = start_redis()
     locked: RedisServer = start_redis("--protected-mode", "no", password="s3cret-pass")
@@ -226,6 +242,7 @@ def test_stock_protected_or_password_redis_has_no_security_finding(start_redis: 
         assert not {"open-without-auth", "dangerous-commands-allowed"} & set(found)
 
 
+@pytest.mark.live
 def test_application_user_allowed_flushall_and_keys_is_found(start_redis: Any) -> None:
     server: RedisServer = start_redis()
     with server.client() as client:
@@ -240,6 +257,7 @@ def test_application_user_allowed_flushall_and_keys_is_found(start_redis: Any) -
     assert "app-pass" not in json.dumps(rec)
 
 
+@pytest.mark.live
 def test_least_privilege_user_has_no_dangerous_commands_finding(start_redis: Any) -> None:
     server: RedisServer = start_redis()
     with server.client() as client:
@@ -248,7 +266,12 @@ def test_least_privilege_user_has_no_dangerous_commands_finding(start_redis: Any
             "+info", "+config|get", "+acl|whoami", "+acl|dryrun", "+memory|usage", "+latency",
             "+slowlog", "+client|list", "+cluster|info", "+cluster|nodes", "+role",
         )  # fmt: skip
-    found, ran = checked(f"redis://app:app-pass@127.0.0.1:{server.port}")
+    uri = f"redis://app:app-pass@127.0.0.1:{server.port}"
+    settings = read_settings(target_from_uri(uri), needs("redis"))
+    # DRYRUN answered for every command: the silence below is a judgement, not a blind spot.
+    assert settings.acl_user == "app"
+    assert dict(settings.acl_allowed) == dict.fromkeys(DANGEROUS, False)
+    found, ran = checked(uri)
     assert "dangerous-commands-allowed" in ran
     assert "dangerous-commands-allowed" not in found
 
@@ -275,6 +298,7 @@ def memcached_set(port: int, prefix: str, count: int, size: int) -> None:
     memcached_send(port, payload)
 
 
+@pytest.mark.live
 def test_memcached_near_the_stock_64mb_is_found(start_memcached: Any) -> None:
     server: MemcachedServer = start_memcached()
     memcached_set(server.port, "big", 600, 100_000)
@@ -284,6 +308,7 @@ def test_memcached_near_the_stock_64mb_is_found(start_memcached: Any) -> None:
     assert found["fix"].startswith("memcached -m ")
 
 
+@pytest.mark.live
 def test_memcached_given_memory_and_large_items_room_has_no_finding(start_memcached: Any) -> None:
     server: MemcachedServer = start_memcached("-m", "256", "-I", "2m")
     memcached_set(server.port, "big", 600, 100_000)
@@ -295,6 +320,7 @@ def test_memcached_given_memory_and_large_items_room_has_no_finding(start_memcac
     assert not found
 
 
+@pytest.mark.live
 def test_memcached_items_near_the_size_limit_are_found(start_memcached: Any) -> None:
     server: MemcachedServer = start_memcached()
     memcached_set(server.port, "huge", 3, 700_000)
@@ -311,6 +337,7 @@ def fill_then_empty_small_class(server: MemcachedServer) -> None:
     memcached_set(server.port, "large", 200, 100_000)
 
 
+@pytest.mark.live
 def test_memcached_evicting_class_beside_empty_one_without_automove_is_found(
     start_memcached: Any,
 ) -> None:
@@ -323,6 +350,7 @@ def test_memcached_evicting_class_beside_empty_one_without_automove_is_found(
     assert found["fix"] == "memcached -o slab_reassign,slab_automove=1"
 
 
+@pytest.mark.live
 def test_memcached_with_automove_on_has_no_slab_finding(start_memcached: Any) -> None:
     server: MemcachedServer = start_memcached("-m", "8")
     fill_then_empty_small_class(server)
@@ -344,3 +372,50 @@ def start_memcached() -> Iterator[Any]:
     yield start
     for server in started:
         server.stop()
+
+
+# --- the pure rules ------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_replica_class_is_read_from_redis_own_rendering() -> None:
+    stock = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+    assert replica_limits(stock) == (256 * MIB, 64 * MIB, 60)
+    assert replica_limits("replica 1mb 512kb 10") == (MIB, 512 * 1024, 10)
+    assert replica_limits("normal 0 0 0") is None
+
+
+@pytest.mark.unit
+@given(
+    hard=st.integers(0, 2**34),
+    soft=st.integers(0, 2**34),
+    soft_seconds=st.integers(0, 3600),
+    rate=st.floats(1.0, 1e10),
+)
+def test_buffer_covers_no_longer_than_its_hard_limit_and_zero_means_unlimited(
+    hard: int, soft: int, soft_seconds: int, rate: float
+) -> None:
+    covered = seconds_covered(hard, soft, soft_seconds, rate)
+    if hard:
+        assert covered <= hard / rate
+    if not hard and not soft:
+        assert covered == float("inf")
+    assert covered >= 0
+
+
+@pytest.mark.unit
+@given(sentinels=st.integers(1, 15), quorum=st.integers(1, 15))
+def test_quorum_rule_holds_exactly_when_one_sentinel_down_still_reaches_quorum_and_majority(
+    sentinels: int, quorum: int
+) -> None:
+    left = sentinels - 1
+    expected = left >= quorum and left > sentinels / 2
+    assert survives_one_loss(sentinels, quorum) == expected
+
+
+@pytest.mark.unit
+def test_loopback_bind_is_told_from_an_exposed_one() -> None:
+    assert loopback_only("127.0.0.1 -::1")
+    assert not loopback_only("")  # no bind: every interface
+    assert not loopback_only("127.0.0.1 10.0.0.5")
+    assert not loopback_only("* -::*")
