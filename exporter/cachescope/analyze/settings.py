@@ -20,8 +20,17 @@ from cachescope.memcached.parse import split_items, split_slabs
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import as_text, parse_info
 
-# Commands whose availability to the application's user the security check reports.
-DANGEROUS = ("FLUSHALL", "FLUSHDB", "KEYS", "DEBUG", "CONFIG", "SHUTDOWN")
+# Commands whose availability to the application's user the security check reports, each
+# with arguments ACL DRYRUN accepts (it checks arity: a bare KEYS or CONFIG is an error, not
+# a refusal). CONFIG SET, not CONFIG: the exporter's own user needs CONFIG GET.
+DANGEROUS: dict[str, tuple[str, ...]] = {
+    "FLUSHALL": ("FLUSHALL",),
+    "FLUSHDB": ("FLUSHDB",),
+    "KEYS": ("KEYS", "*"),
+    "DEBUG": ("DEBUG", "SLEEP", "0"),
+    "CONFIG SET": ("CONFIG", "SET", "maxmemory", "0"),
+    "SHUTDOWN": ("SHUTDOWN",),
+}
 # Random keys whose memory is read to see whether big keys exist (one round trip each way).
 RANDOM_KEYS = 32
 
@@ -52,6 +61,8 @@ def _redis(
         acl_user=user,
         acl_allowed=allowed,
         big_keys=_big_keys(connection, info, deadline),
+        authenticated=target.credentials.password is not None,
+        acl_users=_acl_users(connection, info, deadline),
     )
 
 
@@ -89,12 +100,25 @@ def _acl(
     if isinstance(whoami, ReplyError):
         return None, {}
     user = as_text(whoami)
-    replies = connection.execute([("ACL", "DRYRUN", user, name) for name in DANGEROUS], deadline)
-    allowed = {
-        name: not isinstance(reply, ReplyError) and as_text(reply) == "OK"
-        for name, reply in zip(DANGEROUS, replies, strict=True)
-    }
+    calls = [("ACL", "DRYRUN", user, *argv) for argv in DANGEROUS.values()]
+    replies = connection.execute(calls, deadline)
+    if any(isinstance(reply, ReplyError) for reply in replies):
+        return user, {}  # DRYRUN itself refused (or unknown): nothing is known
+    # DRYRUN answers OK, or a bulk string saying why the user may not run it.
+    allowed = {name: as_text(r) == "OK" for name, r in zip(DANGEROUS, replies, strict=True)}
     return user, allowed
+
+
+def _acl_users(
+    connection: RedisConnection, info: dict[str, str], deadline: float
+) -> tuple[str, ...]:
+    """The ACL users the server lists (Redis 6+), or () where the command is refused."""
+    if _version(info) < (6,) or info.get("redis_mode") == "sentinel":
+        return ()
+    reply = connection.execute([("ACL", "USERS")], deadline)[0]
+    if not isinstance(reply, list):
+        return ()
+    return tuple(sorted(as_text(name) for name in reply))
 
 
 def _big_keys(

@@ -7,10 +7,16 @@ analyze` runs them (analyze/audit.py), and `cachescope rules docs` lists them.
 
 from __future__ import annotations
 
-from cachescope.alerts.audits import memory
+from cachescope.alerts.audits import memcached, memory, replication, security, topology
 from cachescope.alerts.audits.model import AuditDef
 
-ALL: tuple[AuditDef, ...] = (*memory.AUDITS,)
+ALL: tuple[AuditDef, ...] = (
+    *memory.AUDITS,
+    *replication.AUDITS,
+    *topology.AUDITS,
+    *security.AUDITS,
+    *memcached.AUDITS,
+)
 BY_NAME: dict[str, AuditDef] = {audit.name: audit for audit in ALL}
 
 

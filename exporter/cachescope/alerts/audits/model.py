@@ -28,6 +28,10 @@ class Settings:
     # Redis ACL: the connected user, and whether it may run each dangerous command.
     acl_user: str | None = None
     acl_allowed: Mapping[str, bool] = field(default_factory=dict)
+    # Whether the read sent AUTH (a server that answered without it lets anyone in), and
+    # the ACL users it lists (ACL USERS; empty where refused or before Redis 6).
+    authenticated: bool = False
+    acl_users: tuple[str, ...] = ()
     # The biggest sampled keys' memory in bytes (RANDOMKEY + MEMORY USAGE), largest first.
     big_keys: tuple[int, ...] = ()
     # Memcached: per slab class, (chunk size, evictions since start, used chunks).
