@@ -7,10 +7,16 @@ analyze` runs them (analyze/audit.py), and `cachescope rules docs` lists them.
 
 from __future__ import annotations
 
-from cachescope.alerts.audits import memory
+from cachescope.alerts.audits import connections, eviction, latency, memory, persistence
 from cachescope.alerts.audits.model import AuditDef
 
-ALL: tuple[AuditDef, ...] = (*memory.AUDITS,)
+ALL: tuple[AuditDef, ...] = (
+    *memory.AUDITS,
+    *eviction.AUDITS,
+    *persistence.AUDITS,
+    *connections.AUDITS,
+    *latency.AUDITS,
+)
 BY_NAME: dict[str, AuditDef] = {audit.name: audit for audit in ALL}
 
 
