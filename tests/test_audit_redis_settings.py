@@ -82,10 +82,12 @@ def found_by(server: RedisServer, interval: float = 0.0) -> dict[str, dict[str, 
 
 
 def apply_fix(server: RedisServer, fix: str) -> None:
-    """Run a finding's `CONFIG SET ...` fix (a trailing `# comment` is advice, not the fix)."""
-    words = shlex.split(fix, comments=True)
-    assert words[:2] == ["CONFIG", "SET"], fix
-    server.client().execute_command(*words)
+    """Run a finding's `CONFIG SET ...` fix: one command, or several joined by `; ` for
+    servers before 7.0 (a trailing `# comment` is advice, not the fix)."""
+    for command in fix.split("; "):
+        words = shlex.split(command, comments=True)
+        assert words[:2] == ["CONFIG", "SET"], fix
+        server.client().execute_command(*words)
 
 
 def fill(client: redis.Redis, keys: int, ttl: int | None, prefix: str = "k") -> None:
@@ -340,6 +342,41 @@ def test_misconfigured_cache_report_validates_and_keeps_the_exit_rules(
     assert code == 0  # audit findings are low/medium here: nothing critical
 
 
+# Misconfigurations CONFIG SET can make at once, and the checks each trips (a cache of
+# expiring keys holding one big list).
+MISCONFIGURED = {
+    "save": ("900 1", "rdb-save-on-cache"),
+    "appendonly": ("yes", "aof-always-on-cache"),
+    "appendfsync": ("always", "aof-always-on-cache"),
+    "tcp-keepalive": ("0", "tcp-keepalive-off"),
+    "lazyfree-lazy-expire": ("no", "lazyfree-off-with-big-keys"),
+    "lazyfree-lazy-user-del": ("no", "lazyfree-off-with-big-keys"),
+    "slowlog-log-slower-than": ("-1", "slowlog-disabled"),
+    "latency-monitor-threshold": ("0", "latency-monitor-off"),
+}
+
+
+@pytest.mark.live
+def test_every_server_of_the_matrix_runs_the_checks_and_their_fixes_clear_them(
+    any_redis: Any,
+) -> None:
+    """Redis 6.2 (CONFIG GET one name at a time, CONFIG SET one name), 7.0 and Valkey 8.1."""
+    flags = [word for name, value in BASELINE.items() for word in (f"--{name}", value)]
+    server: RedisServer = any_redis(*flags)
+    client = server.client()
+    # Few keys, so that the 32 RANDOMKEY draws of the settings read find the big one.
+    fill(client, 3, ttl=3600)
+    assert found_by(server) == {}  # configured well: nothing
+    for name, (value, _) in MISCONFIGURED.items():
+        client.config_set(name, value)
+    big_list(client)
+    found = found_by(server)
+    assert set(found) == {check for _, check in MISCONFIGURED.values()}
+    for rec in found.values():
+        apply_fix(server, rec["fix"])
+    assert found_by(server) == {}
+
+
 # --- properties ----------------------------------------------------------------------------
 
 GIB = 2**30
@@ -392,3 +429,50 @@ def test_every_check_of_mine_is_registered_once() -> None:
         "connections",
         "latency",
     }
+
+
+def check(name: str, config: dict[str, str], info: dict[str, str], figures: Figures) -> Any:
+    state = Settings("redis", dict(BASELINE, **config), info)
+    return BY_NAME[name].check(state, figures)
+
+
+def test_maxmemory_counts_observed_fragmentation_and_each_replicas_buffer() -> None:
+    config = {"maxmemory": str(40 * GIB), "repl-backlog-size": str(GIB)}
+    config["client-output-buffer-limit"] = BUFFER_LIMITS
+    info = {"total_system_memory": str(64 * GIB), "connected_slaves": "2"}
+    # 40 GiB x 1.3 + 1 GiB + 2 x 256 MiB = 53.5 GiB: below 90% of 64 GiB (57.6 GiB).
+    figures = Figures("redis", used=float(20 * GIB), rss=float(26 * GIB), fragmentation=1.3)
+    assert check("maxmemory-above-host", config, info, figures) is None
+    figures.fragmentation = 1.45  # 58 GiB + 1.5 GiB: over
+    issue = check("maxmemory-above-host", config, info, figures)
+    assert issue.priority == "medium"
+    assert issue.evidence["client_buffers_counted"] == 2 * 268435456
+    assert issue.evidence["fragmentation_counted"] == 1.45
+    figures.rss = float(60 * GIB)  # the OOM killer is near
+    assert check("maxmemory-above-host", config, info, figures).priority == "high"
+
+
+def test_idle_clients_near_maxclients_is_high() -> None:
+    figures = Figures("redis", clients=900.0, maxclients=1000.0, ops_per_second=50.0)
+    issue = check("idle-clients-without-timeout", {"timeout": "0"}, {}, figures)
+    assert issue.priority == "high" and issue.evidence["commands_per_second_per_client"] < 1
+    figures.ops_per_second = 5000.0  # busy connections, not idle ones
+    assert check("idle-clients-without-timeout", {"timeout": "0"}, {}, figures) is None
+
+
+def test_noeviction_without_maxmemory_is_left_to_maxmemory_unset() -> None:
+    figures = Figures("redis", keys=100.0, keys_expiring=100.0)
+    config = {"maxmemory": "0", "maxmemory-policy": "noeviction"}
+    assert check("noeviction-with-ttls", config, {}, figures) is None
+
+
+def test_lazyfree_fix_is_one_command_per_name_before_redis_7() -> None:
+    config = {"lazyfree-lazy-eviction": "no", "lazyfree-lazy-expire": "no"}
+    state = Settings(
+        "redis", dict(BASELINE, **config), {"redis_version": "6.2.14"}, big_keys=(BIG := 11 * MIB,)
+    )
+    issue = BY_NAME["lazyfree-off-with-big-keys"].check(state, Figures("redis"))
+    assert issue.fix == (
+        "CONFIG SET lazyfree-lazy-eviction yes; CONFIG SET lazyfree-lazy-expire yes"
+    )
+    assert issue.evidence["biggest_sampled_key_bytes"] == BIG
