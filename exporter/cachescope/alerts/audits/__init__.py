@@ -7,11 +7,25 @@ analyze` runs them (analyze/audit.py), and `cachescope rules docs` lists them.
 
 from __future__ import annotations
 
-from cachescope.alerts.audits import memcached, memory, replication, security, topology
+from cachescope.alerts.audits import (
+    connections,
+    eviction,
+    latency,
+    memcached,
+    memory,
+    persistence,
+    replication,
+    security,
+    topology,
+)
 from cachescope.alerts.audits.model import AuditDef
 
 ALL: tuple[AuditDef, ...] = (
     *memory.AUDITS,
+    *eviction.AUDITS,
+    *persistence.AUDITS,
+    *connections.AUDITS,
+    *latency.AUDITS,
     *replication.AUDITS,
     *topology.AUDITS,
     *security.AUDITS,
