@@ -13,18 +13,21 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cachescope.alerts import audits
 from cachescope.cli import parse_audit_interval
 from cachescope.config.loader import parse_config
 from cachescope.config.records import TargetConfig
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.exposition.families import MetricSet, render
 from cachescope.fleet import Fleet
+from cachescope.rules import docs
 from cachescope.scrape.auditor import Audited, Auditor, Outcome, add_audited
 from prometheus_client.parser import text_string_to_metric_families
 from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
 from test_secret_echo import leaks, setup  # noqa: F401 (setup: the fixture of two echoing fakes)
 
 FINDING = "cachescope_config_finding"
+AUDIT_PAGE = Path(__file__).resolve().parent.parent / "docs" / "audit.md"
 
 
 def findings(exposition: Exposition, **labels: str) -> list[dict[str, str]]:
@@ -79,13 +82,19 @@ def test_audit_interval_zero_starts_no_thread_and_a_positive_one_does() -> None:
     config = parse_config("targets:\n  - uri: redis://127.0.0.1:1\n    name: nowhere\n")
     off = Fleet(config, audit_interval=0.0)
     assert off.auditor is None
-    assert "config-audit" not in {thread.name for thread in threading.enumerate()}
+    assert "config-audit" not in names()
     off.close()
     on = Fleet(config, audit_interval=3600.0)
     try:
-        assert "config-audit" in {thread.name for thread in threading.enumerate()}
+        assert "config-audit" in names()
     finally:
         on.close()
+    # Stopped, it ends after its audit of the closed port: before the next (unit) test.
+    wait_for(lambda: "config-audit" not in names(), what="the auditor thread to end")
+
+
+def names() -> set[str]:
+    return {thread.name for thread in threading.enumerate()}
 
 
 @pytest.mark.parametrize("text", ["0", "0s", "1s", "15m", "24h"])
@@ -174,3 +183,20 @@ def test_a_failed_audit_is_counted_and_logged_without_the_password(
     assert "info denied for <redacted>" in exporter.log()
     assert leaks(exporter.log(), password) == [], exporter.log()
     assert leaks(exporter.get("/metrics")[1], password) == []
+
+
+def test_the_audit_page_is_rendered_from_the_registry() -> None:
+    assert AUDIT_PAGE.read_text() == docs.audit_page(), (
+        "docs/audit.md is stale: run `cachescope rules docs`"
+    )
+
+
+def test_the_audit_page_has_every_check_with_what_it_reads() -> None:
+    page = docs.audit_page()
+    sections = dict((section.split("\n", 1)[0], section) for section in page.split("\n## ")[1:])
+    assert list(sections) == [check.name for check in audits.ALL]
+    for check in audits.ALL:
+        section = sections[check.name]
+        assert f"kind: {check.kind}; category: {check.category}" in section
+        assert check.rationale in section and check.action in section
+        assert all(f"`{name}`" in section for name in check.needs), check.name
