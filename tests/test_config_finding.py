@@ -18,9 +18,10 @@ from cachescope.cli import parse_audit_interval
 from cachescope.config.loader import parse_config
 from cachescope.config.records import TargetConfig
 from cachescope.config.yamlmarks import ConfigError
+from cachescope.dashboards import fleet
 from cachescope.exposition.families import MetricSet, render
 from cachescope.fleet import Fleet
-from cachescope.rules import docs
+from cachescope.rules import docs, thresholds
 from cachescope.scrape.auditor import Audited, Auditor, Outcome, add_audited
 from prometheus_client.parser import text_string_to_metric_families
 from servers import Exporter, Exposition, RedisServer, StartExporter, StartRedis, wait_for
@@ -200,3 +201,19 @@ def test_the_audit_page_has_every_check_with_what_it_reads() -> None:
         assert f"kind: {check.kind}; category: {check.category}" in section
         assert check.rationale in section and check.action in section
         assert all(f"`{name}`" in section for name in check.needs), check.name
+
+
+def test_the_fleet_dashboard_lists_the_findings_high_priority_first() -> None:
+    board = fleet.build(thresholds.load())
+    [panel] = [p for p in board["panels"] if p["title"] == "Configuration findings"]
+    assert panel["type"] == "table"
+    [query] = panel["targets"]
+    assert "cachescope_config_finding{" in query["expr"] and query["instant"]
+    assert 'job=~"$job", instance=~"$instance"' in query["expr"]
+    assert "by (job, instance, check, severity)" in query["expr"]
+    assert panel["options"]["sortBy"] == [{"displayName": "priority", "desc": True}]
+    [column] = panel["fieldConfig"]["overrides"]
+    mapped = {prop["id"]: prop["value"] for prop in column["properties"]}
+    texts = {k: v["text"] for k, v in mapped["mappings"][0]["options"].items()}
+    assert texts == {"3": "high", "2": "medium", "1": "low"}
+    assert any("#cachescopeconfigfinding" in link["url"] for link in mapped["links"])
