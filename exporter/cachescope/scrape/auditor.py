@@ -1,9 +1,10 @@
 """The configuration audit off the request path: one background thread per fleet.
 
 The thread walks the fleet's targets one at a time, auditing each at most once per
---audit.interval (the same sample, figures and checks as `cachescope analyze`), and keeps
-each target's last findings. A scrape adds the stored series and does no I/O, so an audit
-costs the targets one extra connection now and then, never a slower /metrics.
+--audit.interval, the first time one interval after it is first watched (the same sample,
+figures and checks as `cachescope analyze`), and keeps each target's last findings. A
+scrape adds the stored series and does no I/O, so an audit costs the targets one extra
+connection now and then, never a slower /metrics.
 
     cachescope_config_finding{instance="cache-a",check="maxmemory-unset",severity="medium"} 1
     cachescope_config_audit_age_seconds{instance="cache-a"} 42.1
@@ -122,7 +123,12 @@ class Auditor:
             self._audit(due[0])
 
     def _next_due(self) -> tuple[TargetConfig, float] | None:
-        """The target audited longest ago (never first), and seconds until it is due."""
+        """The target audited (or first seen) longest ago, and seconds until it is due.
+
+        A target's first audit is one interval after it is first seen: a restart or a
+        reload does not audit the whole fleet at once, and a short-lived exporter (a test,
+        a one-off run) does not audit at all.
+        """
         now = time.monotonic()
         targets = self._targets()
         known, fresh = self._results, {}
@@ -132,10 +138,8 @@ class Auditor:
         self._results = fresh  # targets gone or changed drop out here
         if not fresh:
             return None
-        oldest = min(fresh.values(), key=lambda a: -1.0 if a.attempted is None else a.attempted)
-        if oldest.attempted is None:
-            return oldest.target, 0.0
-        return oldest.target, oldest.attempted + self.interval - now
+        oldest = min(fresh.values(), key=_last)
+        return oldest.target, _last(oldest) + self.interval - now
 
     def _audit(self, target: TargetConfig) -> None:
         outcome = self._run(target)
@@ -165,6 +169,11 @@ class Auditor:
         if audited is None or audited.target != target:
             return
         add_audited(metrics, audited, labels, time.monotonic())
+
+
+def _last(audited: Audited) -> float:
+    """When the target was last audited, or first seen if never."""
+    return audited.seen if audited.attempted is None else audited.attempted
 
 
 def add_audited(metrics: MetricSet, audited: Audited, labels: Labels, now: float) -> None:
