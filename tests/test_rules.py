@@ -139,12 +139,14 @@ def test_docs_command_rewrites_only_the_marked_blocks(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     stale = (ROOT / "README.md").read_text().replace("| RedisDown", "| RedisGone", 1)
     readme.write_text(stale.replace("The pack has", "The pack had", 1))
-    runbooks = tmp_path / "runbooks.md"
-    args = ["rules", "docs", "--runbooks", str(runbooks), "--readme", str(readme)]
+    runbooks, audit = tmp_path / "runbooks.md", tmp_path / "audit.md"
+    args = ["rules", "docs", "--runbooks", str(runbooks), "--audit", str(audit)]
+    args += ["--readme", str(readme)]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert readme.read_text() == (ROOT / "README.md").read_text()
     assert runbooks.read_text() == RUNBOOKS_FILE.read_text()
+    assert audit.read_text() == (ROOT / "docs/audit.md").read_text()
     readme.write_text("# no markers here\n")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
@@ -275,7 +277,7 @@ def test_every_threshold_has_a_comment() -> None:
             "alerts:\n  RedisHitRatioLw:\n    threshold: 0.9\n",
             ":2: alerts.RedisHitRatioLw:",
             "unknown alert 'RedisHitRatioLw' (did you mean 'RedisHitRatioLow'?); the alerts are:"
-            " CachescopeExporterDown,",
+            " CachescopeConfigFinding,",
         ),
         (
             "alerts:\n  RedisDown:\n    fro: 1m\n",

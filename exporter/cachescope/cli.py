@@ -15,7 +15,7 @@ from cachescope.config.credentials import TLSConfig
 from cachescope.config.flags import TargetFlags, telemetry_paths
 from cachescope.config.loader import load_config
 from cachescope.config.records import TIMEOUT, RedisOptions
-from cachescope.config.schema import parse_duration
+from cachescope.config.schema import Bounds, parse_duration
 from cachescope.config.yamlmarks import ConfigError
 from cachescope.dashboards.cli import dashboards
 from cachescope.demo.cli import demo
@@ -67,6 +67,7 @@ def serve(
     limits_max_connections: int,
     shard: str,
     scrape_processes: int,
+    audit_interval: str,
     web_max_connections: int,
     web_shutdown_timeout: str,
     memcached_slab_metrics: bool,
@@ -121,6 +122,7 @@ def serve(
             grace = parse_duration(web_shutdown_timeout, TIMEOUT)
         except ValueError as exc:
             raise ConfigError(str(exc), "--web.shutdown-timeout") from None
+        audit_every = parse_audit_interval(audit_interval)
         service = Service(
             flags.load,
             address,
@@ -128,6 +130,7 @@ def serve(
             limits=limits,
             web_max_connections=web_max_connections,
             shutdown_grace=grace,
+            audit_interval=audit_every,
         )
         service.server.metrics_paths = metrics_paths
     except (ConfigError, ValueError) as exc:
@@ -140,6 +143,23 @@ def serve(
     log.info("starting cachescope", extra=fields(version=__version__, targets=targets))
     service.run()
     _exit_now()
+
+
+# --audit.interval: an audit samples its target for a second, so a shorter interval would
+# audit without pause; a day is the longest duration the other flags take.
+AUDIT_INTERVAL = Bounds(1.0, 86_400.0)
+
+
+def parse_audit_interval(text: str) -> float:
+    """--audit.interval in seconds: 0 turns the audit off, else 1s to 24h; ConfigError if not."""
+    wanted = f"0 (off) or a duration {AUDIT_INTERVAL.describe()}"
+    try:
+        seconds = parse_duration(text, Bounds(0.0, AUDIT_INTERVAL.high))
+    except ValueError:
+        seconds = -1.0
+    if seconds != 0 and not AUDIT_INTERVAL.low <= seconds <= AUDIT_INTERVAL.high:
+        raise ConfigError(f"must be {wanted}, not {text}", "--audit.interval")
+    return seconds
 
 
 def _log_translation() -> None:

@@ -12,6 +12,7 @@ from cachescope.config.records import Config, TargetConfig
 from cachescope.config.targets import Endpoint, EndpointKey, parse_uri
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.joined import Joined
+from cachescope.scrape.auditor import Auditor, audit_target
 from cachescope.scrape.discoverythread import DiscoveryThread, add_metrics, start_all
 from cachescope.scrape.shard import WHOLE, Shard, in_shard
 from cachescope.scrape.state import Scraper, TargetState, Task
@@ -54,7 +55,9 @@ def sd_group(target: TargetConfig) -> dict[str, object]:
 
 
 class Fleet:
-    def __init__(self, config: Config, limits: Limits = Limits()) -> None:
+    def __init__(
+        self, config: Config, limits: Limits = Limits(), *, audit_interval: float = 0.0
+    ) -> None:
         self.limits = limits
         self.config = config
         # One per target with `discover`, in config order; each asks its seed in the background.
@@ -73,6 +76,11 @@ class Fleet:
         self.scraper = Scraper(max_concurrency=limits.max_concurrency)
         self.workers: ProcessScraper | None = None  # started by the first large scrape_all
         self.refresh()
+        # --audit.interval: one thread audits the slice's targets in turn (0: no thread).
+        self.auditor: Auditor | None = None
+        if audit_interval > 0:
+            self.auditor = Auditor(audit_interval, self._audited, audit_target)
+            self.auditor.start()
 
     @staticmethod
     def _discoveries(config: Config, running: list[DiscoveryThread]) -> list[DiscoveryThread]:
@@ -112,6 +120,12 @@ class Fleet:
         self.refresh()
         for state in dynamic:
             state.close()
+
+    def _audited(self) -> list[TargetConfig]:
+        """What the auditor walks: the slice /metrics watches, whatever reloads change."""
+        with self._lock:
+            states = list(self.states.values())
+        return [state.target for state in states if not state.target.refused]
 
     def _new_state(self, target: TargetConfig, used: int) -> TargetState:
         """A state that keeps its connection while `used` is under the connection budget."""
@@ -181,8 +195,16 @@ class Fleet:
                     processes, self.limits.max_concurrency, self.scraper
                 )
         if workers is None:
-            return self.scraper.scrape_many(jobs, budget)
-        return workers.scrape_many(jobs, budget)
+            joined = self.scraper.scrape_many(jobs, budget)
+        else:
+            joined = workers.scrape_many(jobs, budget)
+        if self.auditor is not None:  # in this process, from the stored audits: no I/O
+            audits = MetricSet()
+            for job in jobs:
+                self.auditor.add_metrics(audits, job.state.target, job.labels)
+            if audits.sample_count():
+                joined.add(audits.rendered())
+        return joined
 
     def scrape_one(self, target: str, budget: float | None = None) -> MetricSet:
         """One target for /scrape, within `budget` seconds if given; Prometheus supplies
@@ -191,7 +213,10 @@ class Fleet:
         until = None if budget is None else time.monotonic() + budget
         # Each HTTP request has its own thread already, and the socket deadline
         # bounds the scrape, so one target needs no trip through the pool.
-        return state.scrape(state.target.labels, until)
+        metrics = state.scrape(state.target.labels, until)
+        if self.auditor is not None:  # the stored audit, under the scrape's base labels
+            self.auditor.add_metrics(metrics, state.target, ())
+        return metrics
 
     def resolve(self, text: str) -> TargetState:
         """Find the state for a /scrape target: by name, by address, or by allow rule.
@@ -289,6 +314,8 @@ class Fleet:
         """
         for thread in self.discoveries:
             thread.stop()
+        if self.auditor is not None:
+            self.auditor.stop()
         if self.workers is not None:
             self.workers.close()
         self.scraper.close()

@@ -182,6 +182,14 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         "processes; 0: one per CPU once the fleet has 200 targets or more).",
     ),
     _option(
+        "--audit.interval",
+        "audit_interval",
+        "AUDIT_INTERVAL",
+        default="15m",
+        help="How often a background thread audits each target's configuration, as "
+        "`cachescope analyze` does, for cachescope_config_finding (0: never; no thread).",
+    ),
+    _option(
         "--web.max-connections",
         "web_max_connections",
         "WEB_MAX_CONNECTIONS",

@@ -66,11 +66,12 @@ class Service:
         limits: Limits,
         web_max_connections: int,
         shutdown_grace: float,
+        audit_interval: float = 0.0,
     ) -> None:
         self._load = load
         self._reload_lock = threading.Lock()
         self.shutdown_grace = shutdown_grace
-        self.fleet = Fleet(load(), limits)
+        self.fleet = Fleet(load(), limits, audit_interval=audit_interval)
         self.server = ExporterServer(
             address, self.fleet, web, self.reload, web_max_connections=web_max_connections
         )

@@ -1,4 +1,4 @@
-"""Alerts about cachescope itself: the exporter process and its scrapes of each target."""
+"""Alerts about cachescope itself: the exporter, its scrapes of each target, its audit of them."""
 
 from __future__ import annotations
 
@@ -69,5 +69,29 @@ ALERTS = (
         category="latency",
         action="the server answers slowly: check its latency (long commands, swap) and the network",
         check=scrape_slow,
+    ),
+    AlertDef(
+        name="CachescopeConfigFinding",
+        # label_replace keeps the finding's own priority as `priority`: the rule's
+        # `severity: info` replaces the series' `severity` label on the alert.
+        expr=(
+            'label_replace(cachescope_config_finding{@{selector}} == 1, "priority", "$1",'
+            ' "severity", "(.+)")'
+        ),
+        summary="The configuration audit finds a setting that will hurt a cache.",
+        description=(
+            "The configuration audit of {{ $labels.instance }} finds {{ $labels.check }}"
+            " ({{ $labels.priority }} priority) for more than @{for}; `cachescope analyze`"
+            " shows the evidence and the exact fix."
+        ),
+        category="availability",
+        action=(
+            "run `cachescope analyze` on the instance and apply the finding's fix line, or accept "
+            "the setting knowingly"
+        ),
+        unjudged=(
+            "it is the configuration audit itself, which analyze reports in full (evidence and "
+            "fix) in its audit section"
+        ),
     ),
 )

@@ -36,6 +36,25 @@ INFO = (
     '  or label_replace(memcached_version{SEL}, "role", "memcached", "", "")\n'
     ")"
 )
+# The audit's findings with their priority as a number, so the table sorts high first and
+# colours each: high 3, medium 2, low 1 (the series' own value is always 1).
+FINDINGS = (
+    "max by (job, instance, check, severity) (\n"
+    '  3 * cachescope_config_finding{SEL, severity="high"}\n'
+    '  or 2 * cachescope_config_finding{SEL, severity="medium"}\n'
+    '  or cachescope_config_finding{SEL, severity="low"}\n'
+    ")"
+)
+PRIORITY_MAPPINGS = [
+    {
+        "type": "value",
+        "options": {
+            "3": {"text": "high", "color": "red", "index": 0},
+            "2": {"text": "medium", "color": "orange", "index": 1},
+            "1": {"text": "low", "color": "yellow", "index": 2},
+        },
+    }
+]
 ALERT_COUNT = f"count by (job, instance) ({FIRING}}})\nor max by (job, instance) (0 * {UP})"
 
 
@@ -153,6 +172,24 @@ def fleet_table(thresholds: dict[str, Any]) -> grafana.Panel:
     return panel
 
 
+def findings_table(thresholds: dict[str, Any]) -> grafana.Panel:
+    """One row per configuration finding across the fleet: instance, check, priority."""
+    runbook = panel_kw(thresholds, runbooks=("CachescopeConfigFinding",))["links"]
+    return grafana.table(
+        "Configuration findings",
+        [grafana.target(q(FINDINGS), instant=True)],
+        "What the last configuration audit of each target found (cachescope serve"
+        " --audit.interval, default every 15 minutes): one row per setting that will hurt that"
+        " instance, high priority first. `cachescope analyze` shows each finding's evidence and"
+        " exact fix; docs/audit.md lists the checks. Empty when every target is configured well"
+        " or the audit is off.",
+        [grafana.column("Value", "priority", mappings=PRIORITY_MAPPINGS, links=runbook)],
+        sort_by="priority",
+        hide=["severity"],
+        height=8,
+    )
+
+
 def _stats(thresholds: dict[str, Any]) -> list[grafana.Panel]:
     down = [
         ("Redis targets down", "sum(1 - redis_up{SEL})", "RedisDown"),
@@ -216,6 +253,7 @@ def build(thresholds: dict[str, Any]) -> dict[str, Any]:
         grafana.row("Fleet"),
         *_stats(thresholds),
         fleet_table(thresholds),
+        findings_table(thresholds),
         grafana.row("Trends"),
         *trends,
     ]

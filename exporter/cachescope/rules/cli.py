@@ -67,14 +67,21 @@ def render(thresholds_path: str | None, output_format: str, output: str) -> None
     help="The runbook page to write, whole.",
 )
 @click.option(
+    "--audit",
+    "audit_path",
+    default="docs/audit.md",
+    type=click.Path(dir_okay=False),
+    help="The configuration audit's page to write, whole.",
+)
+@click.option(
     "--readme",
     "readme_path",
     default="README.md",
     type=click.Path(dir_okay=False, exists=True),
     help="The README whose alert blocks (between marker comments) to rewrite.",
 )
-def docs(runbooks_path: str, readme_path: str) -> None:
-    """Render the runbook page and README's alert tables from the alert registry."""
+def docs(runbooks_path: str, audit_path: str, readme_path: str) -> None:
+    """Render the runbook page, the audit page and README's alert tables from the registries."""
     readme = Path(readme_path)
     try:
         text = docs_rendering.readme(readme.read_text(encoding="utf-8"), thresholds_file.load())
@@ -85,5 +92,8 @@ def docs(runbooks_path: str, readme_path: str) -> None:
         click.echo(f"error: {readme_path} {exc}", err=True)
         sys.exit(1)
     Path(runbooks_path).write_text(docs_rendering.runbooks_page(), encoding="utf-8")
+    Path(audit_path).write_text(docs_rendering.audit_page(), encoding="utf-8")
     readme.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {runbooks_path} and the alert blocks of {readme_path}", err=True)
+    click.echo(
+        f"wrote {runbooks_path}, {audit_path} and the alert blocks of {readme_path}", err=True
+    )
