@@ -37,7 +37,7 @@ ROLE_LABEL = "instance_role"
 
 # Prometheus' own target labels, and the exporter's (cachescope_*, build info).
 _PROMETHEUS = ("instance", "job", "err", "error", "reason", "capability", "seed", "source")
-_EXPORTER = ("version", "python_version", "encoding", "status", "command")
+_EXPORTER = ("version", "python_version", "encoding", "status", "command", "check", "severity")
 # Redis: commandstats and latency, keyspace, replication, cluster, sentinel, the client
 # breakdown, keyspace sampling and streams; ROLE_LABEL is --append-instance-role-label's.
 _REDIS = (
