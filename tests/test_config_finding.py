@@ -47,7 +47,8 @@ def unset_maxmemory(exporter: Exporter, instance: str) -> list[dict[str, str]]:
 def test_misconfigured_redis_shows_its_finding_until_fixed(
     start_redis: StartRedis, start_exporter: StartExporter
 ) -> None:
-    server = start_redis("--maxmemory", "0")
+    # Configured as the practice says but for maxmemory: one finding, and only that one.
+    server = start_redis("--maxmemory", "0", "--latency-monitor-threshold", "100")
     exporter = start_exporter("--target", server.uri, "--audit.interval", "1s")
     instance = f"127.0.0.1:{server.port}"
     wait_for(lambda: unset_maxmemory(exporter, instance), what="the maxmemory-unset finding")
