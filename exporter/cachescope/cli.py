@@ -73,6 +73,7 @@ def serve(
     memcached_slab_metrics: bool,
     append_instance_role_label: bool,
     redis_client_breakdown: bool,
+    redis_search_indexes: tuple[str, ...],
     log_level: str,
     log_format: str,
 ) -> None:
@@ -105,6 +106,7 @@ def serve(
         redis=RedisOptions(
             append_instance_role_label=append_instance_role_label,
             client_breakdown=redis_client_breakdown,
+            search_indexes=redis_search_indexes,
         ),
     )
     try:

@@ -13,9 +13,17 @@ import click
 
 from cachescope.clioptions import normalize_log_level
 from cachescope.clioptions import serve_option as _option
-from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET
+from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, search_index_entry
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def search_indexes(ctx: click.Context, values: tuple[str, ...]) -> tuple[str, ...]:
+    """The --redis.search-indexes entries, each a name or a regex that compiles."""
+    try:
+        return tuple(search_index_entry(value) for value in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def one_listen_address(ctx: click.Context, values: tuple[str, ...]) -> str:
@@ -220,6 +228,16 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         is_flag=True,
         help="Count a Redis target's connections by client name, address family and idle time "
         "(CLIENT LIST on every scrape; at most 100 names per target).",
+    ),
+    _option(
+        "--redis.search-indexes",
+        "redis_search_indexes",
+        "REDIS_SEARCH_INDEXES",
+        multiple=True,
+        callback=lambda ctx, param, value: search_indexes(ctx, value),
+        help="RediSearch index of every Redis target to read with FT.INFO, repeatable: a name, "
+        "or a regex matched against the whole name (needs FT._LIST, RediSearch 2+); "
+        "at most 50 indexes per target.",
     ),
     _option(
         "--memcached.slab-metrics/--no-memcached.slab-metrics",

@@ -30,6 +30,7 @@ from cachescope.config.records import (
     DiscoveryConfig,
     RedisOptions,
     TargetConfig,
+    search_index_entry,
 )
 from cachescope.config.schema import (
     Node,
@@ -156,6 +157,7 @@ _TARGET = shorthand(
             "slab_metrics": boolean,
             "append_instance_role_label": boolean,
             "client_breakdown": boolean,
+            "search_indexes": list_of(via(search_index_entry), single=True),
         },
         required=("uri",),
     ),
@@ -257,8 +259,9 @@ def _redis_options(node: Node, fields: dict[str, Any], kind: str) -> RedisOption
     options = RedisOptions(
         append_instance_role_label=fields.get("append_instance_role_label", False),
         client_breakdown=fields.get("client_breakdown", False),
+        search_indexes=tuple(fields.get("search_indexes", ())),
     )
-    for field in ("append_instance_role_label", "client_breakdown"):
+    for field in ("append_instance_role_label", "client_breakdown", "search_indexes"):
         if getattr(options, field) and kind != "redis":
             raise node.at(field).error(f"{field} is for Redis targets")
     return options

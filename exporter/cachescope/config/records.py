@@ -6,6 +6,7 @@ loader.py reads them from YAML.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from cachescope.config.allow import AllowRule, Network
 from cachescope.config.credentials import NO_CREDENTIALS, Credentials
@@ -37,6 +38,8 @@ class RedisOptions:
     append_instance_role_label: bool = False
     # connections by client name, address family and idle time from CLIENT LIST
     client_breakdown: bool = False
+    # RediSearch indexes read with FT.INFO: names, or regexes matched against FT._LIST
+    search_indexes: tuple[str, ...] = ()
 
     def merged(self, other: RedisOptions) -> RedisOptions:
         """What either turns on: a flag turns an option on for every target."""
@@ -44,7 +47,19 @@ class RedisOptions:
             append_instance_role_label=self.append_instance_role_label
             or other.append_instance_role_label,
             client_breakdown=self.client_breakdown or other.client_breakdown,
+            search_indexes=tuple(dict.fromkeys(self.search_indexes + other.search_indexes)),
         )
+
+
+def search_index_entry(entry: str) -> str:
+    """A `search_indexes` entry checked: a name, or a regex that compiles; ValueError if not."""
+    if not entry.strip() or any(ord(char) < 32 for char in entry):
+        raise ValueError("a search index name is empty or holds a control character")
+    try:
+        re.compile(entry)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return entry
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

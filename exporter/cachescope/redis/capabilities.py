@@ -18,6 +18,7 @@ from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
 from cachescope.logs import fields
 from cachescope.redis.client import RedisConnection
+from cachescope.redis.search import is_pattern
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ CAPABILITIES = {
     "client_setname": "CLIENT",
     "commandlog": "COMMANDLOG",
     "cluster": "CLUSTER",
+    "search": "FT.INFO",  # RediSearch, when the target names indexes (search.py)
+    "search_list": "FT._LIST",  # RediSearch 2+, when one of them is a pattern
 }
 
 
@@ -58,6 +61,10 @@ def add_capabilities(metrics: MetricSet, target: TargetConfig, conn: RedisConnec
         used.add("commandlog")
     if conn.mode == "cluster":
         used.add("cluster")
+    if target.redis.search_indexes:
+        used.add("search")
+    if any(is_pattern(entry) for entry in target.redis.search_indexes):
+        used.add("search_list")
     for capability in sorted(used):
         command = target.config_command if capability == "config" else CAPABILITIES[capability]
         metrics.add(

@@ -20,7 +20,7 @@ from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
 from cachescope.logs import fields
-from cachescope.redis import capabilities, clients, cluster, identity, sections, sentinel
+from cachescope.redis import capabilities, clients, cluster, identity, search, sections, sentinel
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     SlowlogEntry,
@@ -75,6 +75,8 @@ class RedisCollector:
         # INFO's role at the last successful scrape: a failed scrape's redis_up 0 keeps
         # it, so that with the role label on an outage does not start new series.
         self.role = ""
+        indexes = target.redis.search_indexes
+        self.search = search.SearchIndexes(target.name, indexes) if indexes else None
 
     def close(self) -> None:
         self.connection.close()
@@ -106,6 +108,8 @@ class RedisCollector:
             commands += list(COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
             commands += [CLUSTER_INFO, CLUSTER_NODES]
+        if self.search is not None:
+            commands += self.search.commands(refused, search.now())
         if self._client_list_skipped() is None:
             commands.append(CLIENT_LIST)
         return commands
@@ -166,6 +170,9 @@ class RedisCollector:
             if reopened:  # what the old connection found refused is asked again, once
                 fresh = [c for c in self._commands(conn.mode, conn.masters) if c not in commands]
                 replies.update(self._probe(fresh, deadline))
+        if self.search is not None and conn.mode != "sentinel":
+            extra = self.search.followup(replies, list(replies), search.now())
+            replies.update(self._run(extra, deadline) if extra else {})
         if role_label:
             self.role = identity.role_of(fields)
             metrics.rebase(identity.with_role(metrics.base_labels, self.role))
@@ -185,6 +192,8 @@ class RedisCollector:
         sections.add_config(metrics, config, fields, CONFIG_METRICS)
         sections.add_keyspace(metrics, databases, _db_count(config, fields))
         self._add_clients(metrics, replies.get(CLIENT_LIST))
+        if self.search is not None:
+            self.search.add(metrics, replies)
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
         for command, name in COMMANDLOG.items():
@@ -247,7 +256,9 @@ class RedisCollector:
         if command[:2] == ("SENTINEL", "CKQUORUM"):
             return  # a failed quorum check is an answer, not a refusal
         refused = self.connection.unavailable
-        if command[0] not in refused and capabilities.is_refusal(text):
+        if command[0] == search.FT_INFO and self.search and not capabilities.is_refusal(text):
+            self.search.failed(command[1], text, search.now())
+        elif command[0] not in refused and capabilities.is_refusal(text):
             refused[command[0]] = text
         elif command[0] not in refused:
             failed = fields(target=self.target.name, command=command[0], error=text)
