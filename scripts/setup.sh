@@ -9,6 +9,7 @@ packages=(
   redis-server redis-tools redis-sentinel memcached
   prometheus prometheus-alertmanager prometheus-redis-exporter
   chromium fonts-dejavu-core
+  redis-redisearch  # issue 24, search indexes: RediSearch 1.2 for tests/test_redis_search.py
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

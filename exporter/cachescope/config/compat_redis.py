@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cachescope.config.compatflag import EITHER, REDIS, CompatFlag, go_bool, switch
 from cachescope.config.compatflag import alias as _alias
 from cachescope.config.compatflag import no as _no
@@ -23,6 +25,21 @@ def _log_level(value: str) -> tuple[str, ...]:
     if level not in ("debug", "info", "warn", "warning", "error"):
         raise ValueError("takes trace, debug, info, warn, error, fatal or panic")
     return (f"--log.level={level}",)
+
+
+SEARCH_OPTION = "--redis.search-indexes"
+EVERY_INDEX = ".*"
+
+
+def _check_search_indexes(value: str) -> tuple[str, ...]:
+    """redis_exporter's regex, found anywhere in a name: ours matches the whole name."""
+    try:
+        re.compile(value)
+    except re.error:
+        raise ValueError("takes a regular expression") from None
+    if value in ("", EVERY_INDEX):
+        return (f"{SEARCH_OPTION}={EVERY_INDEX}",)
+    return (f"{SEARCH_OPTION}=.*(?:{value}).*",)
 
 
 _CONFIG = "a target's settings in --config.file (README, Configuration)"
@@ -268,18 +285,23 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
         boolean=True,
         same="false",
     ),
-    _no(
-        "include-search-indexes-metrics",
-        _R + "INCL_SEARCH_INDEXES_METRICS",
-        "RediSearch index metrics are not collected",
+    CompatFlag(
+        name="include-search-indexes-metrics",
+        peer=REDIS,
+        env=_R + "INCL_SEARCH_INDEXES_METRICS",
+        option=SEARCH_OPTION,
         boolean=True,
-        same="false",
+        to_args=lambda value: (f"{SEARCH_OPTION}={EVERY_INDEX}",) if go_bool(value) else (),
+        note=f"{SEARCH_OPTION}='{EVERY_INDEX}' (every index FT._LIST shows, at most 50)",
     ),
-    _no(
-        "check-search-indexes",
-        _R + "CHECK_SEARCH_INDEXES",
-        "RediSearch is not collected",
-        same=(".*", ""),
+    CompatFlag(
+        name="check-search-indexes",
+        peer=REDIS,
+        env=_R + "CHECK_SEARCH_INDEXES",
+        option=SEARCH_OPTION,
+        to_args=_check_search_indexes,
+        note=f"{SEARCH_OPTION} (its regex matched anywhere in the name, as redis_exporter "
+        "does; only with --include-search-indexes-metrics)",
     ),
     _no(
         "include-sentinel-peer-info",

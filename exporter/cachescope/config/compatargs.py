@@ -15,6 +15,7 @@ from cachescope.config.compat import BY_NAME, CompatFlag, go_bool
 from cachescope.config.compatflag import EITHER
 
 PASSWORD_OPTION = "--redis.password"
+SEARCH_OPTION = "--redis.search-indexes"
 TARGET_OPTION = "--target"
 
 
@@ -48,6 +49,7 @@ def translate(
         _targets_beside_memcached(environ, by_name, out)
     if "--memcached.tls.enable" in given:
         _memcached_over_tls(out)
+    _search_indexes(out)
     if PASSWORD_OPTION in given:
         out.warnings.append(
             f"{PASSWORD_OPTION} on the command line shows in the process list (ps, "
@@ -115,6 +117,24 @@ def _memcached_over_tls(out: Translation) -> None:
     out.args = [tls + arg[len(prefix) :] if arg.startswith(prefix) else arg for arg in out.args]
     if not out.error and not any(arg.startswith(tls) for arg in out.args):
         out.error = "--memcached.tls.enable needs --memcached.address"
+
+
+def _search_indexes(out: Translation) -> None:
+    """redis_exporter reads --check-search-indexes only with --include-search-indexes-metrics.
+
+    Both became --redis.search-indexes: the switch as '.*', the regex as '.*(?:R).*'.
+    The regex replaces the switch's every index; without the switch it is dropped.
+    """
+    every, regex = f"{SEARCH_OPTION}=.*", f"{SEARCH_OPTION}=.*(?:"
+    if not any(arg.startswith(regex) for arg in out.args):
+        return
+    if every in out.args:
+        out.args = [arg for arg in out.args if arg != every]
+    else:
+        out.args = [arg for arg in out.args if not arg.startswith(regex)]
+        out.notes.append(
+            "--check-search-indexes changes nothing without --include-search-indexes-metrics"
+        )
 
 
 def _two_dashes(token: str) -> str:
