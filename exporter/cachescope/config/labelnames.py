@@ -47,6 +47,7 @@ _REDIS = (
     + ("master_name", "master_status")
     + ("client_name", "family", "idle")
     + ("key", "key_group", "type", "stream", "group")
+    + ("index_name",)
 )
 _MEMCACHED = ("slab", "lru")
 # Target labels that discovery gives a node, not labels a family adds: a user may set them
