@@ -3,8 +3,8 @@
 Every test runs `python -m cachescope analyze` as a user would, against real
 redis-server processes (or a proxy in front of one) on free loopback ports, and
 validates the JSON against docs/analyze-report.schema.json. Tests marked
-`# BROKEN:` fail on the code they were written against: each shows a promise of
-the issue or README that does not hold.
+`# Broke:` failed on the code they were written against: each shows a promise of
+the issue or README that did not hold.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ FIX_CASES = [
 def test_fix_is_an_exact_command_that_clears_the_finding(
     args: tuple[str, ...], ttl: bool, check: str
 ) -> None:
-    # BROKEN: the fix of these checks is not "the exact CONFIG SET or config-file line": it
+    # Broke: fix lines carried "# ..." remarks and "; then": not commands the server accepts
+    # Was: the fix of these checks is not "the exact CONFIG SET or config-file line": it
     # carries a trailing "# ..." remark (and open-without-auth two commands joined by "; then"),
     # which redis-cli sends as arguments: "CONFIG SET maxmemory-policy allkeys-lru  # or give
     # the keys a TTL" is refused with "syntax error" (7.0, Valkey 8.1) or "Unknown subcommand"
@@ -112,7 +113,8 @@ def test_fix_is_an_exact_command_that_clears_the_finding(
 def test_dangerous_commands_check_does_not_pass_silently_for_a_user_that_cannot_see_its_acl() -> (
     None
 ):
-    # BROKEN: an application user `+@all -@admin` may run FLUSHALL, FLUSHDB and KEYS (they are
+    # Broke: refused ACL DRYRUN/WHOAMI counted as checked; unreadable data now means notRun
+    # Was: an application user `+@all -@admin` may run FLUSHALL, FLUSHDB and KEYS (they are
     # @dangerous/@keyspace, not @admin) - the issue's very case "dangerous commands available to
     # the application user where ACLs are in use". It cannot run ACL GETUSER or ACL DRYRUN, so the
     # check cannot know; yet analyze lists dangerous-commands-allowed under audit.checked, not in
@@ -162,7 +164,8 @@ def idle_primary_with_replica() -> Iterator[RedisServer]:
 
 
 def test_replication_write_rate_is_the_sampled_one(idle_primary_with_replica: RedisServer) -> None:
-    # BROKEN: repl-backlog-small (and replica-buffer-too-small) judge "the write rate" as
+    # Broke: write rate was master_repl_offset / uptime (lifetime), not the sample's delta
+    # Was: repl-backlog-small (and replica-buffer-too-small) judge "the write rate" as
     # master_repl_offset / uptime, a lifetime average, not the rate of the sample: on a primary
     # that took a bulk load and now writes nothing (master_repl_offset the same before and after
     # the sample), the report says "repl-backlog-size 1MB covers 0.4 s of writes at 2.3MB/s" as a
