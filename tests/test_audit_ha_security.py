@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -133,12 +134,23 @@ def test_busy_primary_with_small_backlog_and_replica_buffer_is_found(start_redis
     )
     replica: RedisServer = start_redis("--replicaof", "127.0.0.1", str(primary.port))
     wait_for_link_up(replica)
-    with primary.client() as client:
-        pipe = client.pipeline(transaction=False)
-        for n in range(200):
-            pipe.set(f"blob:{n}", b"x" * 100_000)
-        pipe.execute()
-    found = findings(primary.uri)
+    # The rate judged is the one during the sample: write while analyze samples.
+    stop = threading.Event()
+
+    def write() -> None:
+        with primary.client() as client:
+            n = 0
+            while not stop.wait(0.05):  # ~2MB/s, far above the 16kb backlog's minute
+                client.set(f"blob:{n % 200}", b"x" * 100_000)
+                n += 1
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        found = findings(primary.uri)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
     backlog = found["repl-backlog-small"]
     assert backlog["evidence"]["repl-backlog-size"] == 16384
     assert backlog["evidence"]["seconds_covered"] < 60

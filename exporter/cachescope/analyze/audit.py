@@ -36,6 +36,12 @@ def evaluate(settings: Settings, figures: Figures) -> tuple[list[Recommendation]
             reason = settings.unread or f"the server did not answer {', '.join(missing)}"
             not_run.append(_not_run(audit_def, reason))
             continue
+        unread = [
+            settings.unread_data[src] for src in audit_def.reads if src in settings.unread_data
+        ]
+        if unread:  # judged blind, silence would read as a clean bill of health
+            not_run.append(_not_run(audit_def, "; ".join(unread)))
+            continue
         checked.append(audit_def.name)
         issue = audit_def.check(settings, figures)
         if issue is None:

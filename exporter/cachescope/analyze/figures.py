@@ -38,6 +38,7 @@ class SentinelMaster:
     ok_sentinels: float | None
     quorum: float | None
     ckquorum_ok: bool
+    address: str = ""  # host:port of the primary, as the sentinel sees it
 
 
 @dataclass
@@ -88,6 +89,9 @@ class Figures:
     last_io_seconds: float | None = None
     replicas: list[Replica] = field(default_factory=list)
     full_syncs: float | None = None  # total since start, and its age: see _full_syncs
+    # Bytes/s through the replication stream during the interval (master_repl_offset's
+    # delta: a replica's offset follows its primary's stream too).
+    repl_bytes_per_second: float | None = None
     # persistence
     rdb_ok: bool | None = None
     rdb_saves: float | None = None
@@ -223,6 +227,7 @@ def _add_replication(figures: Figures, samples: Samples) -> None:
     last = samples.second
     link = last.value("redis_master_link_up")
     figures.link_up = None if link is None else link == 1
+    figures.repl_bytes_per_second = _rate(samples, "redis_master_repl_offset")
     figures.last_io_seconds = last.value("redis_master_last_io_seconds_ago")
     lags = {
         (labels.get("slave_ip"), labels.get("slave_port")): value
@@ -260,6 +265,7 @@ def _add_cluster_and_sentinel(figures: Figures, last: Reading) -> None:
                 quorum=last.value("redis_sentinel_master_setting_ckquorum", master_name=name),
                 ckquorum_ok=last.value("redis_sentinel_master_ckquorum_status", master_name=name)
                 != 0,
+                address=labels.get("master_address", ""),
             )
         )
 

@@ -52,7 +52,13 @@ def _redis(
 ) -> Settings:
     info = parse_info(_ok(connection.execute([("INFO", "ALL")], deadline)[0]))
     config, unread = _config(connection, target, names, info, deadline)
-    user, allowed = _acl(connection, info, deadline)
+    user, allowed, acl_unread = _acl(connection, info, deadline)
+    authenticated = target.credentials.password is not None
+    users, users_unread = _acl_users(connection, info, deadline)
+    big_keys, keys_unread = _big_keys(connection, info, deadline)
+    unread_data = {"acl": acl_unread, "big_keys": keys_unread}
+    # Who else may log in matters only to a connection that did not authenticate.
+    unread_data["acl_users"] = "" if authenticated else users_unread
     return Settings(
         "redis",
         config,
@@ -60,9 +66,10 @@ def _redis(
         unread,
         acl_user=user,
         acl_allowed=allowed,
-        big_keys=_big_keys(connection, info, deadline),
-        authenticated=target.credentials.password is not None,
-        acl_users=_acl_users(connection, info, deadline),
+        big_keys=big_keys,
+        authenticated=authenticated,
+        acl_users=users,
+        unread_data={source: why for source, why in unread_data.items() if why},
     )
 
 
@@ -92,49 +99,59 @@ def _config(
 
 def _acl(
     connection: RedisConnection, info: dict[str, str], deadline: float
-) -> tuple[str | None, dict[str, bool]]:
-    """The connected user and which dangerous commands it may run (Redis 7: ACL DRYRUN)."""
-    if _version(info) < (7,) or info.get("redis_mode") == "sentinel":
-        return None, {}
+) -> tuple[str | None, dict[str, bool], str]:
+    """The connected user, which dangerous commands it may run (ACL DRYRUN), and why not known."""
+    if _version(info) < (6,) or info.get("redis_mode") == "sentinel":
+        return None, {}, ""  # no ACLs: every connection is the one default user
     whoami = connection.execute([("ACL", "WHOAMI")], deadline)[0]
     if isinstance(whoami, ReplyError):
-        return None, {}
+        return None, {}, f"ACL WHOAMI refused: {whoami}"
     user = as_text(whoami)
+    if _version(info) < (7,):
+        unknown = "" if user == "default" else "ACL DRYRUN needs Redis 7"
+        return user, {}, unknown
     calls = [("ACL", "DRYRUN", user, *argv) for argv in DANGEROUS.values()]
     replies = connection.execute(calls, deadline)
-    if any(isinstance(reply, ReplyError) for reply in replies):
-        return user, {}  # DRYRUN itself refused (or unknown): nothing is known
+    refused = next((r for r in replies if isinstance(r, ReplyError)), None)
+    if refused is not None:
+        return user, {}, f"ACL DRYRUN refused: {refused}"
     # DRYRUN answers OK, or a bulk string saying why the user may not run it.
     allowed = {name: as_text(r) == "OK" for name, r in zip(DANGEROUS, replies, strict=True)}
-    return user, allowed
+    return user, allowed, ""
 
 
 def _acl_users(
     connection: RedisConnection, info: dict[str, str], deadline: float
-) -> tuple[str, ...]:
-    """The ACL users the server lists (Redis 6+), or () where the command is refused."""
+) -> tuple[tuple[str, ...], str]:
+    """The ACL users the server lists (Redis 6+), and why they are not known."""
     if _version(info) < (6,) or info.get("redis_mode") == "sentinel":
-        return ()
+        return (), ""
     reply = connection.execute([("ACL", "USERS")], deadline)[0]
     if not isinstance(reply, list):
-        return ()
-    return tuple(sorted(as_text(name) for name in reply))
+        return (), f"ACL USERS refused: {reply}"
+    return tuple(sorted(as_text(name) for name in reply)), ""
 
 
 def _big_keys(
     connection: RedisConnection, info: dict[str, str], deadline: float
-) -> tuple[int, ...]:
-    """The memory of up to RANDOM_KEYS random keys of db0, largest first."""
+) -> tuple[tuple[int, ...], str]:
+    """The memory of up to RANDOM_KEYS random keys of db0, largest first, and why not known."""
     if info.get("redis_mode") == "sentinel" or "db0" not in info:
-        return ()
+        return (), ""
     keys = connection.execute([("RANDOMKEY",)] * RANDOM_KEYS, deadline)
+    refused = next((k for k in keys if isinstance(k, ReplyError)), None)
+    if refused is not None:
+        return (), f"RANDOMKEY refused: {refused}"
     names = sorted({key for key in keys if isinstance(key, bytes)})
     if not names:
-        return ()
+        return (), ""
     sizes = connection.execute(
         [("MEMORY", "USAGE", key, "SAMPLES", "0") for key in names], deadline
     )
-    return tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True))
+    refused = next((s for s in sizes if isinstance(s, ReplyError)), None)
+    if refused is not None:
+        return (), f"MEMORY USAGE refused: {refused}"
+    return tuple(sorted((s for s in sizes if isinstance(s, int)), reverse=True)), ""
 
 
 def _memcached(target: TargetConfig, deadline: float) -> Settings:
@@ -147,6 +164,9 @@ def _memcached(target: TargetConfig, deadline: float) -> Settings:
     stats, settings, slab_stats, item_stats = (r if isinstance(r, dict) else {} for r in replies)
     if not stats:
         raise ScrapeError("command", f"stats failed: {replies[0]}")
+    # An empty `stats items` is a server with no items; a reply that is no dict, a refusal.
+    failed = [c for c, r in zip(commands[2:], replies[2:], strict=True) if not isinstance(r, dict)]
+    slabs_unread = f"{' and '.join(failed)} refused" if failed else ""
     per_slab = split_slabs(slab_stats).per_slab
     items = split_items(item_stats)
     slabs = tuple(
@@ -158,7 +178,8 @@ def _memcached(target: TargetConfig, deadline: float) -> Settings:
         for slab, fields in sorted(per_slab.items(), key=lambda pair: int(pair[0]))
     )
     unread = "" if settings else "stats settings refused"
-    return Settings("memcached", settings, stats, unread, slabs=slabs)
+    unread_data = {"slabs": slabs_unread} if slabs_unread else {}
+    return Settings("memcached", settings, stats, unread, slabs=slabs, unread_data=unread_data)
 
 
 def _ok(reply: Any) -> Any:

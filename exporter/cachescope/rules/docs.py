@@ -36,8 +36,12 @@ AUDIT_INTRO = """# Configuration audit
 `cachescope analyze` reads each target's settings (`CONFIG GET` of the names below, never
 `CONFIG GET *`; Memcached's `stats settings`) against the figures of the same sample, and
 reports each setting that will hurt this instance, with the settings and figures it read
-as `evidence` and the exact line that fixes it as `fix`. A check whose settings cannot be
-read (CONFIG refused or renamed away) is listed in the report's `audit.notRun`, with why.
+as `evidence` and the exact line that fixes it as `fix`: a command the server accepts as
+printed (two or more joined by `; ` where one cannot carry them, as before Redis 7), or the
+config-file or command-line line where no command can change the setting; never a remark,
+whose alternatives the `issue` text gives instead. A check whose data cannot be read
+(CONFIG refused or renamed away, ACL DRYRUN or RANDOMKEY refused) is listed in the
+report's `audit.notRun`, with why, never as checked with nothing found.
 
 `cachescope serve` runs the same checks in a background thread, each target at most once
 per `--audit.interval` (default 15m, `0` off), and exports what the last audit found as

@@ -41,16 +41,13 @@ def _noeviction_with_ttls(s: Settings, f: Figures) -> AuditIssue | None:
         return None  # a store: refusing writes rather than losing keys is what it wants
     near = f.memory_ratio is not None and f.memory_ratio >= NEAR_FULL
     # Keys without a TTL are likely meant to stay: volatile-lru evicts only the others.
-    fix = (
-        "CONFIG SET maxmemory-policy allkeys-lru"
-        if with_ttl >= f.keys
-        else "CONFIG SET maxmemory-policy volatile-lru  # evicts only keys with a TTL"
-    )
+    policy_fix = "allkeys-lru" if with_ttl >= f.keys else "volatile-lru"
     return AuditIssue(
         issue=(
             f"maxmemory-policy noeviction on an instance used as a cache ({pct(share)} of the "
             f"{f.keys:.0f} keys have a TTL): when memory fills, writes fail with OOM instead "
             "of evicting keys that would expire anyway"
+            + ("" if with_ttl >= f.keys else "; volatile-lru evicts only the keys with a TTL")
         ),
         evidence={
             "maxmemory-policy": policy,
@@ -61,7 +58,7 @@ def _noeviction_with_ttls(s: Settings, f: Figures) -> AuditIssue | None:
             if f.memory_ratio is None
             else round(f.memory_ratio * 100, 1),
         },
-        fix=fix,
+        fix=f"CONFIG SET maxmemory-policy {policy_fix}",
         priority="high" if near else "medium",
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings
+from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings, config_set
 from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Figures
 
@@ -35,17 +35,9 @@ def _lazyfree_off(s: Settings, f: Figures) -> AuditIssue | None:
             "sampled_keys_above_threshold": len(big),
             "big_key_threshold_bytes": BIG_KEY_BYTES,
         },
-        fix=_config_set(s, [(name, "yes") for name in off]),
+        fix=config_set(s.info, [(name, "yes") for name in off]),
         priority="medium",
     )
-
-
-def _config_set(s: Settings, pairs: list[tuple[str, str]]) -> str:
-    """One CONFIG SET of several names on Redis 7+, else one command per name."""
-    major = s.info.get("redis_version", "0").split(".")[0]
-    if major.isdigit() and int(major) >= 7:
-        return "CONFIG SET " + " ".join(f"{name} {value}" for name, value in pairs)
-    return "; ".join(f"CONFIG SET {name} {value}" for name, value in pairs)
 
 
 def _slowlog_disabled(s: Settings, f: Figures) -> AuditIssue | None:
@@ -78,7 +70,7 @@ def _slowlog_disabled(s: Settings, f: Figures) -> AuditIssue | None:
             if slowest is None
             else round(slowest.avg_seconds, 6),
         },
-        fix=_config_set(s, pairs),
+        fix=config_set(s.info, pairs),
         priority="low",
     )
 
@@ -112,6 +104,7 @@ AUDITS = (
         ),
         needs=LAZYFREE,
         check=_lazyfree_off,
+        reads=("big_keys",),
         action="free big keys in the background (lazyfree-lazy-* yes), and split the keys",
     ),
     AuditDef(

@@ -42,7 +42,8 @@ def _default_memory(s: Settings, f: Figures) -> AuditIssue | None:
         issue=(
             f"memcached runs with the stock -m 64 and its items fill {pct(used / limit)} of "
             f"it ({human_bytes(used)}; {evictions} evictions since start): the cache is as "
-            "small as the default, not as the data or the host"
+            f"small as the default, not as the data or the host (the fix's {SUGGESTED_MB} MB, "
+            "or what the host can spare)"
         ),
         evidence={
             "limit_maxbytes": limit,
@@ -50,7 +51,7 @@ def _default_memory(s: Settings, f: Figures) -> AuditIssue | None:
             "evictions": evictions,
             "note": "Memcached does not report the host's memory: compare -m with it by hand",
         },
-        fix=f"memcached -m {SUGGESTED_MB}  # or what the host can spare, in MB",
+        fix=f"memcached -m {SUGGESTED_MB}",
         priority="medium" if evictions else "low",
     )
 
@@ -64,16 +65,16 @@ def _slab_imbalance(s: Settings, f: Figures) -> AuditIssue | None:
     empty = [size for size, _, used in s.slabs if used == 0]
     if not evicting or not empty:
         return None
-    fix = (
-        "slabs automove 1  # at runtime; add -o slab_automove=1 to the command line too"
-        if reassign == "yes"
-        else "memcached -o slab_reassign,slab_automove=1"
-    )
+    # With slab_reassign on, automove can start at runtime (and belongs on the command
+    # line too, said in the issue); without it only a restart with both options helps.
+    runtime = reassign == "yes"
+    fix = "slabs automove 1" if runtime else "memcached -o slab_reassign,slab_automove=1"
+    keep = "; add -o slab_automove=1 to the command line to keep it" if runtime else ""
     return AuditIssue(
         issue=(
             f"{len(evicting)} slab class(es) evict while {len(empty)} hold pages with no "
             f"item, and pages never move between classes (slab_reassign {reassign}, "
-            f"slab_automove {automove}): memory sits idle while items are dropped"
+            f"slab_automove {automove}): memory sits idle while items are dropped{keep}"
         ),
         evidence={
             "slab_reassign": reassign,
@@ -128,6 +129,7 @@ AUDITS = (
         ),
         needs=("slab_reassign", "slab_automove"),
         check=_slab_imbalance,
+        reads=("slabs",),
         action="let memcached move pages between slab classes (slab_reassign, slab_automove)",
     ),
     AuditDef(
@@ -140,6 +142,7 @@ AUDITS = (
         ),
         needs=("item_size_max",),
         check=_item_size,
+        reads=("slabs",),
         action="raise the item size limit (-I) above the biggest values, or split them",
     ),
 )

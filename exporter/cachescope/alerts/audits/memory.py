@@ -25,7 +25,7 @@ def _volatile_without_ttls(s: Settings, f: Figures) -> AuditIssue | None:
         issue=(
             f"maxmemory-policy {policy} can evict only keys with a TTL, and only "
             f"{pct(share)} of the {f.keys:.0f} keys have one: when memory fills, writes "
-            "fail with OOM instead of evicting"
+            "fail with OOM instead of evicting (or give the application's keys a TTL)"
         ),
         evidence={
             "maxmemory-policy": policy,
@@ -35,7 +35,7 @@ def _volatile_without_ttls(s: Settings, f: Figures) -> AuditIssue | None:
             if f.memory_ratio is None
             else round(f.memory_ratio * 100, 1),
         },
-        fix="CONFIG SET maxmemory-policy allkeys-lru  # or give the keys a TTL",
+        fix="CONFIG SET maxmemory-policy allkeys-lru",
         priority="high" if near else "medium",
     )
 

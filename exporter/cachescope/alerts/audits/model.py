@@ -14,6 +14,11 @@ from cachescope.analyze.figures import Figures
 
 # Audit findings stop short of critical: exit code 2 keeps meaning "it hurts now".
 AUDIT_PRIORITIES = ("high", "medium", "low")
+# A fix is what the user types, exactly: a command the server accepts as printed, or the
+# config-file (or command-line) line where no command can change the setting. Never a
+# remark: redis-cli would send a "# ..." as arguments. Where two commands are needed they
+# are joined by this separator, each part exact; alternatives go in the issue text.
+FIX_SEPARATOR = "; "
 Evidence = Mapping[str, str | float | int | bool | None]
 
 
@@ -36,6 +41,8 @@ class Settings:
     big_keys: tuple[int, ...] = ()
     # Memcached: per slab class, (chunk size, evictions since start, used chunks).
     slabs: tuple[tuple[int, float, float], ...] = ()
+    # What beyond CONFIG could not be read, and why: a source (see AuditDef.reads) -> reason.
+    unread_data: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +73,14 @@ class AuditDef:
     needs: tuple[str, ...]  # CONFIG names it reads: without them it cannot run
     check: Check
     action: str  # one line: what to do, for the table and `action` in JSON
+    # What else it reads ("acl", "acl_users", "big_keys", "slabs"): if one could not be
+    # read the check is reported as not run, never as checked with nothing found.
+    reads: tuple[str, ...] = ()
+
+
+def config_set(info: Mapping[str, str], pairs: list[tuple[str, str]]) -> str:
+    """One CONFIG SET of several names on Redis 7+, else one command per name."""
+    major = info.get("redis_version", "0").split(".")[0]
+    if major.isdigit() and int(major) >= 7:
+        return "CONFIG SET " + " ".join(f"{name} {value}" for name, value in pairs)
+    return FIX_SEPARATOR.join(f"CONFIG SET {name} {value}" for name, value in pairs)

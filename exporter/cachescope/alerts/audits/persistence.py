@@ -75,10 +75,11 @@ def _aof_always_on_cache(s: Settings, f: Figures) -> AuditIssue | None:
     return AuditIssue(
         issue=(
             f"appendfsync always on an instance used as a cache ({_why_cache(s, f)}): every "
-            f"write waits for a disk fsync{rate}, for data the cache can reload"
+            f"write waits for a disk fsync{rate}, for data the cache can reload (everysec "
+            "loses at most a second; appendonly no, nothing on disk at all)"
         ),
         evidence=evidence,
-        fix="CONFIG SET appendfsync everysec  # or appendonly no: a cache can reload",
+        fix="CONFIG SET appendfsync everysec",
         priority="medium",
     )
 
@@ -96,7 +97,8 @@ def _store_without_persistence(s: Settings, f: Figures) -> AuditIssue | None:
         issue=(
             f'no persistence (save "", appendonly no) on a store: {without} of the '
             f"{f.keys:.0f} keys have no TTL and noeviction keeps them, so they are meant to "
-            "stay, but a restart or crash empties the instance"
+            "stay, but a restart or crash empties the instance (an AOF with appendfsync "
+            "everysec, the default, loses at most a second)"
         ),
         evidence={
             "save": s.config.get("save", ""),
@@ -105,7 +107,7 @@ def _store_without_persistence(s: Settings, f: Figures) -> AuditIssue | None:
             "keys": int(f.keys),
             "keys_without_ttl": without,
         },
-        fix="CONFIG SET appendonly yes  # appendfsync everysec: at most a second lost",
+        fix="CONFIG SET appendonly yes",
         priority="medium",
     )
 

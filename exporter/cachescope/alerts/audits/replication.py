@@ -1,8 +1,9 @@
 """Replication settings against this instance's replicas and the rate it writes.
 
-The write rate is the replication stream's: the larger of INFO's instantaneous
-replication kbps and master_repl_offset over the uptime (an average since start, which a
-quiet server keeps near zero). Cluster and Sentinel settings: audits/topology.py.
+The write rate is the replication stream's during the analyze sample: master_repl_offset's
+delta over the interval (never offset / uptime, a lifetime average that a bulk load long
+ago keeps high on an idle primary); INFO's instantaneous kbps only where the offset was
+not sampled. Cluster and Sentinel settings: audits/topology.py.
 """
 
 from __future__ import annotations
@@ -28,17 +29,15 @@ BACKLOG_SECONDS = 60.0
 QUIET_BYTES_PER_SECOND = 1024.0
 
 
-def write_rate(fields: Mapping[str, str]) -> float:
-    """Bytes per second of the replication stream, as INFO shows it."""
+def write_rate(fields: Mapping[str, str], f: Figures) -> float:
+    """Bytes per second of the replication stream during the sample."""
+    if f.repl_bytes_per_second is not None:
+        return f.repl_bytes_per_second
     kbps = max(
         _num(fields, "instantaneous_output_repl_kbps") / max(_num(fields, "connected_slaves"), 1),
         _num(fields, "instantaneous_input_repl_kbps"),
     )
-    uptime = _num(fields, "uptime_in_seconds")
-    average = 0.0
-    if fields.get("role") == "master" and uptime > 0:
-        average = _num(fields, "master_repl_offset") / uptime
-    return max(kbps * 1024, average)
+    return kbps * 1024
 
 
 def _num(fields: Mapping[str, str], name: str) -> float:
@@ -120,7 +119,7 @@ def seconds_covered(hard: int, soft: int, soft_seconds: int, rate: float) -> flo
 
 def _replica_buffer(s: Settings, f: Figures) -> AuditIssue | None:
     limits = replica_limits(s.config.get("client-output-buffer-limit", ""))
-    rate = write_rate(s.info)
+    rate = write_rate(s.info, f)
     if limits is None or rate < QUIET_BYTES_PER_SECOND:
         return None
     hard, soft, soft_seconds = limits
@@ -162,7 +161,7 @@ def _mb(size: float) -> int:
 def _backlog_small(s: Settings, f: Figures) -> AuditIssue | None:
     info = s.info
     replicated = _num(info, "connected_slaves") > 0 or info.get("role") == "slave"
-    rate = write_rate(info)
+    rate = write_rate(info, f)
     if not replicated or rate < QUIET_BYTES_PER_SECOND:
         return None
     try:

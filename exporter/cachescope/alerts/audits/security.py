@@ -7,11 +7,14 @@ needs CONFIG GET, so CONFIG GET is never a finding; CONFIG SET is.
 
 from __future__ import annotations
 
-from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings
+from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings, config_set
 from cachescope.analyze.figures import Figures
 
 # Addresses that only the host itself reaches: an open door there is a local risk.
 LOOPBACK = ("127.", "::1", "-::1", "localhost")
+# The password the fix sets: a placeholder the server accepts, which the issue text asks
+# the user to replace (a generated one would put a secret in every report and log).
+PASSWORD_PLACEHOLDER = "CHANGE-ME"
 # Commands an application's user never needs: each can wipe, stall or reconfigure the
 # server (DEBUG SLEEP, KEYS on a big keyspace, CONFIG SET requirepass "").
 DANGEROUS = ("FLUSHALL", "FLUSHDB", "KEYS", "DEBUG", "CONFIG SET", "SHUTDOWN")
@@ -37,7 +40,8 @@ def _open_without_auth(s: Settings, f: Figures) -> AuditIssue | None:
         issue=(
             f"no password, no ACL user beyond default, and protected-mode no with bind "
             f"'{bind or '(all interfaces)'}': {reach} can read, write and reconfigure this "
-            "instance"
+            f"instance (the fix sets the password {PASSWORD_PLACEHOLDER}: put a long random "
+            "one in its place, or give the application an ACL user)"
         ),
         evidence={
             "protected-mode": "no",
@@ -45,18 +49,15 @@ def _open_without_auth(s: Settings, f: Figures) -> AuditIssue | None:
             "acl_users": ", ".join(s.acl_users) or None,
             "authenticated": False,
         },
-        fix=(
-            "ACL SETUSER default on >CHANGE-ME  # or requirepass in redis.conf; "
-            "then CONFIG SET protected-mode yes"
-        ),
+        fix=config_set(s.info, [("requirepass", PASSWORD_PLACEHOLDER), ("protected-mode", "yes")]),
         priority="low" if local else "medium",
     )
 
 
 def _dangerous_commands(s: Settings, f: Figures) -> AuditIssue | None:
     user = s.acl_user
-    if user is None or user == "default" or not s.acl_allowed:
-        return None  # ACLs not in use, or DRYRUN refused: nothing to judge
+    if user is None or user == "default":
+        return None  # ACLs not in use (an unreadable ACL is reported as not run)
     allowed = [name for name in DANGEROUS if s.acl_allowed.get(name)]
     if not allowed:
         return None
@@ -84,6 +85,7 @@ AUDITS = (
         ),
         needs=("protected-mode", "bind"),
         check=_open_without_auth,
+        reads=("acl_users",),
         action="require a password (an ACL user or requirepass) and turn protected-mode back on",
     ),
     AuditDef(
@@ -96,6 +98,7 @@ AUDITS = (
         ),
         needs=(),  # reads ACL DRYRUN, not CONFIG
         check=_dangerous_commands,
+        reads=("acl",),
         action="remove FLUSHALL, FLUSHDB, KEYS, DEBUG, CONFIG SET and SHUTDOWN from the user",
     ),
 )

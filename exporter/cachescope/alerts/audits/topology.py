@@ -78,16 +78,20 @@ def _sentinel_quorum(s: Settings, f: Figures) -> AuditIssue | None:
         count, quorum = int(master.ok_sentinels), int(master.quorum)
         if survives_one_loss(count, quorum):
             continue
+        # Under three sentinels no quorum survives a loss: the fix is the sentinel.conf
+        # line of a third sentinel (the issue says so), not a command.
+        host, _, port = master.address.rpartition(":")
         fix = (
             f"SENTINEL SET {master.name} quorum {count // 2 + 1}"
             if count >= 3
-            else f"run 3 sentinels, each with: sentinel monitor {master.name} <host> <port> 2"
+            else f"sentinel monitor {master.name} {host} {port} 2"
         )
+        more = "" if count >= 3 else "; run a third sentinel with the fix's sentinel.conf line"
         return AuditIssue(
             issue=(
                 f"master set {master.name}: {count} sentinel(s) up with quorum {quorum}; "
                 "with one sentinel down the others can no longer agree the primary failed "
-                "or elect a leader, and no failover happens"
+                f"or elect a leader, and no failover happens{more}"
             ),
             evidence={"master": master.name, "sentinels": count, "quorum": quorum},
             fix=fix,
