@@ -26,7 +26,14 @@ import pytest
 from cachescope.dashboards.render import build
 from cachescope.rules import thresholds
 from cachescope.rules.render import render_documents
-from servers import MemcachedServer, RedisServer, StartExporter, StartRedis, wait_for_link_up
+from servers import (
+    MemcachedServer,
+    RedisServer,
+    StartExporter,
+    StartRedis,
+    wait_for,
+    wait_for_link_up,
+)
 from test_rules_live import Prometheus
 from topology_servers import Cluster, SentinelSet
 
@@ -241,7 +248,10 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     tmp_path: Path,
 ) -> None:
     started = time.monotonic()
-    exporter = start_exporter("--config.file", str(config(tmp_path, **primary_etc)))
+    # A stock replica (latency-monitor-threshold 0) gives the audit panel a finding.
+    exporter = start_exporter(
+        "--config.file", str(config(tmp_path, **primary_etc)), "--audit.interval", "1s"
+    )
     rule_dir = tmp_path / "rules"
     rule_dir.mkdir()
     values = thresholds.load()
@@ -251,6 +261,7 @@ def test_every_panel_query_returns_data_from_a_live_prometheus(
     try:
         api = Api(prometheus)
         wait_for_data(api, started + 60)
+        wait_for(lambda: api.query("cachescope_config_finding", True)[1] > 0, 60, "an audit")
         # The harness itself: a missing series and bad PromQL are both caught.
         assert api.query('no_such_metric{job="cachescope"}', True) == (None, 0)
         assert api.query("rate(redis_up[", True)[0]
