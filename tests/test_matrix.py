@@ -1,6 +1,6 @@
 """The integration behaviours, against every Redis-protocol server of the matrix.
 
-Each test runs once per server (Redis 7.0, Redis 6.2, Valkey 8.1) and its id
+Each test runs once per server (Redis 7.0, 6.2, 8.2, Valkey 8.1) and its id
 names the server and version, e.g. `test_full_info_set[redis-6.2.14]`.
 """
 
@@ -89,6 +89,14 @@ def test_full_info_set_with_the_fields_this_version_has(
     else:
         assert labels["redis_version"] == redis_binary.version
         assert "server_name" not in labels and "valkey_version" not in labels
+
+    # The modules INFO lists (Redis 8.2 runs with FalkorDB's graph; vector sets are built in).
+    modules = {
+        have["name"]
+        for sample, have, _ in metrics.samples
+        if sample == "redis_module_info" and have.get("instance") == instance
+    }
+    assert modules == redis_binary.module_names
 
     # COMMANDLOG (Valkey 8.1): its three logs, and nothing of it on Redis.
     commandlog = metrics.get("redis_commandlog_large_request_length", instance=instance)
