@@ -198,3 +198,15 @@ def test_a_refused_info_modules_is_not_sent_again_and_the_scrape_stays_up(
         assert metrics.scrape_errors(instance) == {}
         assert set(modules(metrics)) == {"search"}
     assert bytes(refusing_stack.received).upper().count(b"MODULES") == 1
+
+
+def test_redis_exporters_include_modules_metrics_is_accepted_and_modules_come(
+    fake_stack: HostileServer, start_exporter: StartExporter
+) -> None:
+    env = {
+        "REDIS_ADDR": f"redis://{fake_stack.address}",
+        "REDIS_EXPORTER_INCL_MODULES_METRICS": "1",
+    }
+    metrics = start_exporter("--include-modules-metrics", env=env).metrics()
+    assert metrics.value("redis_search_number_of_indexes", instance=fake_stack.address) == 3
+    assert set(modules(metrics)) == {"search"}
