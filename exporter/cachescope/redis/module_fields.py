@@ -172,8 +172,8 @@ MODULE_TABLE: list[tuple[str, str, str, str]] = [
         "Vector externing LRU entries.",
     ),
     *(
-        (field, field[:-4] + "_count" if field.endswith("_cnt") else field, C, help_)
-        for field, help_ in (
+        (field, field.removesuffix("_cnt") + ("_count" if field.endswith("_cnt") else ""), C, h)
+        for field, h in (
             ("search_worker_pool_suspend_cnt", "Worker pool suspensions."),
             ("search_writer_resumed_cnt", "Writer resumptions."),
             ("search_reader_resumed_cnt", "Reader resumptions."),
