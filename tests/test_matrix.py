@@ -10,6 +10,7 @@ import contextlib
 import time
 
 import redis
+from cachescope.redis.fields import FIELDS, SKIPPED
 from matrix import ServerBinary
 from servers import Exposition, RedisServer, StartExporter, StartRedis, wait_for_link_up
 
@@ -43,6 +44,23 @@ def capabilities(metrics: Exposition, instance: str) -> dict[str, float]:
 
 def scrape_errors(metrics: Exposition, instance: str) -> dict[str, float]:
     return metrics.scrape_errors(instance)
+
+
+def missing_numeric_fields(
+    info: dict[str, object], metrics: Exposition, instance: str
+) -> list[str]:
+    """INFO's plain numeric fields that no family of the scrape carries."""
+    exported = {name for name, labels, _ in metrics.samples if labels.get("instance") == instance}
+    missing = []
+    for key, value in info.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if key in SKIPPED or key.startswith(("db", "module")):
+            continue
+        name = FIELDS[key].name if key in FIELDS else f"redis_{key}"
+        if name not in exported and f"{name}_total" not in exported:
+            missing.append(key)
+    return missing
 
 
 def test_full_info_set_with_the_fields_this_version_has(
@@ -97,6 +115,19 @@ def test_full_info_set_with_the_fields_this_version_has(
         if sample == "redis_module_info" and have.get("instance") == instance
     }
     assert modules == redis_binary.module_names
+
+    # Redis 7.4 and 8 add fields redis_exporter names; they come under its names and types.
+    if redis_binary.server == "redis" and redis_binary.version_tuple >= (8,):
+        for family, kind in {
+            "redis_expired_subkeys_total": "counter",
+            "redis_allocator_muzzy_bytes": "gauge",
+            "redis_total_blocking_keys_on_nokey": "gauge",
+            "redis_mem_overhead_db_hashtable_rehashing_bytes": "gauge",
+            "redis_io_threaded_prefetch_batches_total": "counter",
+        }.items():
+            assert metrics.types.get(family) == kind, family
+    # Every numeric INFO field is exported, named or as untyped `redis_<field>`.
+    assert missing_numeric_fields(client.info("everything"), metrics, instance) == []
 
     # COMMANDLOG (Valkey 8.1): its three logs, and nothing of it on Redis.
     commandlog = metrics.get("redis_commandlog_large_request_length", instance=instance)
