@@ -13,7 +13,10 @@ from collections.abc import Iterator
 import hostile
 import pytest
 import redis
+from cachescope.redis.sections import merge_module_fields
 from hostile import INFO_HEAD, HostileServer
+from hypothesis import given
+from hypothesis import strategies as st
 from matrix import REDIS_SERVERS
 from servers import Exposition, RedisServer, StartExporter, StartRedis
 
@@ -210,3 +213,25 @@ def test_redis_exporters_include_modules_metrics_is_accepted_and_modules_come(
     metrics = start_exporter("--include-modules-metrics", env=env).metrics()
     assert metrics.value("redis_search_number_of_indexes", instance=fake_stack.address) == 3
     assert set(modules(metrics)) == {"search"}
+
+
+_KEYS = st.from_regex(r"[a-z][a-z_]{0,12}", fullmatch=True)
+_VALUES = st.from_regex(r"[0-9a-z.=,]{0,8}", fullmatch=True)
+
+
+@given(
+    info_all=st.dictionaries(_KEYS, _VALUES, max_size=8),
+    section=st.dictionaries(_KEYS, _VALUES, max_size=8),
+)
+def test_module_fields_never_replace_info_all_nor_repeat_module_lines(
+    info_all: dict[str, str], section: dict[str, str]
+) -> None:
+    fields = {**info_all, "module": "name=search,ver=1"}
+    before = dict(fields)
+    lines = [b"# Modules", b"module:name=search,ver=1", b"module:name=bf,ver=2", b"# Search"]
+    lines += [f"{key}:{value}".encode() for key, value in section.items()]
+    merge_module_fields(fields, b"\r\n".join(lines) + b"\r\n")
+    assert {key: fields[key] for key in before} == before  # INFO ALL's values stand
+    assert not [key for key in fields if key.startswith("module#")]
+    added = {key: value for key, value in fields.items() if key not in before}
+    assert added == {key: value for key, value in section.items() if key not in before}
