@@ -7,11 +7,16 @@ names the server and version, e.g. `test_full_info_set[redis-6.2.14]`.
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import time
 
 import redis
+from cachescope.dashboards.render import build
 from cachescope.redis.fields import FIELDS, SKIPPED
-from matrix import ServerBinary
+from cachescope.rules import thresholds
+from cachescope.rules.render import render_documents
+from matrix import REDIS_SERVERS, ServerBinary
 from servers import Exposition, RedisServer, StartExporter, StartRedis, wait_for_link_up
 
 PASSWORD = "m4trix-Pa55word-z3"
@@ -229,3 +234,33 @@ def test_down_and_hung_targets_cost_only_their_own_series(
     metrics = exporter.metrics()
     for server in (hung, doomed, healthy):
         assert metrics.value("redis_up", instance=name(server)) == 1
+
+
+def families_read_by_rules_and_dashboards() -> set[str]:
+    """Every redis_* name in the rendered rules and dashboards (labels too: harmless here)."""
+    values = thresholds.load()
+    texts = [*render_documents(values, "prometheus").values(), json.dumps(build(values))]
+    return {name for text in texts for name in re.findall(r"\bredis_[a-z0-9_]+", text)}
+
+
+def test_redis_8_2_keeps_every_series_the_rules_and_dashboards_read_on_7_0(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    newest = next(binary for binary in REDIS_SERVERS if binary.version_tuple >= (8, 2))
+    old = start_redis()
+    new = start_redis(*newest.module_args, binary=newest.require())
+    for server in (old, new):
+        client = server.client()
+        client.set("user:1:profile", "x", ex=600)
+        client.get("user:1:profile")
+        client.get("missing")
+        with contextlib.suppress(redis.ResponseError):
+            client.execute_command("NOSUCHCOMMAND")
+    metrics = start_exporter("--target", old.uri, "--target", new.uri).metrics()
+
+    def samples(server: RedisServer) -> set[str]:
+        return {s for s, labels, _ in metrics.samples if labels.get("instance") == name(server)}
+
+    read = families_read_by_rules_and_dashboards()
+    assert len(read & samples(new)) > 30  # the rules and dashboards do read this scrape
+    assert sorted(read & samples(old) - samples(new)) == []
