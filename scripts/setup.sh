@@ -9,7 +9,7 @@ packages=(
   redis-server redis-tools redis-sentinel memcached
   prometheus prometheus-alertmanager prometheus-redis-exporter
   chromium fonts-dejavu-core
-  redis-redisearch  # issue 24, search indexes: RediSearch 1.2 for tests/test_redis_search.py
+  redis-redisearch  # issue 24: RediSearch 1.2 (/usr/lib/redis/modules/redisearch.so) for the module and search index tests
 )
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -166,7 +166,7 @@ def primary_and_replica(start_redis) -> tuple[RedisServer, RedisServer]:  # type
 
 @pytest.fixture(params=REDIS_SERVERS, ids=lambda binary: binary.id)
 def redis_binary(request: pytest.FixtureRequest) -> ServerBinary:
-    """Each Redis-protocol server of the matrix in turn (Redis 7.0, Redis 6.2, Valkey 8.1)."""
+    """Each Redis-protocol server of the matrix in turn (Redis 7.0, 6.2, 8.2, Valkey 8.1)."""
     binary: ServerBinary = request.param
     binary.require()
     return binary
@@ -178,6 +178,7 @@ def any_redis(redis_binary: ServerBinary) -> Iterator:  # type: ignore[type-arg]
     started: list[RedisServer] = []
 
     def start(*args: str, **kwargs: object) -> RedisServer:
+        args = (*redis_binary.module_args, *args)  # Redis 8.2 runs with its module loaded
         server = RedisServer(*args, binary=redis_binary.path, **kwargs)  # type: ignore[arg-type]
         started.append(server)
         return server

@@ -1,16 +1,22 @@
 """The integration behaviours, against every Redis-protocol server of the matrix.
 
-Each test runs once per server (Redis 7.0, Redis 6.2, Valkey 8.1) and its id
+Each test runs once per server (Redis 7.0, 6.2, 8.2, Valkey 8.1) and its id
 names the server and version, e.g. `test_full_info_set[redis-6.2.14]`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import time
 
 import redis
-from matrix import ServerBinary
+from cachescope.dashboards.render import build
+from cachescope.redis.fields import FIELDS, SKIPPED
+from cachescope.rules import thresholds
+from cachescope.rules.render import render_documents
+from matrix import REDIS_SERVERS, ServerBinary
 from servers import Exposition, RedisServer, StartExporter, StartRedis, wait_for_link_up
 
 PASSWORD = "m4trix-Pa55word-z3"
@@ -43,6 +49,23 @@ def capabilities(metrics: Exposition, instance: str) -> dict[str, float]:
 
 def scrape_errors(metrics: Exposition, instance: str) -> dict[str, float]:
     return metrics.scrape_errors(instance)
+
+
+def missing_numeric_fields(
+    info: dict[str, object], metrics: Exposition, instance: str
+) -> list[str]:
+    """INFO's plain numeric fields that no family of the scrape carries."""
+    exported = {name for name, labels, _ in metrics.samples if labels.get("instance") == instance}
+    missing = []
+    for key, value in info.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if key in SKIPPED or key.startswith(("db", "module")):
+            continue
+        name = FIELDS[key].name if key in FIELDS else f"redis_{key}"
+        if name not in exported and f"{name}_total" not in exported:
+            missing.append(key)
+    return missing
 
 
 def test_full_info_set_with_the_fields_this_version_has(
@@ -89,6 +112,27 @@ def test_full_info_set_with_the_fields_this_version_has(
     else:
         assert labels["redis_version"] == redis_binary.version
         assert "server_name" not in labels and "valkey_version" not in labels
+
+    # The modules INFO lists (Redis 8.2 runs with FalkorDB's graph; vector sets are built in).
+    modules = {
+        have["name"]
+        for sample, have, _ in metrics.samples
+        if sample == "redis_module_info" and have.get("instance") == instance
+    }
+    assert modules == redis_binary.module_names
+
+    # Redis 7.4 and 8 add fields redis_exporter names; they come under its names and types.
+    if redis_binary.server == "redis" and redis_binary.version_tuple >= (8,):
+        for family, kind in {
+            "redis_expired_subkeys_total": "counter",
+            "redis_allocator_muzzy_bytes": "gauge",
+            "redis_total_blocking_keys_on_nokey": "gauge",
+            "redis_mem_overhead_db_hashtable_rehashing_bytes": "gauge",
+            "redis_io_threaded_prefetch_batches_total": "counter",
+        }.items():
+            assert metrics.types.get(family) == kind, family
+    # Every numeric INFO field is exported, named or as untyped `redis_<field>`.
+    assert missing_numeric_fields(client.info("everything"), metrics, instance) == []
 
     # COMMANDLOG (Valkey 8.1): its three logs, and nothing of it on Redis.
     commandlog = metrics.get("redis_commandlog_large_request_length", instance=instance)
@@ -190,3 +234,33 @@ def test_down_and_hung_targets_cost_only_their_own_series(
     metrics = exporter.metrics()
     for server in (hung, doomed, healthy):
         assert metrics.value("redis_up", instance=name(server)) == 1
+
+
+def families_read_by_rules_and_dashboards() -> set[str]:
+    """Every redis_* name in the rendered rules and dashboards (labels too: harmless here)."""
+    values = thresholds.load()
+    texts = [*render_documents(values, "prometheus").values(), json.dumps(build(values))]
+    return {name for text in texts for name in re.findall(r"\bredis_[a-z0-9_]+", text)}
+
+
+def test_redis_8_2_keeps_every_series_the_rules_and_dashboards_read_on_7_0(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    newest = next(binary for binary in REDIS_SERVERS if binary.version_tuple >= (8, 2))
+    old = start_redis()
+    new = start_redis(*newest.module_args, binary=newest.require())
+    for server in (old, new):
+        client = server.client()
+        client.set("user:1:profile", "x", ex=600)
+        client.get("user:1:profile")
+        client.get("missing")
+        with contextlib.suppress(redis.ResponseError):
+            client.execute_command("NOSUCHCOMMAND")
+    metrics = start_exporter("--target", old.uri, "--target", new.uri).metrics()
+
+    def samples(server: RedisServer) -> set[str]:
+        return {s for s, labels, _ in metrics.samples if labels.get("instance") == name(server)}
+
+    read = families_read_by_rules_and_dashboards()
+    assert len(read & samples(new)) > 30  # the rules and dashboards do read this scrape
+    assert sorted(read & samples(old) - samples(new)) == []

@@ -281,9 +281,10 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
     _no(
         "include-modules-metrics",
         _R + "INCL_MODULES_METRICS",
-        "module metrics are not collected (INFO's # Modules section is read for redis_module_info)",
+        "cachescope always exports redis_module_info and, where a module is loaded, its own "
+        "INFO section (search_*, bf_*, json_*) under redis_exporter's names",
         boolean=True,
-        same="false",
+        same=EITHER,
     ),
     CompatFlag(
         name="include-search-indexes-metrics",

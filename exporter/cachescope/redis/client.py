@@ -85,6 +85,7 @@ class RedisConnection(Connection):
         self.version: tuple[int, ...] = ()
         self.masters: list[str] = []
         self.commandlog = False  # Valkey 8.1+: COMMANDLOG exists
+        self.modules = False  # INFO ALL lists a module: its own sections need INFO MODULES
         self.clients = 0  # connected_clients at the last INFO: whether CLIENT LIST fits
 
     def on_connect(self, deadline: float) -> None:

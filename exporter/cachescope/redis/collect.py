@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 Command = tuple[str, ...]
 INFO: Command = ("INFO", "ALL")
+# Modules' own sections (RediSearch's search_*...) are left out of INFO ALL on every
+# version; INFO MODULES gives them on 6.2 to 8.x. Sent only where INFO ALL lists a
+# module, so a server without one is asked nothing more.
+INFO_MODULES: Command = ("INFO", "MODULES")
 CLUSTER_INFO: Command = ("CLUSTER", "INFO")
 CLUSTER_NODES: Command = ("CLUSTER", "NODES")
 SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
@@ -94,6 +98,8 @@ class RedisCollector:
                 ]
             return commands
         commands = []
+        if self.connection.modules and " ".join(INFO_MODULES) not in refused:
+            commands.append(INFO_MODULES)
         config = self.target.config_command
         if config and config not in refused:
             if self.connection.version >= (7,):  # one call, so a refusal costs one error reply
@@ -173,6 +179,7 @@ class RedisCollector:
         if self.search is not None and conn.mode != "sentinel":
             extra = self.search.followup(replies, list(replies), search.now())
             replies.update(self._run(extra, deadline) if extra else {})
+        sections.merge_module_fields(fields, replies.get(INFO_MODULES))
         if role_label:
             self.role = identity.role_of(fields)
             metrics.rebase(identity.with_role(metrics.base_labels, self.role))
@@ -214,6 +221,7 @@ class RedisCollector:
         conn.mode = server_mode(fields)
         conn.masters = _sentinel_masters(fields) if conn.mode == "sentinel" else []
         conn.version = _version(fields.get("redis_version", ""))
+        conn.modules = "module" in fields
         count = fields.get("connected_clients", "")
         conn.clients = int(count) if count.isdecimal() else 0
         # Valkey says redis_version:7.2.4 for compatibility; its own version is apart.
@@ -256,6 +264,9 @@ class RedisCollector:
         if command[:2] == ("SENTINEL", "CKQUORUM"):
             return  # a failed quorum check is an answer, not a refusal
         refused = self.connection.unavailable
+        if command == INFO_MODULES:  # any error: a look-alike without it; not asked again
+            refused.setdefault(" ".join(command), text)
+            return
         if command[0] == search.FT_INFO and self.search and not capabilities.is_refusal(text):
             self.search.failed(command[1], text, search.now())
         elif command[0] not in refused and capabilities.is_refusal(text):

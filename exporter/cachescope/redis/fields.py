@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from cachescope.exposition.textformat import COUNTER, GAUGE
+from cachescope.redis.module_fields import MODULE_TABLE
 
 
 class Field(NamedTuple):
@@ -41,6 +42,12 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("total_watched_keys", "total_watched_keys", G, "Number of watched keys."),
     ("total_blocking_keys", "total_blocking_keys", G, "Number of blocking keys."),
     (
+        "total_blocking_keys_on_nokey",
+        "total_blocking_keys_on_nokey",
+        G,
+        "Blocking keys that also unblock when deleted (Redis 7.2+).",
+    ),
+    (
         "client_recent_max_input_buffer",
         "client_recent_max_input_buffer_bytes",
         G,
@@ -58,6 +65,24 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("used_memory", "memory_used_bytes", G, "Bytes allocated by the server's allocator."),
     ("used_memory_rss", "memory_used_rss_bytes", G, "Resident set size of the server."),
     ("used_memory_peak", "memory_used_peak_bytes", G, "Peak of used memory."),
+    (
+        "used_memory_peak_time",
+        "memory_used_peak_timestamp_seconds",
+        G,
+        "Unix time of the used memory peak (Redis 8.0+).",
+    ),
+    (
+        "mem_overhead_db_hashtable_rehashing",
+        "mem_overhead_db_hashtable_rehashing_bytes",
+        G,
+        "Memory of database hash tables being rehashed (Redis 7.4+).",
+    ),
+    (
+        "mem_replica_full_sync_buffer",
+        "mem_replica_full_sync_buffer_bytes",
+        G,
+        "Replication buffer of a replica's full sync (Redis 8.0+).",
+    ),
     ("used_memory_overhead", "memory_used_overhead_bytes", G, "Memory used for internal overhead."),
     ("used_memory_startup", "memory_used_startup_bytes", G, "Memory used at startup."),
     ("used_memory_dataset", "memory_used_dataset_bytes", G, "Memory used by the dataset."),
@@ -90,6 +115,7 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("allocator_frag_bytes", "allocator_frag_bytes", G, "Allocator fragmentation bytes."),
     ("allocator_rss_ratio", "allocator_rss_ratio", G, "Allocator resident to active ratio."),
     ("allocator_rss_bytes", "allocator_rss_bytes", G, "Allocator resident minus active bytes."),
+    ("allocator_muzzy", "allocator_muzzy_bytes", G, "Allocator muzzy bytes (Redis 7.4+)."),
     ("rss_overhead_ratio", "rss_overhead_ratio", G, "Process RSS to allocator resident ratio."),
     ("rss_overhead_bytes", "rss_overhead_bytes", G, "Process RSS minus allocator resident."),
     ("mem_fragmentation_ratio", "mem_fragmentation_ratio", G, "RSS divided by used memory."),
@@ -204,6 +230,7 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("sync_partial_ok", "replica_partial_resync_accepted", G, "Partial resyncs accepted."),
     ("sync_partial_err", "replica_partial_resync_denied", G, "Partial resyncs denied."),
     ("expired_keys", "expired_keys_total", C, "Keys expired."),
+    ("expired_subkeys", "expired_subkeys_total", C, "Hash fields expired (Redis 7.4+)."),
     ("expired_stale_perc", "expired_stale_percentage", G, "Estimated percent of stale keys."),
     (
         "expired_time_cap_reached_count",
@@ -281,6 +308,18 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("total_writes_processed", "total_writes_processed", C, "Write events processed."),
     ("io_threaded_reads_processed", "io_threaded_reads_processed", C, "Reads by I/O threads."),
     ("io_threaded_writes_processed", "io_threaded_writes_processed", C, "Writes by I/O threads."),
+    (
+        "io_threaded_total_prefetch_batches",
+        "io_threaded_prefetch_batches_total",
+        C,
+        "Key prefetch batches of I/O threads (Redis 8.0+).",
+    ),
+    (
+        "io_threaded_total_prefetch_entries",
+        "io_threaded_prefetch_entries_total",
+        C,
+        "Keys prefetched by I/O threads (Redis 8.0+).",
+    ),
     ("reply_buffer_shrinks", "reply_buffer_shrinks_total", C, "Reply buffer shrinks."),
     ("reply_buffer_expands", "reply_buffer_expands_total", C, "Reply buffer expansions."),
     (
@@ -400,7 +439,9 @@ _TABLE: list[tuple[str, str, str, str] | tuple[str, str, str, str, float]] = [
     ("current_client_thread", "current_client_thread", G, "Current client thread (KeyDB)."),
 ]
 
-FIELDS: dict[str, Field] = {row[0]: Field("redis_" + row[1], *row[2:]) for row in _TABLE}
+FIELDS: dict[str, Field] = {
+    row[0]: Field("redis_" + row[1], *row[2:]) for row in (*_TABLE, *MODULE_TABLE)
+}
 
 # Fields whose text values mean success (1) or failure (0).
 STATUS_FIELDS = {"rdb_last_bgsave_status", "aof_last_bgrewrite_status", "aof_last_write_status"}

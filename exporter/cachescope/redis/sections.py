@@ -14,7 +14,7 @@ from cachescope.exposition.textformat import (
 from cachescope.redis.commandstats import add_command_stats
 from cachescope.redis.fields import FIELDS, SKIPPED, STATUS_FIELDS
 from cachescope.redis.identity import add_identity, add_module
-from cachescope.redis.parse import parse_kv, to_float
+from cachescope.redis.parse import parse_info, parse_kv, to_float
 from cachescope.redis.replication import (
     MASTER_FIELDS,
     add_master_field,
@@ -139,6 +139,19 @@ def add_info(metrics: MetricSet, fields: dict[str, str], now: float) -> Database
     add_other_masters(metrics, fields)
     add_identity(metrics, fields, now)
     return databases
+
+
+def merge_module_fields(fields: dict[str, str], reply: object) -> None:
+    """Add the fields of modules' own sections (an INFO MODULES reply) to INFO ALL's.
+
+    Its `module` lines are INFO ALL's again, and a field INFO ALL has keeps INFO ALL's
+    value (Dragonfly writes its search_* fields there already).
+    """
+    if not isinstance(reply, bytes):
+        return
+    for key, value in parse_info(reply).items():
+        if key != "module" and not key.startswith("module#"):
+            fields.setdefault(key, value)
 
 
 def _add_unseen_errors(metrics: MetricSet, seen: set[str]) -> None:
