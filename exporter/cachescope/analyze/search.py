@@ -46,7 +46,13 @@ class SearchIndex:
 def search_indexes(samples: Samples) -> list[SearchIndex]:
     """Every index the second sample reports, by name."""
     last = samples.second
-    names = {labels.get("index_name", "") for labels, _ in last.series(PREFIX + "num_docs")}
+    # From every family, not one: a module may report some fields of an index only.
+    names = {
+        labels.get("index_name", "")
+        for family in last.names()
+        if family.startswith(PREFIX)
+        for labels, _ in last.series(family)
+    }
     return [_index(samples, name) for name in sorted(names)]
 
 
