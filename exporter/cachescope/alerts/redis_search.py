@@ -76,8 +76,8 @@ ALERTS = (
         # A series born above 0 (an index created over keys that fail) has no step for
         # increase() to see: it counts while the series is younger than the window.
         expr=(
-            f"increase({_FAILURES}[@{{window}}]) > @{{threshold}}\n"
-            f"or ({_FAILURES} > @{{threshold}}\n"
+            f"increase({_FAILURES}[@{{window}}]) > 0\n"
+            f"or ({_FAILURES} > 0\n"
             f"  unless on (job, instance, index_name) {_FAILURES} offset @{{window}})"
         ),
         summary="Documents fail to be indexed by a Redis search index.",
