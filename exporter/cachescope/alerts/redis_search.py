@@ -1,6 +1,6 @@
-"""Redis alerts on search indexes (RediSearch): documents failing to index, indexing stuck
-below 100%, indexes taking much of maxmemory.
+"""Redis alerts on search indexes (RediSearch): indexing failures, stuck indexing, memory.
 
+Documents failing to index, indexing stuck below 100%, indexes taking much of maxmemory.
 They read the `redis_search_index_*` families (redis_exporter's names, label `index_name`),
 which exist only for the indexes a target is told to check, so they are silent elsewhere.
 """
