@@ -17,7 +17,8 @@ GROUP = "cachescope.redis.search"
 _FAILURES = f"{PREFIX}hash_indexing_failures{{@{{selector}}}}"
 _PARTS = "|".join(MEMORY_PARTS)
 # The index memory of a target: aggregation drops __name__ and `without` keeps the target's
-# own labels (cluster, instance_role), so the parts of every index add up per target.
+# own labels (cluster, instance_role), so the parts of every index add up per target, and
+# the division matches maxmemory on all of them (no `on`, which would drop them).
 _MEMORY = f'sum without (index_name) ({{__name__=~"{PREFIX}({_PARTS})_size_bytes", @{{selector}}}})'
 
 
@@ -113,11 +114,7 @@ ALERTS = (
     ),
     AlertDef(
         name="RedisSearchIndexMemoryHigh",
-        expr=(
-            f"{_MEMORY}\n"
-            "/ on (job, instance) (redis_memory_max_bytes{@{selector}} > 0)\n"
-            "> @{threshold}"
-        ),
+        expr=(f"{_MEMORY}\n/ (redis_memory_max_bytes{{@{{selector}}}} > 0)\n> @{{threshold}}"),
         summary="Redis search indexes take much of maxmemory.",
         description=(
             "The search indexes of Redis {{ $labels.instance }} use"

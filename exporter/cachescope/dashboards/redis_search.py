@@ -69,8 +69,7 @@ def indexes(t: dict[str, Any]) -> list[grafana.Panel]:
             "Index memory / maxmemory",
             [
                 (
-                    f"sum without (index_name) ({PARTS})\n"
-                    "/ on (job, instance) (redis_memory_max_bytes{SEL} > 0)",
+                    f"sum without (index_name) ({PARTS})\n/ (redis_memory_max_bytes{{SEL}} > 0)",
                     "{{instance}}",
                 )
             ],
