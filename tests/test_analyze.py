@@ -19,6 +19,7 @@ from cachescope.analyze.figures import Command, Figures, Replica, SentinelMaster
 from cachescope.analyze.findings import PRIORITIES, evaluate, unreachable
 from cachescope.analyze.judged import MEMCACHED, NOT_JUDGED, REDIS
 from cachescope.analyze.sampling import sample
+from cachescope.analyze.search import SearchIndex
 from cachescope.cli import main
 from cachescope.config.credentials import Credentials
 from cachescope.config.records import target_from_uri
@@ -63,6 +64,22 @@ def healthy(kind: str = "redis", **changes: Any) -> Figures:
         role="master",
     )
     return dataclasses.replace(figures, **changes)
+
+
+def index(**changes: Any) -> SearchIndex:
+    """A healthy search index: fully indexed, no failures, 4 MiB."""
+    healthy_index = SearchIndex(
+        name="products",
+        docs=1000,
+        records=5000,
+        terms=800,
+        percent_indexed=1.0,
+        indexing=False,
+        failures=(0, 0),
+        memory_bytes=4 * MIB,
+        inverted_bytes=MIB,
+    )
+    return dataclasses.replace(healthy_index, **changes)
 
 
 def fired(figures: Figures, limits: dict[str, Any] = DEFAULTS) -> dict[str, str]:
@@ -355,6 +372,24 @@ CASES: list[tuple[str, Figures, str, Figures]] = [
         healthy(sentinel_masters=[SentinelMaster("mymaster", True, False, 3, 2, True)]),
     ),
     ("RedisSentinelTilt", healthy(tilt=True), "medium", healthy(tilt=False)),
+    (
+        "RedisSearchIndexingFailures",
+        healthy(search_indexes=[index(failures=(2, 5))]),
+        "medium",
+        healthy(search_indexes=[index(failures=(0, 0))]),
+    ),
+    (
+        "RedisSearchIndexingStuck",
+        healthy(search_indexes=[index(percent_indexed=0.9)]),
+        "medium",
+        healthy(search_indexes=[index(percent_indexed=1.0)]),
+    ),
+    (  # 51 of 100 MiB in indexes
+        "RedisSearchIndexMemoryHigh",
+        healthy(search_indexes=[index(memory_bytes=51 * MIB)]),
+        "medium",
+        healthy(search_indexes=[index(memory_bytes=50 * MIB)]),
+    ),
     ("CachescopeScrapeSlow", healthy(duration=1.5), "medium", healthy(duration=1.0)),
 ]
 

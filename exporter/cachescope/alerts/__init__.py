@@ -28,6 +28,7 @@ from cachescope.alerts import (
     redis_memory,
     redis_persistence,
     redis_replication,
+    redis_search,
     redis_sentinel,
 )
 from cachescope.alerts.model import AlertDef
@@ -43,6 +44,7 @@ REDIS_AREAS: tuple[ModuleType, ...] = (
     redis_cluster,
     redis_sentinel,
     redis_keyspace,
+    redis_search,
 )
 AREAS: tuple[ModuleType, ...] = (*REDIS_AREAS, memcached, exporter)
 ALL: tuple[AlertDef, ...] = tuple(alert for area in AREAS for alert in area.ALERTS)

@@ -21,6 +21,7 @@ CATEGORIES = (
     "persistence",
     "cluster",
     "sentinel",
+    "search",
 )
 
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from cachescope.analyze.sampling import Reading, Samples
+from cachescope.analyze.search import SearchIndex, search_indexes
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Figures:
     cluster: dict[str, float] = field(default_factory=dict)
     sentinel_masters: list[SentinelMaster] = field(default_factory=list)
     tilt: bool = False
+    search_indexes: list[SearchIndex] = field(default_factory=list)  # analyze/search.py
 
     @property
     def lookups_per_second(self) -> float | None:
@@ -202,6 +204,7 @@ def redis_figures(samples: Samples, now: float | None = None) -> Figures:
     _add_latency(figures, samples, now)
     _add_replication(figures, samples)
     _add_cluster_and_sentinel(figures, last)
+    figures.search_indexes = search_indexes(samples)
     return figures
 
 

@@ -15,6 +15,7 @@ import click
 from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Figures
 from cachescope.analyze.findings import PRIORITIES, Finding
+from cachescope.analyze.search import SearchIndex
 from cachescope.errors import Scrubber
 
 Report = dict[str, Any]
@@ -116,6 +117,27 @@ def metrics(f: Figures) -> dict[str, Any]:
         },
         "replication": _replication(f) if f.kind == "redis" else None,
         "persistence": _persistence(f) if f.kind == "redis" else None,
+        "searchIndexes": [_search_index(index) for index in f.search_indexes]
+        if f.kind == "redis"
+        else None,
+    }
+
+
+def _search_index(index: SearchIndex) -> dict[str, Any]:
+    """One index's figures from its redis_search_index_* series; None where the module has none."""
+    failures = index.failures
+    return {
+        "name": index.name,
+        "docs": _count(index.docs),
+        "records": _count(index.records),
+        "terms": _count(index.terms),
+        "percentIndexed": _percent(index.percent_indexed),
+        "indexing": index.indexing,
+        "indexingFailures": None if failures is None else _count(failures[1]),
+        "indexingFailuresDuringSample": None if failures is None else _count(failures[0]),
+        "memory": human_bytes(index.memory_bytes),
+        "memoryBytes": _count(index.memory_bytes),
+        "invertedIndexBytes": _count(index.inverted_bytes),
     }
 
 
@@ -229,5 +251,11 @@ def _figure_lines(m: dict[str, Any]) -> list[str]:
         lines.append(
             f"  persistence   last rdb save ok {_show(persist['rdbLastSaveOk'])},"
             f" aof {'on' if persist['aofEnabled'] else 'off'}"
+        )
+    for index in m.get("searchIndexes") or []:
+        lines.append(
+            f"  search index  {index['name']}: {_show(index['docs'])} docs,"
+            f" {_show(index['percentIndexed'], '%')} indexed,"
+            f" {_show(index['indexingFailures'])} failures, {_show(index['memory'])}"
         )
     return lines

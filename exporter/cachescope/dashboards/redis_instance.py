@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachescope.dashboards import grafana, redis_keys, redis_ops, redis_state
+from cachescope.dashboards import grafana, redis_keys, redis_ops, redis_search, redis_state
 from cachescope.dashboards.bounds import Bound
 from cachescope.dashboards.common import (
     RATE,
@@ -251,6 +251,7 @@ def build(thresholds: dict[str, Any]) -> dict[str, Any]:
         grafana.row("Persistence"), *redis_state.persistence(t),
         grafana.row("Slowlog and latency events"), *redis_ops.slow(t),
         grafana.row("Keyspace sampler"), *redis_keys.sampler(t),
+        grafana.row("Search indexes"), *redis_search.indexes(t),
     ]  # fmt: skip
     return grafana.dashboard(
         UID,
