@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 packages=(
   python3 python3-venv python3-pip openssl ca-certificates
   redis-server redis-tools redis-sentinel memcached
-  redis-redisearch  # issue 24: RediSearch 1.2 (FT.INFO) for the search index tests
   prometheus prometheus-alertmanager prometheus-redis-exporter
   chromium fonts-dejavu-core
   redis-redisearch  # issue 24: RediSearch 1.2 (/usr/lib/redis/modules/redisearch.so) for the module and search index tests
