@@ -15,6 +15,7 @@ import pytest
 from hostile import HostileServer, never_answers, redis_like
 from mcpstdio import StdioSession, text
 from servers import RedisServer
+from topology_servers import Cluster
 
 pytestmark = pytest.mark.live
 
@@ -333,3 +334,28 @@ def test_topology_of_a_large_cluster_is_not_an_answer_over_256_kib(
     result = big_cluster.call("topology", target="cluster")
     size = len(text(result).encode())
     assert result.is_error or size <= 256 * 1024, f"{size} bytes"
+
+
+def test_a_cluster_seed_with_discovery_answers_to_its_configured_name(tmp_path: Path) -> None:
+    # BROKEN: with the README's own example (`name: orders`, `discover: cluster`),
+    # topology("orders") and analyze_target("orders") are refused with "target
+    # redis://orders:6379 is not in the config and matches no allow pattern": the name
+    # is in the config, list_targets shows only the nodes (cluster "orders"), and an
+    # assistant has no way to ask about the cluster by the name its operator gave it.
+    # A sentinel seed with `discover: sentinel` keeps its name.
+    cluster = Cluster(size=3, replicas=0)
+    config = tmp_path / "cachescope.yml"
+    config.write_text(
+        f"targets:\n  - uri: {cluster.nodes[0].uri}\n    name: orders\n    discover: cluster\n"
+    )
+    session = StdioSession("--config.file", str(config), workdir=tmp_path)
+    try:
+        rows = session.ok("list_targets")["targets"]
+        assert {row["cluster"] for row in rows} == {"orders"}
+        result = session.call("topology", target="orders")
+        assert not result.is_error, text(result)
+        assert result.structured_content["slotsCovered"] == 16384
+        assert not session.call("analyze_target", target="orders", interval="1s").is_error
+    finally:
+        session.close()
+        cluster.stop()
