@@ -6,13 +6,15 @@ with the SDK's own client. A test marked `# BROKEN:` shows a promise that does n
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hostile import HostileServer, never_answers, redis_like
+from hostile import NESTED_ARRAYS, HostileServer, never_answers, redis_like
+from mcp.shared.exceptions import MCPError
 from mcpstdio import StdioSession, text
 from servers import RedisServer
 from topology_servers import Cluster
@@ -359,3 +361,65 @@ def test_a_cluster_seed_with_discovery_answers_to_its_configured_name(tmp_path: 
     finally:
         session.close()
         cluster.stop()
+
+
+def peak_rss_mib(parent: int) -> float:
+    """VmHWM of the `cachescope mcp` child of this process, in MiB."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().split(") ")[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+            status = (entry / "status").read_text()
+        except (OSError, IndexError):
+            continue
+        if ppid == parent and b"cachescope" in command:
+            line = next(x for x in status.splitlines() if x.startswith("VmHWM"))
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no cachescope mcp child found")
+
+
+def test_six_hostile_targets_do_not_make_the_process_large(tmp_path: Path) -> None:
+    # BROKEN: six configured "Redis" servers that answer INFO with nested arrays of tiny
+    # elements (each reply stopped at the 32 MiB round-trip cap) take one fleet_health
+    # to a peak of about 370 MiB and two to about 660 MiB, from 75 MiB at start: the
+    # byte cap does not bound the objects parsed from those bytes (roughly 100 MiB per
+    # target), so a few hostile peers make `cachescope mcp` use gigabytes.
+    hostiles = [HostileServer(NESTED_ARRAYS) for _ in range(6)]
+    config = tmp_path / "cachescope.yml"
+    config.write_text(
+        "targets:\n"
+        + "".join(f"  - uri: redis://{h.address}\n    name: h{i}\n" for i, h in enumerate(hostiles))
+    )
+    session = StdioSession("--config.file", str(config), workdir=tmp_path)
+    try:
+        for _ in range(2):
+            health = session.ok("fleet_health")
+            assert all(line["status"] == "error" for line in health["targets"])
+        peak = peak_rss_mib(os.getpid())
+        # 75 MiB at start, and six round trips of at most 32 MiB each, with room to spare.
+        assert peak < 75 + 6 * 32 + 100, f"peak RSS {peak:.0f} MiB"
+    finally:
+        session.close()
+        for hostile in hostiles:
+            hostile.stop()
+
+
+def test_a_prompt_is_bounded_and_does_not_take_a_target_the_tools_refuse(
+    fleet: dict[str, object],
+) -> None:
+    # BROKEN: diagnose_slow_cache takes any text as its target: a 5 MB argument comes
+    # back as a prompt of 20 MB (the target is written four times), and a target with a
+    # password (`redis://:pw@host`) is written into the prompt four times, telling the
+    # assistant to call tools that refuse it. The tools refuse both in one line.
+    session: StdioSession = fleet["session"]  # type: ignore[assignment]
+    huge = session.get_prompt("diagnose_slow_cache", target="x" * 5_000_000)
+    size = len(huge.messages[0].content.text)
+    assert size <= 256 * 1024, f"a prompt of {size} characters"
+    leaked = f"redis://:{SECRET}@127.0.0.1:1"
+    try:
+        prompt = session.get_prompt("diagnose_slow_cache", target=leaked)
+    except MCPError:
+        return  # refused, as the tools refuse it
+    assert SECRET not in prompt.messages[0].content.text
