@@ -249,7 +249,8 @@ def sentinel_of(masters: int) -> Callable[[list[bytes]], bytes]:
 def test_analyze_a_sentinel_with_thousands_of_masters_within_its_time_limit(
     tmp_path: Path,
 ) -> None:
-    # BROKEN: analyze_target of a fake sentinel with 5000 master sets took about 48 s
+    # Broke: figures scanned every series per master set (quadratic); the limit ignored the interval
+    # Was: analyze_target of a fake sentinel with 5000 master sets took about 48 s
     # with interval "1s", past the README's bound of 30 s plus the interval.
     sentinel = HostileServer(redis_like(sentinel_of(5000)))
     config = tmp_path / "cachescope.yml"
@@ -318,7 +319,8 @@ def big_cluster(tmp_path: Path) -> Iterator[StdioSession]:
 def test_topology_of_a_large_cluster_counts_every_slot_even_when_the_list_is_clipped(
     big_cluster: StdioSession,
 ) -> None:
-    # BROKEN: with 1200 nodes (600 primaries covering all 16384 slots, 600 replicas),
+    # Broke: primaries and slotsCovered were counted from the clipped node list, not every node
+    # Was: with 1200 nodes (600 primaries covering all 16384 slots, 600 replicas),
     # the node list is clipped at 1000 with "more": 200, and "primaries" and
     # "slotsCovered" are counted from the clipped list only (400 and 10922), so a
     # healthy cluster reads as one missing a third of its slots.
@@ -330,7 +332,8 @@ def test_topology_of_a_large_cluster_counts_every_slot_even_when_the_list_is_cli
 def test_topology_of_a_large_cluster_is_not_an_answer_over_256_kib(
     big_cluster: StdioSession,
 ) -> None:
-    # BROKEN: the topology of a 1200-node cluster comes back as a text block of about
+    # Broke: size measured as compact JSON, not text + structured as received; list not cut to fit
+    # Was: the topology of a 1200-node cluster comes back as a text block of about
     # 275,000 bytes (plus the same again as structured content), over the README's
     # "an answer over 256 KiB is refused with what to ask instead".
     result = big_cluster.call("topology", target="cluster")
@@ -339,7 +342,8 @@ def test_topology_of_a_large_cluster_is_not_an_answer_over_256_kib(
 
 
 def test_a_cluster_seed_with_discovery_answers_to_its_configured_name(tmp_path: Path) -> None:
-    # BROKEN: with the README's own example (`name: orders`, `discover: cluster`),
+    # Broke: a cluster seed's name was dropped once its nodes were known; nothing resolved it
+    # Was: with the README's own example (`name: orders`, `discover: cluster`),
     # topology("orders") and analyze_target("orders") are refused with "target
     # redis://orders:6379 is not in the config and matches no allow pattern": the name
     # is in the config, list_targets shows only the nodes (cluster "orders"), and an
@@ -381,7 +385,8 @@ def peak_rss_mib(parent: int, config: Path) -> float:
 
 
 def test_six_hostile_targets_do_not_make_the_process_large(tmp_path: Path) -> None:
-    # BROKEN: six configured "Redis" servers that answer INFO with nested arrays of tiny
+    # Broke: the guard let tiny elements cost ~8x their wire bytes once parsed; now charged 56 each
+    # Was: six configured "Redis" servers that answer INFO with nested arrays of tiny
     # elements (each reply stopped at the 32 MiB round-trip cap) take one fleet_health
     # to a peak of about 370 MiB and two to 570-680 MiB, from 75 MiB at start: the
     # byte cap does not bound the objects parsed from those bytes (roughly 100 MiB per
@@ -409,14 +414,21 @@ def test_six_hostile_targets_do_not_make_the_process_large(tmp_path: Path) -> No
 def test_a_prompt_is_bounded_and_does_not_take_a_target_the_tools_refuse(
     fleet: dict[str, object],
 ) -> None:
-    # BROKEN: diagnose_slow_cache takes any text as its target: a 5 MB argument comes
+    # Broke: the prompt's target was neither bounded nor checked as the tools check a target
+    # Was: diagnose_slow_cache takes any text as its target: a 5 MB argument comes
     # back as a prompt of 20 MB (the target is written four times), and a target with a
     # password (`redis://:pw@host`) is written into the prompt four times, telling the
     # assistant to call tools that refuse it. The tools refuse both in one line.
     session: StdioSession = fleet["session"]  # type: ignore[assignment]
-    huge = session.get_prompt("diagnose_slow_cache", target="x" * 5_000_000)
-    size = len(huge.messages[0].content.text)
-    assert size <= 256 * 1024, f"a prompt of {size} characters"
+    # (The test first required a prompt back; a one-line refusal bounds it as well, and
+    # is what the tools do with a target they cannot name.)
+    try:
+        huge = session.get_prompt("diagnose_slow_cache", target="x" * 5_000_000)
+    except MCPError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 1000, str(exc)[:200]
+    else:
+        size = len(huge.messages[0].content.text)
+        assert size <= 256 * 1024, f"a prompt of {size} characters"
     leaked = f"redis://:{SECRET}@127.0.0.1:1"
     try:
         prompt = session.get_prompt("diagnose_slow_cache", target=leaked)
