@@ -29,7 +29,8 @@ PEAK_RSS_KB = 200 * 1024
 FLOODS = {
     "huge-bulk": (hostile.HUGE_BULK, "bulk string of 9223372036854775807 bytes"),
     "huge-array": (hostile.HUGE_ARRAY, "array of 2147483647 elements"),
-    "endless-elements": (hostile.ENDLESS_ELEMENTS, "longer than 33554432 bytes"),
+    # Refused at its announcement now: a million elements would cost 56 MB once parsed.
+    "endless-elements": (hostile.ENDLESS_ELEMENTS, "more than 33554432 bytes once parsed"),
     "nested-arrays": (hostile.NESTED_ARRAYS, "elements announced in one round trip"),
     # Within the byte cap, but a dict of 1.9 million fields would cost 600 MB.
     "tiny-fields": (hostile.answers_info_with_tiny_fields(1_900_000), "INFO reply of 3"),
@@ -154,3 +155,23 @@ def test_info_field_names_new_on_every_scrape_leave_memory_flat(
         scrape(n)
     grown = rss_kb(exporter.proc.pid) - before
     assert grown < 16 * 1024, f"grew by {grown} KiB in 40 scrapes"
+
+
+def test_six_targets_of_nested_tiny_elements_keep_serve_small(
+    start_exporter: StartExporter, flood: Callable[[Behaviour], HostileServer]
+) -> None:
+    """Arrays of tiny elements cost several times their wire bytes once parsed.
+
+    Each fake's reply stops at the caps; the exporter scrapes all six at once, twice.
+    Before the guard charged each element its parsed size, the peak reached 600 MB.
+    """
+    fakes = [flood(hostile.NESTED_ARRAYS) for _ in range(6)]
+    targets = [arg for fake in fakes for arg in ("--target", f"redis://{fake.address}")]
+    exporter: Exporter = start_exporter(*targets, "--timeout", f"{TIMEOUT:g}s")
+    for _ in range(2):
+        metrics = exporter.metrics()
+        for fake in fakes:
+            assert metrics.value("redis_up", instance=fake.address) == 0
+    # 40 MB idle, and six round trips within the 32 MiB cap at once, with room to spare.
+    assert peak_rss_kb(exporter.proc.pid) < (40 + 6 * 32 + 100) * 1024
+    assert "would take more than" in exporter.log()

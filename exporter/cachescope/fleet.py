@@ -66,6 +66,9 @@ class Fleet:
         # Every configured or discovered target, whatever the shard: what /scrape serves.
         self._targets: dict[str, TargetConfig] = {}
         self._by_endpoint: dict[EndpointKey, TargetConfig] = {}
+        # Cluster seeds whose nodes stand in for them, by the name the config gives them:
+        # a seed is not watched itself, but /scrape and `mcp` still answer to its name.
+        self.seeds: dict[str, TargetConfig] = {}
         # States of targets outside the slice, made at their first /scrape.
         self._others: dict[str, TargetState] = {}
         # /scrape target texts already resolved to a configured target: Prometheus
@@ -138,7 +141,12 @@ class Fleet:
 
     def wanted(self) -> list[TargetConfig]:
         """Configured targets and what discovery expands them to, by unique name."""
+        return list(self._expand()[0].values())
+
+    def _expand(self) -> tuple[dict[str, TargetConfig], dict[str, TargetConfig]]:
+        """What wanted() lists, by name, and the cluster seeds its nodes replaced."""
         wanted: dict[str, TargetConfig] = {}
+        seeds: dict[str, TargetConfig] = {}
         with self._lock:  # the config and its discovery threads, from the same reload
             config, discoveries = self.config, iter(self.discoveries)
         for target in config.targets:
@@ -146,28 +154,31 @@ class Fleet:
                 wanted.setdefault(target.name, target)
                 continue
             found = next(discoveries).targets()
+            itself = dataclasses.replace(target, discovery=None)
             if target.discovery.kind == "sentinel" or not found:
                 # A sentinel is watched itself too; a cluster seed only until nodes are known.
-                wanted.setdefault(target.name, dataclasses.replace(target, discovery=None))
+                wanted.setdefault(target.name, itself)
+            else:
+                seeds.setdefault(target.name, itself)
             for node in found:
                 wanted.setdefault(node.name, node)
-        return list(wanted.values())
+        return wanted, {name: seed for name, seed in seeds.items() if name not in wanted}
 
     def refresh(self) -> None:
         """Start watching new targets of the slice, stop watching those gone or changed."""
-        wanted = {target.name: target for target in self.wanted()}
+        wanted, seeds = self._expand()
         closing = []
         with self._lock:
-            for states in (self.states, self._others):
+            for states, known in ((self.states, wanted), (self._others, wanted | seeds)):
                 for name, state in list(states.items()):
-                    if wanted.get(name) != state.target:
+                    if known.get(name) != state.target:
                         closing.append(states.pop(name))
             used = self._connections()
             for name, target in wanted.items():
                 if name not in self.states and in_shard(name, self.limits.shard):
                     state = self.states[name] = self._new_state(target, used)
                     used += state.persistent
-            self._targets = wanted
+            self._targets, self.seeds = wanted, seeds
             self._by_endpoint = {t.endpoint.key(): t for t in wanted.values()}
             self._by_text = {}
         for state in closing:
@@ -227,7 +238,7 @@ class Fleet:
         state = self.states.get(text) or self._by_text.get(text)
         if state is not None:
             return state
-        target = self._targets.get(text)
+        target = self._targets.get(text) or self.seeds.get(text)
         if target is None:
             endpoint = self._parse(text)
             target = self._by_endpoint.get(endpoint.key())

@@ -257,20 +257,34 @@ def _add_cluster_and_sentinel(figures: Figures, last: Reading) -> None:
         figures.cluster["disconnected"] = disconnected or 0.0
         failed = last.total("redis_cluster_peers_flagged", flag="fail")
         figures.cluster["failed_peers"] = failed or 0.0
+    # Each master set's series by name, read once: a lookup per set and series would be
+    # quadratic, minutes for a sentinel watching thousands of sets.
+    by_set = {
+        metric: _by_master(last, f"redis_sentinel_master_{metric}")
+        for metric in ("odown", "ok_sentinels", "setting_ckquorum", "ckquorum_status")
+    }
     for labels, status in last.series("redis_sentinel_master_status"):
         name = labels.get("master_name", "")
         figures.sentinel_masters.append(
             SentinelMaster(
                 name,
                 ok=status == 1,
-                odown=last.value("redis_sentinel_master_odown", master_name=name) == 1,
-                ok_sentinels=last.value("redis_sentinel_master_ok_sentinels", master_name=name),
-                quorum=last.value("redis_sentinel_master_setting_ckquorum", master_name=name),
-                ckquorum_ok=last.value("redis_sentinel_master_ckquorum_status", master_name=name)
-                != 0,
+                odown=by_set["odown"].get(name) == 1,
+                ok_sentinels=by_set["ok_sentinels"].get(name),
+                quorum=by_set["setting_ckquorum"].get(name),
+                ckquorum_ok=by_set["ckquorum_status"].get(name) != 0,
                 address=labels.get("master_address", ""),
             )
         )
+
+
+def _by_master(reading: Reading, name: str) -> dict[str, float]:
+    """The first sample of `name` for each master_name, as Reading.value finds it."""
+    found: dict[str, float] = {}
+    for labels, value in reading.series(name):
+        if "master_name" in labels:
+            found.setdefault(labels["master_name"], value)
+    return found
 
 
 _GET = "memcached_commands_total"

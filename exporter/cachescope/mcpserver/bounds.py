@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
+
+import pydantic_core
 
 T = TypeVar("T")
 
@@ -24,15 +25,36 @@ def clip(items: list[T], most: int) -> tuple[list[T], int]:
     return items[:most], max(len(items) - most, 0)
 
 
+def answer_bytes(answer: dict[str, Any]) -> int:
+    """Bytes the client receives for `answer`: the SDK's text block plus the structured copy."""
+    text = pydantic_core.to_json(answer, fallback=str, indent=2)  # as the SDK writes it
+    return len(text) + len(pydantic_core.to_json(answer, fallback=str))
+
+
 def checked(answer: dict[str, Any]) -> dict[str, Any]:
-    """The answer if it fits MAX_ANSWER_BYTES once serialised; else refuse it."""
-    size = len(json.dumps(answer, default=str))
+    """The answer if it fits MAX_ANSWER_BYTES as the client receives it; else refuse it."""
+    size = answer_bytes(answer)
     if size > MAX_ANSWER_BYTES:
         raise ToolRefused(
             f"the answer is {size} bytes, more than the {MAX_ANSWER_BYTES} allowed; "
             "ask about one target at a time"
         )
     return answer
+
+
+def fitted(answer: dict[str, Any], key: str) -> dict[str, Any]:
+    """`answer` with its list `key` cut short enough to fit, the cut added to "more"."""
+    items: list[Any] = answer[key]
+    if answer_bytes(answer) <= MAX_ANSWER_BYTES:
+        return answer
+    low, high = 0, len(items)  # the longest prefix that fits lies in [low, high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if answer_bytes(answer | {key: items[:middle]}) <= MAX_ANSWER_BYTES:
+            low = middle
+        else:
+            high = middle
+    return answer | {key: items[:low], "more": answer.get("more", 0) + len(items) - low}
 
 
 def one_line(message: str) -> str:

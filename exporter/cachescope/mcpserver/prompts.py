@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
+
+from cachescope.mcpserver.bounds import ToolRefused, one_line
+from cachescope.mcpserver.tools import Toolbox
 
 DIAGNOSE = """The cache {target} is slow or misbehaving. Find out why, using only the
 cachescope tools:
@@ -22,12 +27,27 @@ REVIEW = """Review this cache fleet before a traffic peak, using only the caches
 Answer with a short table (target, risk, evidence, action) and what to do first."""
 
 
-def add(server: MCPServer) -> None:
-    """Register the prompts on `server`."""
+def _refused(message: str) -> MCPError:
+    """An invalid-argument error with `message` on one line (the SDK hides a ValueError's)."""
+    return MCPError(code=INVALID_PARAMS, message=one_line(message))
+
+
+# A target is a name or an address: longer is not one, and the prompt writes it four times.
+MAX_TARGET_CHARS = 512
+
+
+def add(server: MCPServer, box: Toolbox) -> None:
+    """Register the prompts on `server`; a target is checked as `box`'s tools check it."""
 
     @server.prompt(name="diagnose_slow_cache", title="Diagnose a slow cache")
     def diagnose_slow_cache(target: str) -> str:
         """Steps to find why one cache is slow, with the tools to call."""
+        if len(target) > MAX_TARGET_CHARS:
+            raise _refused(f"target: longer than {MAX_TARGET_CHARS} characters")
+        try:  # what the tools refuse (not configured, a password in it) the prompt refuses
+            box.state(target)
+        except ToolRefused as exc:
+            raise _refused(f"target: {exc}") from None
         return DIAGNOSE.format(target=target)
 
     @server.prompt(name="review_fleet_before_peak", title="Review the fleet before peak")

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from cachescope import __version__
 from cachescope.alerts import BY_NAME
+from cachescope.config.schema import parse_duration
 from cachescope.logs import fields
 from cachescope.mcpserver import prompts
 from cachescope.mcpserver.bounds import ToolRefused, checked, one_line
@@ -95,7 +96,7 @@ def build(toolbox: Toolbox) -> MCPServer:
     )
     _add_tools(server, toolbox)
     _add_resources(server, toolbox)
-    prompts.add(server)
+    prompts.add(server, toolbox)
     return server
 
 
@@ -114,6 +115,14 @@ async def _run(name: str, work: Callable[[], dict[str, Any]], seconds: float) ->
     except Exception as exc:  # a bug must not show the assistant a traceback
         log.error("tool failed", extra=fields(tool=name, error=type(exc).__name__))
         raise ToolError(f"{name} failed ({type(exc).__name__}); the server log has more") from None
+
+
+def _interval_seconds(interval: str) -> float:
+    """The interval analyze_target waits, as the README bounds it; the tool refuses a bad one."""
+    try:
+        return min(max(parse_duration(interval), 0.0), MAX_INTERVAL)
+    except ValueError:
+        return 0.0  # refused before any wait
 
 
 def _add_tools(server: MCPServer, box: Toolbox) -> None:
@@ -136,7 +145,7 @@ def _add_tools(server: MCPServer, box: Toolbox) -> None:
         the same thresholds as the alerts, plus a configuration audit (settings that will
         hurt this instance, with `evidence` and the exact `fix`). `target` is a name from
         list_targets or an address an allow pattern admits."""
-        seconds = TOOL_SECONDS + MAX_INTERVAL
+        seconds = TOOL_SECONDS + _interval_seconds(interval)
         return await _run("analyze_target", lambda: box.analyze_target(target, interval), seconds)
 
     async def keyspace_report(target: str) -> dict[str, Any]:

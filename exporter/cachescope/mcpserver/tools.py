@@ -22,7 +22,7 @@ from cachescope.config.records import TargetConfig
 from cachescope.config.schema import parse_duration
 from cachescope.fleet import Fleet, TargetNotAllowed
 from cachescope.mcpserver import keyspace, topology
-from cachescope.mcpserver.bounds import ToolRefused, clip
+from cachescope.mcpserver.bounds import ToolRefused, clip, fitted
 from cachescope.rules.render import levels, render_alert
 from cachescope.scrape.state import TargetState
 
@@ -62,7 +62,7 @@ class Toolbox:
         # Standalone, nothing reads the targets in the background: read those never read,
         # or an assistant starting here would see every target's up and role as unknown.
         self._scrape([s for s in list(self.fleet.states.values()) if s.last_up is None])
-        targets = []
+        targets = [self._describe(seed, None) | _seed(seed) for seed in self.fleet.seeds.values()]
         for config in self.fleet.wanted():
             state = self.fleet.states.get(config.name)
             targets.append(self._describe(config, state))
@@ -152,7 +152,12 @@ class Toolbox:
     def topology(self, target: str) -> dict[str, Any]:
         """Cluster nodes and slots, a sentinel's master sets, or a server's replication."""
         state = self.state(target)
-        return _scrubbed(state, topology.read(state.target))
+        answer = _scrubbed(state, topology.read(state.target))
+        # A big cluster or sentinel lists fewer nodes or sets rather than refusing the counts.
+        for key in ("nodes", "masterSets"):
+            if key in answer:
+                answer = fitted(answer, key)
+        return answer
 
     def explain_alert(self, alertname: str) -> dict[str, Any]:
         """An alert's meaning, its rules as rendered with the thresholds in force, its runbook."""
@@ -189,6 +194,16 @@ def _near(alertname: str) -> list[str]:
     near = [by_lower[name] for name in close]
     near += sorted(name for name in BY_NAME if typed in name.lower() and name not in near)
     return near[:5]
+
+
+def _seed(seed: TargetConfig) -> dict[str, Any]:
+    """What a list_targets row of a cluster seed adds: it names the cluster its nodes form."""
+    return {
+        "cluster": seed.name,
+        "discovers": "cluster",
+        "note": "a cluster seed: its nodes are listed by their own names; topology and "
+        "analyze_target answer to this name with the seed node",
+    }
 
 
 def _outcome(state: TargetState | None) -> dict[str, Any]:

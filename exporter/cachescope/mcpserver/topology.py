@@ -13,7 +13,7 @@ from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.mcpserver.bounds import ToolRefused
 from cachescope.redis.client import RedisConnection, ReplyError
-from cachescope.redis.cluster import parse_cluster_nodes
+from cachescope.redis.cluster import ClusterNode, parse_cluster_nodes
 from cachescope.redis.parse import as_text, parse_info
 from cachescope.redis.sentinel import entries
 
@@ -61,27 +61,30 @@ def _ok(reply: Any) -> Any:
 
 def _cluster(text: str) -> dict[str, Any]:
     nodes = parse_cluster_nodes(text)
-    rows = [
-        {
-            "nodeId": node.node_id,
-            "address": f"{node.host}:{node.port}",
-            "role": "replica" if node.role == "slave" else "primary",
-            "primaryId": node.primary_id or None,
-            "slots": node.slots,
-            "flags": sorted(node.flags - {"myself", "master", "slave"}),
-            "linkState": node.link_state,
-            "thisNode": "myself" in node.flags,
-        }
-        for node in nodes[:MAX_NODES]
-    ]
-    primaries = [row for row in rows if row["role"] == "primary"]
+    # Counted from every node: a clipped list must not read as a cluster missing slots.
+    primaries = [node for node in nodes if node.role != "slave"]
+    # Primaries first, since they hold the slots, when the list is clipped.
+    listed = sorted(nodes, key=lambda node: node.role == "slave")[:MAX_NODES]
     return {
         "topology": "cluster",
         "primaries": len(primaries),
-        "replicas": len(rows) - len(primaries),
-        "slotsCovered": sum(row["slots"] for row in primaries),
-        "nodes": rows,
-        "more": max(len(nodes) - MAX_NODES, 0),
+        "replicas": len(nodes) - len(primaries),
+        "slotsCovered": sum(node.slots for node in primaries),
+        "nodes": [_node(node) for node in listed],
+        "more": len(nodes) - len(listed),
+    }
+
+
+def _node(node: ClusterNode) -> dict[str, Any]:
+    return {
+        "nodeId": node.node_id,
+        "address": f"{node.host}:{node.port}",
+        "role": "replica" if node.role == "slave" else "primary",
+        "primaryId": node.primary_id or None,
+        "slots": node.slots,
+        "flags": sorted(node.flags - {"myself", "master", "slave"}),
+        "linkState": node.link_state,
+        "thisNode": "myself" in node.flags,
     }
 
 

@@ -33,9 +33,13 @@ MAX_REPLY_BYTES = 32 << 20
 # Array elements announced in one round trip, summed over nested arrays. The most
 # a real server sends us: CLUSTER NODES is text; CONFIG GET, SLOWLOG GET 128 and
 # LATENCY HISTOGRAM stay under 50,000; a SCAN page has COUNT keys (10,000 at
-# most in our config). A million costs at most ~8 MiB of list slots plus the
-# elements themselves, which the byte cap bounds.
+# most in our config); a sentinel watching 5,000 master sets about 250,000.
 MAX_ELEMENTS = 1 << 20
+# What an element costs once parsed: a small bytes object (48 bytes under pymalloc)
+# and its list slot (8). On the wire a tiny element is a few bytes (`+e\r\n`), so the
+# byte cap alone let a reply of arrays of tiny elements grow about eight times its
+# size once parsed; each element is charged this against MAX_REPLY_BYTES as well.
+ELEMENT_BYTES = 56
 # "-1" to "9223372036854775807": longer is not a length, and is not kept waiting.
 _MAX_HEADER = 21
 
@@ -74,6 +78,8 @@ class GuardedReader:
         self._bytes += len(data)
         if self._bytes > MAX_REPLY_BYTES:
             raise _protocol(f"reply longer than {MAX_REPLY_BYTES} bytes in one round trip")
+        if self._elements:
+            self._check_memory()
         if self._skip >= len(data):  # inside a bulk payload: the common case of INFO
             self._skip -= len(data)
         else:
@@ -137,4 +143,13 @@ class GuardedReader:
             what = f"an array of {length}" if length > MAX_ELEMENTS else f"{self._elements}"
             raise _protocol(
                 f"{what} elements announced in one round trip, more than {MAX_ELEMENTS}"
+            )
+        self._check_memory()
+
+    def _check_memory(self) -> None:
+        """Refuse a round trip whose bytes and announced elements would parse past the cap."""
+        if self._bytes + self._elements * ELEMENT_BYTES > MAX_REPLY_BYTES:
+            raise _protocol(
+                f"{self._elements} elements announced in one round trip, with {self._bytes}"
+                f" bytes, would take more than {MAX_REPLY_BYTES} bytes once parsed"
             )
