@@ -130,12 +130,7 @@ def test_odd_index_names_from_ft_list_are_escaped_and_parse(
 def test_a_catastrophic_regex_against_ft_list_names_does_not_hang_the_exporter(
     fakes: Any, start_redis: Any, start_exporter: Any, tmp_path: Path
 ) -> None:
-    # BROKEN: `search_indexes: ['(a+)+$']` is accepted at load time and then matched with
-    # a backtracking regex against every FT._LIST name; a name of 34 'a's and a '!' takes
-    # the exporter's scrape forever: /metrics does not answer within 20 s (it never does,
-    # for any target, a CPU core spins, and SIGTERM no longer stops it). A pattern must be
-    # bounded: a linear-time matcher, a match deadline inside the scrape budget, or
-    # refusing nested quantifiers at load time.
+    # Broke: index patterns were matched by Python's backtracking re; now RE2 (linear time).
     fake = fakes(["a" * 34 + "!"])
     healthy = start_redis()
     exporter = start_exporter(
@@ -263,11 +258,7 @@ def test_redis_exporter_search_variables_alone_translate(monkeypatch: Any) -> No
 
 
 def test_the_switch_flag_with_the_regex_variable_reads_the_regex(monkeypatch: Any) -> None:
-    # BROKEN: `--include-search-indexes-metrics` on the command line with
-    # REDIS_EXPORTER_CHECK_SEARCH_INDEXES=shop in the environment gives ('.*',): the
-    # variable is ignored, so every index is read (and a bad regex in it, '(a', is
-    # silently ignored too). In redis_exporter each flag defaults to its variable, so
-    # the regex applies; docs/migrating.md promises the flag and its variable alike.
+    # Broke: a search flag on the command line hid its partner's variable (shared option).
     check = {"REDIS_EXPORTER_CHECK_SEARCH_INDEXES": "shop"}
     assert search_indexes(["--include-search-indexes-metrics"], check, monkeypatch) == (
         ".*(?:shop).*",
@@ -275,8 +266,72 @@ def test_the_switch_flag_with_the_regex_variable_reads_the_regex(monkeypatch: An
 
 
 def test_the_regex_flag_with_the_switch_variable_reads_the_regex(monkeypatch: Any) -> None:
-    # BROKEN: `--check-search-indexes=shop` with REDIS_EXPORTER_INCL_SEARCH_INDEXES_METRICS=true
-    # gives () -- no index at all is read, where redis_exporter reads the indexes matching
-    # "shop" (the switch comes from its variable, the regex from its flag).
+    # Broke: the same: --check-search-indexes hid REDIS_EXPORTER_INCL_SEARCH_INDEXES_METRICS.
     on = {"REDIS_EXPORTER_INCL_SEARCH_INDEXES_METRICS": "true"}
     assert search_indexes(["--check-search-indexes=shop"], on, monkeypatch) == (".*(?:shop).*",)
+
+
+SWITCH_FLAG, SWITCH_VAR = (
+    "--include-search-indexes-metrics",
+    "REDIS_EXPORTER_INCL_SEARCH_INDEXES_METRICS",
+)
+REGEX_VAR = "REDIS_EXPORTER_CHECK_SEARCH_INDEXES"
+
+
+@pytest.mark.parametrize("switch_from", ["flag", "variable", "none"])
+@pytest.mark.parametrize("regex_from", ["flag", "variable", "none"])
+def test_each_search_flag_falls_back_to_its_own_variable(
+    switch_from: str, regex_from: str, monkeypatch: Any
+) -> None:
+    """Every combination: the switch and the regex, each from its flag or else its variable."""
+    args, env = [], {}
+    if switch_from == "flag":
+        args.append(SWITCH_FLAG)
+    elif switch_from == "variable":
+        env[SWITCH_VAR] = "true"
+    if regex_from == "flag":
+        args.append("--check-search-indexes=shop")
+    elif regex_from == "variable":
+        env[REGEX_VAR] = "shop"
+    expected = {"none": (), "flag": (".*",), "variable": (".*",)}[switch_from]
+    if expected and regex_from != "none":
+        expected = (".*(?:shop).*",)
+    assert search_indexes(args, env, monkeypatch) == expected
+
+
+def test_a_flag_hides_its_own_variable_only(monkeypatch: Any) -> None:
+    """The command line wins over the same flag's variable, as in redis_exporter."""
+    env = {SWITCH_VAR: "true", REGEX_VAR: "cart"}
+    got = search_indexes([f"{SWITCH_FLAG}=false"], env, monkeypatch)
+    assert got == ()
+    got = search_indexes(["--check-search-indexes=shop"], env, monkeypatch)
+    assert got == (".*(?:shop).*",)
+
+
+@pytest.mark.parametrize("bad", ["(a", "(?=a)", r"(a)\1"])
+def test_a_bad_regex_variable_beside_the_switch_flag_is_refused_by_name(
+    bad: str, monkeypatch: Any
+) -> None:
+    """Refused at start with the variable named, never silently ignored."""
+    import click
+
+    with pytest.raises(click.UsageError, match=REGEX_VAR + " takes a regular expression"):
+        search_indexes([SWITCH_FLAG], {REGEX_VAR: bad}, monkeypatch)
+
+
+@pytest.mark.parametrize("bad", ["(a", "(?<=a)b", r"(a)\1", "a{1001}"])
+def test_a_pattern_re2_refuses_names_file_line_and_field(bad: str, tmp_path: Path) -> None:
+    """Go's syntax, as redis_exporter users write it: the config error is located."""
+    from cachescope.config.loader import load_config
+    from cachescope.config.yamlmarks import ConfigError
+
+    path = tmp_path / "cachescope.yml"
+    path.write_text(
+        "targets:\n  - uri: redis://127.0.0.1:6379\n    search_indexes:\n"
+        f"      - ok\n      - '{bad}'\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    message = str(caught.value)
+    assert f"{path}:5" in message and "search_indexes" in message, message
+    assert "Go's (RE2) syntax" in message, message
