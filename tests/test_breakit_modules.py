@@ -335,3 +335,28 @@ def test_a_pattern_re2_refuses_names_file_line_and_field(bad: str, tmp_path: Pat
     message = str(caught.value)
     assert f"{path}:5" in message and "search_indexes" in message, message
     assert "Go's (RE2) syntax" in message, message
+
+
+def test_ft_list_names_matched_per_scrape_are_bounded() -> None:
+    """Patterns see the first MAX_LISTED names, each at most MAX_NAME_BYTES; one warning."""
+    from cachescope.redis.search import FT_LIST, MAX_LISTED, MAX_NAME_BYTES, SearchIndexes
+
+    indexes = SearchIndexes(target="t", entries=("i.*",))
+    long = b"i" * (MAX_NAME_BYTES + 1)
+    listed: list[object] = [b"i%d" % n for n in range(MAX_LISTED + 5)]
+    listed[1] = long
+    indexes.followup({FT_LIST: listed}, [], now=0.0)
+    assert len(indexes.listed) == MAX_LISTED - 1
+    assert long.decode() not in indexes.listed and f"i{MAX_LISTED}" not in indexes.listed
+    assert "listed" in indexes.reported
+
+
+def test_a_catastrophic_pattern_matches_a_hostile_name_at_once() -> None:
+    """RE2 answers `(a+)+$` on 30,000 'a's and a '!' in well under a scrape's budget."""
+    from cachescope.redis.search import FT_LIST, SearchIndexes
+
+    indexes = SearchIndexes(target="t", entries=("(a+)+$",))
+    start = time.monotonic()
+    asked = indexes.followup({FT_LIST: [b"a" * 30_000 + b"!", b"aaa"]}, [], now=0.0)
+    assert time.monotonic() - start < 2.5  # backtracking would take longer than the universe
+    assert asked == [("FT.INFO", "aaa")]
