@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from cachescope.config.compatflag import EITHER, REDIS, CompatFlag, go_bool, switch
 from cachescope.config.compatflag import alias as _alias
 from cachescope.config.compatflag import no as _no
+from cachescope.config.indexpattern import PatternError, compile_index_pattern
 
 _R = "REDIS_EXPORTER_"
 
@@ -34,9 +33,9 @@ EVERY_INDEX = ".*"
 def _check_search_indexes(value: str) -> tuple[str, ...]:
     """redis_exporter's regex, found anywhere in a name: ours matches the whole name."""
     try:
-        re.compile(value)
-    except re.error:
-        raise ValueError("takes a regular expression") from None
+        compile_index_pattern(value)
+    except PatternError as exc:
+        raise ValueError(f"takes a regular expression in Go's (RE2) syntax: {exc.reason}") from None
     if value in ("", EVERY_INDEX):
         return (f"{SEARCH_OPTION}={EVERY_INDEX}",)
     return (f"{SEARCH_OPTION}=.*(?:{value}).*",)
@@ -301,8 +300,8 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
         env=_R + "CHECK_SEARCH_INDEXES",
         option=SEARCH_OPTION,
         to_args=_check_search_indexes,
-        note=f"{SEARCH_OPTION} (its regex matched anywhere in the name, as redis_exporter "
-        "does; only with --include-search-indexes-metrics)",
+        note=f"{SEARCH_OPTION} (its regex, in Go's syntax, matched anywhere in the name, as "
+        "redis_exporter does; only with --include-search-indexes-metrics or its variable)",
     ),
     _no(
         "include-sentinel-peer-info",

@@ -17,6 +17,10 @@ from cachescope.config.compatflag import EITHER
 PASSWORD_OPTION = "--redis.password"
 SEARCH_OPTION = "--redis.search-indexes"
 TARGET_OPTION = "--target"
+# Options two peer flags combine into (the search switch and its regex): in redis_exporter
+# each of those flags falls back to its own variable, so a flag on the command line hides
+# its own variable only, never its partner's.
+_COMBINED = frozenset({SEARCH_OPTION})
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,9 +94,15 @@ def _command_line(
         if flag.name == "memcached.tls.enable" and _true(value):
             given.add("--memcached.tls.enable")
         _apply(flag, value, name, out)
-        # --memcached.address is a --target of its own: REDIS_ADDR still adds the other
-        given.add("--memcached.address" if flag.name == "memcached.address" else flag.option)
+        given.add(_given_as(flag))
     return given
+
+
+def _given_as(flag: CompatFlag) -> str:
+    """What a peer flag on the command line hides from the environment."""
+    if flag.name == "memcached.address":
+        return "--memcached.address"  # a --target of its own: REDIS_ADDR still adds the other
+    return "--" + flag.name if flag.option in _COMBINED else flag.option
 
 
 def _targets_beside_memcached(
@@ -122,8 +132,9 @@ def _memcached_over_tls(out: Translation) -> None:
 def _search_indexes(out: Translation) -> None:
     """redis_exporter reads --check-search-indexes only with --include-search-indexes-metrics.
 
-    Both became --redis.search-indexes: the switch as '.*', the regex as '.*(?:R).*'.
-    The regex replaces the switch's every index; without the switch it is dropped.
+    Both became --redis.search-indexes: the switch as '.*', the regex as '.*(?:R).*',
+    each from its flag or else its variable. The regex replaces the switch's every index;
+    without the switch it is dropped.
     """
     every, regex = f"{SEARCH_OPTION}=.*", f"{SEARCH_OPTION}=.*(?:"
     if not any(arg.startswith(regex) for arg in out.args):
@@ -202,6 +213,8 @@ def _from_environment(
             continue
         spec = by_name.get(flag.option)
         if spec is not None and (spec.names[0] in given or spec.names[0] in ours):
+            continue
+        if flag.option in _COMBINED and _given_as(flag) in given:
             continue
         held, out.args = out.args, before
         _apply(flag, environ[flag.env], flag.env, out)

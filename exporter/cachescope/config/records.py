@@ -6,10 +6,10 @@ loader.py reads them from YAML.
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from cachescope.config.allow import AllowRule, Network
 from cachescope.config.credentials import NO_CREDENTIALS, Credentials
+from cachescope.config.indexpattern import compile_index_pattern
 from cachescope.config.keyspace import KeyspaceConfig
 from cachescope.config.schema import Bounds
 from cachescope.config.targets import Endpoint, parse_uri
@@ -52,13 +52,10 @@ class RedisOptions:
 
 
 def search_index_entry(entry: str) -> str:
-    """A `search_indexes` entry checked: a name, or a regex that compiles; ValueError if not."""
+    """A `search_indexes` entry checked: a name, or an RE2 (Go syntax) regex; ValueError if not."""
     if not entry.strip() or any(ord(char) < 32 for char in entry):
         raise ValueError("a search index name is empty or holds a control character")
-    try:
-        re.compile(entry)
-    except re.error as exc:
-        raise ValueError(f"not a regular expression: {exc}") from None
+    compile_index_pattern(entry)
     return entry
 
 

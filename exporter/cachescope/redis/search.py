@@ -6,8 +6,9 @@
     redis_search_index_number_of_uses_total{index_name="orders"} 4
 
 A target names its indexes (`search_indexes:`). A plain name is asked for directly;
-a regular expression (matched against the whole name) needs FT._LIST, which
-RediSearch 1.x lacks. Names and types follow redis_exporter's --check-search-indexes.
+a regular expression (matched against the whole name, in linear time by RE2:
+config/indexpattern.py) needs FT._LIST, which RediSearch 1.x lacks. Names and types
+follow redis_exporter's --check-search-indexes.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 import time
 
+from cachescope.config.indexpattern import IndexPattern, compile_index_pattern
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.logs import fields
@@ -30,6 +31,12 @@ FT_INFO = "FT.INFO"
 # FT.INFO walks the index's structures on the server's one thread; 50 replies of a
 # few KiB keep a scrape's round trip small while covering any sane deployment.
 MAX_INDEXES = 50
+# FT._LIST's reply is already bounded by redis/guard.py (32 MiB, 2^20 elements); matching
+# is linear in a name's length, so what a scrape spends matching is bounded by the names
+# it looks at: the first 10,000 (200 times MAX_INDEXES), each at most 16 KiB (no label
+# that long is useful). A longer list or name is left out, with one warning.
+MAX_LISTED = 10_000
+MAX_NAME_BYTES = 16 << 10
 # An index FT.INFO says does not exist is asked again after this long, not every
 # scrape: each ask is an error reply on the server's errorstats.
 MISSING_RETRY_SECONDS = 300.0
@@ -163,10 +170,10 @@ class SearchIndexes:
     missing: dict[str, float] = dataclasses.field(default_factory=dict)  # name: when seen so
     over_cap: int = 0
     reported: set[str] = dataclasses.field(default_factory=set)
-    _patterns: tuple[re.Pattern[str], ...] = ()
+    _patterns: tuple[IndexPattern, ...] = ()
 
     def __post_init__(self) -> None:
-        self._patterns = tuple(re.compile(e) for e in self.entries if is_pattern(e))
+        self._patterns = tuple(compile_index_pattern(e) for e in self.entries if is_pattern(e))
 
     def commands(self, refused: dict[str, str], now: float) -> list[Command]:
         """FT._LIST where patterns need it, and FT.INFO per index, at most MAX_INDEXES."""
@@ -198,8 +205,22 @@ class SearchIndexes:
         listed = replies.get(FT_LIST)
         if not isinstance(listed, list):
             return []
-        self.listed = tuple(n.decode("utf-8", "replace") for n in listed if isinstance(n, bytes))
+        self.listed = self._bounded(listed)
         return [(FT_INFO, n) for n in self._names(now) if (FT_INFO, n) not in sent]
+
+    def _bounded(self, listed: list[object]) -> tuple[str, ...]:
+        """FT._LIST's names that patterns are matched against: MAX_LISTED, each short."""
+        names = [n for n in listed[:MAX_LISTED] if isinstance(n, bytes)]
+        kept = tuple(n.decode("utf-8", "replace") for n in names if len(n) <= MAX_NAME_BYTES)
+        left_out = len(listed) - len(kept)
+        if left_out > 0 and "listed" not in self.reported:
+            self.reported.add("listed")
+            log.warning(
+                f"FT._LIST names left out of pattern matching: over {MAX_LISTED} names, "
+                f"or over {MAX_NAME_BYTES} bytes, or not strings",
+                extra=fields(target=self.target, left_out=left_out),
+            )
+        return kept
 
     def failed(self, name: str, error: str, now: float) -> None:
         """FT.INFO's error for one index: a missing one is not asked again for a while."""
