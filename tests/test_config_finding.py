@@ -70,6 +70,23 @@ def test_misconfigured_redis_shows_its_finding_until_fixed(
     assert findings(Exposition(body), check="maxmemory-unset") == []
 
 
+def test_with_the_role_label_the_audit_series_carry_the_role_once_audited(
+    start_redis: StartRedis, start_exporter: StartExporter
+) -> None:
+    server = start_redis("--maxmemory", "0", "--latency-monitor-threshold", "100")
+    exporter = start_exporter(
+        "--target", server.uri, "--audit.interval", "1s", "--append-instance-role-label"
+    )
+    instance = f"127.0.0.1:{server.port}"
+    wait_for(lambda: unset_maxmemory(exporter, instance), what="the maxmemory-unset finding")
+    metrics = exporter.metrics()
+    audit_series = [
+        labels for name, labels, _ in metrics.samples if name.startswith("cachescope_config_")
+    ]
+    assert len(audit_series) >= 4  # the finding, its age, checks not run, errors
+    assert {labels.get("instance_role") for labels in audit_series} == {"master"}
+
+
 def test_audit_interval_zero_exports_no_finding(
     redis_server: RedisServer, start_exporter: StartExporter
 ) -> None:

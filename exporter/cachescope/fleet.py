@@ -212,7 +212,7 @@ class Fleet:
         if self.auditor is not None:  # in this process, from the stored audits: no I/O
             audits = MetricSet()
             for job in jobs:
-                self.auditor.add_metrics(audits, job.state.target, job.labels)
+                self.auditor.add_metrics(audits, job.state.target, job.labels, role=True)
             if audits.sample_count():
                 joined.add(audits.rendered())
         return joined

@@ -28,6 +28,7 @@ from cachescope.errors import ScrapeError, scrub
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import COUNTER, GAUGE
 from cachescope.logs import fields
+from cachescope.redis.identity import with_role
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Audited:
     succeeded: float | None = None  # monotonic: the end of the last audit that read the target
     attempted: float | None = None  # monotonic: the end of the last audit, read or not
     errors: int = 0  # audits that could not read the target
+    role: str = ""  # INFO's role at the last audit that read the target ("" for a sentinel)
 
     def age(self, now: float) -> float:
         """Seconds since the last audit that read the target; since it was first seen if none."""
@@ -69,6 +71,7 @@ class Outcome:
     findings: tuple[tuple[str, str], ...] = ()
     not_run: int = 0
     error: str = field(default="")  # "" when the target was read
+    role: str = ""  # INFO's role ('master', 'slave'); "" for Memcached and sentinels
 
 
 def audit_target(target: TargetConfig) -> Outcome:
@@ -86,7 +89,7 @@ def audit_target(target: TargetConfig) -> Outcome:
         # The type only: an unexpected exception's text may quote what it failed on.
         return Outcome(error=f"unexpected {type(exc).__name__}")
     findings = tuple(sorted((rec["check"], rec["priority"]) for rec in found))
-    return Outcome(findings, len(ran["notRun"]))
+    return Outcome(findings, len(ran["notRun"]), role=figures.role or "")
 
 
 class Auditor:
@@ -158,16 +161,28 @@ class Auditor:
                 old,
                 findings=outcome.findings,
                 not_run=outcome.not_run,
+                role=outcome.role,
                 succeeded=now,
                 attempted=now,
             )
         self._results = {**self._results, target.name: new}
 
-    def add_metrics(self, metrics: MetricSet, target: TargetConfig, labels: Labels) -> None:
-        """A target's stored findings and audit health, with `labels` (no I/O)."""
+    def add_metrics(
+        self, metrics: MetricSet, target: TargetConfig, labels: Labels, role: bool = False
+    ) -> None:
+        """A target's stored findings and audit health, with `labels` (no I/O).
+
+        `role`: add --append-instance-role-label's label, as the audit last saw the role;
+        before an audit has read the target there is none, and no series either, so that
+        the target's series never appear both with and without it.
+        """
         audited = self._results.get(target.name)
         if audited is None or audited.target != target:
             return
+        if role and target.redis.append_instance_role_label and target.endpoint.kind == "redis":
+            if audited.succeeded is None:
+                return
+            labels = with_role(labels, audited.role)  # a sentinel's "" adds none, as its scrape
         add_audited(metrics, audited, labels, time.monotonic())
 
 
