@@ -73,6 +73,7 @@ def serve(
     memcached_slab_metrics: bool,
     append_instance_role_label: bool,
     redis_client_breakdown: bool,
+    redis_latency_histograms: bool,
     redis_search_indexes: tuple[str, ...],
     log_level: str,
     log_format: str,
@@ -106,6 +107,7 @@ def serve(
         redis=RedisOptions(
             append_instance_role_label=append_instance_role_label,
             client_breakdown=redis_client_breakdown,
+            latency_histograms=redis_latency_histograms,
             search_indexes=redis_search_indexes,
         ),
     )

@@ -230,6 +230,16 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         "(CLIENT LIST on every scrape; at most 100 names per target).",
     ),
     _option(
+        "--redis.latency-histograms/--no-redis.latency-histograms",
+        "redis_latency_histograms",
+        "REDIS_LATENCY_HISTOGRAMS",
+        default=True,
+        is_flag=True,
+        help="Per-command latency histograms of Redis 7.0+ targets from LATENCY HISTOGRAM "
+        "(at most 200 commands per target); off, as redis_exporter's "
+        "--exclude-latency-histogram-metrics.",
+    ),
+    _option(
         "--redis.search-indexes",
         "redis_search_indexes",
         "REDIS_SEARCH_INDEXES",

@@ -157,6 +157,7 @@ _TARGET = shorthand(
             "slab_metrics": boolean,
             "append_instance_role_label": boolean,
             "client_breakdown": boolean,
+            "latency_histograms": boolean,
             "search_indexes": list_of(via(search_index_entry), single=True),
         },
         required=("uri",),
@@ -260,7 +261,10 @@ def _redis_options(node: Node, fields: dict[str, Any], kind: str) -> RedisOption
         append_instance_role_label=fields.get("append_instance_role_label", False),
         client_breakdown=fields.get("client_breakdown", False),
         search_indexes=tuple(fields.get("search_indexes", ())),
+        latency_histograms=fields.get("latency_histograms", True),
     )
+    if "latency_histograms" in fields and kind != "redis":
+        raise node.at("latency_histograms").error("latency_histograms is for Redis targets")
     for field in ("append_instance_role_label", "client_breakdown", "search_indexes"):
         if getattr(options, field) and kind != "redis":
             raise node.at(field).error(f"{field} is for Redis targets")

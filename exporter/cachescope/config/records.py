@@ -40,14 +40,18 @@ class RedisOptions:
     client_breakdown: bool = False
     # RediSearch indexes read with FT.INFO: names, or regexes matched against FT._LIST
     search_indexes: tuple[str, ...] = ()
+    # LATENCY HISTOGRAM (Redis 7.0+): on unless turned off, as redis_exporter's
+    # --exclude-latency-histogram-metrics; off by a flag or a target's setting wins
+    latency_histograms: bool = True
 
     def merged(self, other: RedisOptions) -> RedisOptions:
-        """What either turns on: a flag turns an option on for every target."""
+        """What either turns on (or, for the histograms, off) holds for every target."""
         return RedisOptions(
             append_instance_role_label=self.append_instance_role_label
             or other.append_instance_role_label,
             client_breakdown=self.client_breakdown or other.client_breakdown,
             search_indexes=tuple(dict.fromkeys(self.search_indexes + other.search_indexes)),
+            latency_histograms=self.latency_histograms and other.latency_histograms,
         )
 
 

@@ -246,6 +246,18 @@ class FamilyWriter:
         lines.append(f"{name}_sum{labels} {sum_}\n")
         lines.append(f"{name}_count{labels} {count}\n")
 
+    def add_histogram(
+        self, labels: LabelText, buckets: Iterable[tuple[int, int]], sum_: float, count: int
+    ) -> None:
+        """Add one histogram: cumulative (upper bound, count) buckets, `+Inf`, `_sum`, `_count`."""
+        name, lines = self.name, self._lines
+        opened = f"{name}_bucket{labels[:-1]}," if labels else name + "_bucket{"
+        for bound, number in buckets:
+            lines.append(f'{opened}le="{bound}"}} {number}\n')
+        lines.append(f'{opened}le="+Inf"}} {count}\n')
+        lines.append(f"{name}_sum{labels} {format_value(sum_)}\n")
+        lines.append(f"{name}_count{labels} {count}\n")
+
 
 def quantiles(pairs: list[tuple[str, str]]) -> Quantiles:
     """The quantile samples of a summary, from (quantile, number text) pairs."""

@@ -20,7 +20,16 @@ from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.exposition.textformat import GAUGE
 from cachescope.logs import fields
-from cachescope.redis import capabilities, clients, cluster, identity, search, sections, sentinel
+from cachescope.redis import (
+    capabilities,
+    clients,
+    cluster,
+    identity,
+    latency_histogram,
+    search,
+    sections,
+    sentinel,
+)
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     SlowlogEntry,
@@ -44,6 +53,9 @@ SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
 SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
+# Redis 7.0+; asked of older servers it is an error reply, so it is not sent to them,
+# and a look-alike's refusal is remembered under both words (LATENCY LATEST may work).
+LATENCY_HISTOGRAM: Command = ("LATENCY", "HISTOGRAM")
 # Last in the pipeline when --redis.client-breakdown is on: the largest reply we ask for.
 CLIENT_LIST: Command = ("CLIENT", "LIST")
 # Valkey 8.1's command log: slow commands (what SLOWLOG shows) and large requests
@@ -110,6 +122,8 @@ class RedisCollector:
             commands += [SLOWLOG_LEN, SLOWLOG_GET]
         if "LATENCY" not in refused:
             commands.append(LATENCY_LATEST)
+            if self._histograms_wanted():
+                commands.append(LATENCY_HISTOGRAM)
         if self.connection.commandlog and "COMMANDLOG" not in refused:
             commands += list(COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
@@ -119,6 +133,15 @@ class RedisCollector:
         if self._client_list_skipped() is None:
             commands.append(CLIENT_LIST)
         return commands
+
+    def _histograms_wanted(self) -> bool:
+        """Whether LATENCY HISTOGRAM is asked: wanted, Redis 7.0+, and not refused before."""
+        conn = self.connection
+        return (
+            self.target.redis.latency_histograms
+            and conn.version >= (7,)
+            and " ".join(LATENCY_HISTOGRAM) not in conn.unavailable
+        )
 
     def _client_list_skipped(self) -> str | None:
         """Why CLIENT LIST is not sent this time, or None when it is (or is not wanted)."""
@@ -203,6 +226,8 @@ class RedisCollector:
             self.search.add(metrics, replies)
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
+        if LATENCY_HISTOGRAM in replies:
+            latency_histogram.add_histograms(metrics, replies[LATENCY_HISTOGRAM], fields)
         for command, name in COMMANDLOG.items():
             length = replies.get(command)
             if isinstance(length, int):
@@ -266,6 +291,9 @@ class RedisCollector:
         refused = self.connection.unavailable
         if command == INFO_MODULES:  # any error: a look-alike without it; not asked again
             refused.setdefault(" ".join(command), text)
+            return
+        if command == LATENCY_HISTOGRAM and capabilities.is_refusal(text):
+            refused.setdefault(" ".join(command), text)  # not "LATENCY": LATEST still runs
             return
         if command[0] == search.FT_INFO and self.search and not capabilities.is_refusal(text):
             self.search.failed(command[1], text, search.now())
