@@ -8,9 +8,9 @@ from cachescope.redis.latency_histogram import (
     MAX_BUCKETS,
     MAX_COMMANDS,
     NAME,
+    CommandTime,
     add_histograms,
     parse_latency_histogram,
-    usec_by_command,
 )
 from hypothesis import given
 from hypothesis import strategies as st
@@ -72,13 +72,14 @@ def test_sum_adds_subcommands_to_their_container_as_redis_exporter() -> None:
         "cmdstat_getex": "calls=1,usec=100,usec_per_call=100.00",
         "cmdstat_get": "calls=1,usec=3,usec_per_call=3.00",
     }
-    assert usec_by_command(fields) == {
-        "config|get": 14,
-        "config|set": 6,
-        "config": 20,
-        "getex": 100,
-        "get": 3,
-    }
+    time = CommandTime(fields)
+    assert [time.usec(cmd) for cmd in ("config|get", "config", "getex", "get", "del")] == [
+        14,
+        20,
+        100,
+        3,
+        0,
+    ]
 
 
 def test_commands_beyond_the_cap_are_the_least_called_and_counted() -> None:

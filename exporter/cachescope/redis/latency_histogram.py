@@ -41,7 +41,13 @@ class CommandHistogram:
 
     cmd: str
     calls: int
-    buckets: tuple[tuple[int, int], ...]
+    bounds: tuple[int, ...]  # rising
+    counts: list[int]  # cumulative, as many as bounds
+
+    @property
+    def buckets(self) -> tuple[tuple[int, int], ...]:
+        """(bound, cumulative count) pairs."""
+        return tuple(zip(self.bounds, self.counts, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +74,12 @@ def parse_latency_histogram(reply: object, limit: int = MAX_COMMANDS) -> Histogr
             entries.append(entry)
     kept: list[CommandHistogram] = []
     for calls, cmd, flat in heapq.nsmallest(limit, entries, key=lambda e: (-e[0], e[1])):
-        buckets = _buckets(flat, calls)
+        buckets = _buckets(flat)
         if buckets is None:
             malformed += 1
         else:
-            kept.append(
-                CommandHistogram(cmd, max(calls, buckets[-1][1] if buckets else 0), buckets)
-            )
+            counts = buckets[1]
+            kept.append(CommandHistogram(cmd, max(calls, counts[-1] if counts else 0), *buckets))
     return Histograms(tuple(kept), max(0, len(entries) - limit), malformed)
 
 
@@ -92,55 +97,70 @@ def _entry(name: object, details: object) -> tuple[int, str, list[object]] | Non
     return calls, name.decode("utf-8", "replace").lower(), flat
 
 
-def _buckets(flat: list[object], calls: int) -> tuple[tuple[int, int], ...] | None:
-    """Cumulative (bound, count) pairs, checked to rise as Prometheus needs; None if not."""
-    if len(flat) % 2 or len(flat) > 2 * MAX_BUCKETS:
-        return None
-    pairs: list[tuple[int, int]] = []
-    last_bound, last_count = 0, 0
-    for index in range(0, len(flat), 2):
-        bound, count = flat[index], flat[index + 1]
-        if bound.__class__ is not int or count.__class__ is not int:
-            return None
-        if bound <= last_bound or count < last_count:
-            return None
-        pairs.append((bound, count))
-        last_bound, last_count = bound, count
-    return tuple(pairs)
+def _buckets(flat: list[object]) -> tuple[tuple[int, ...], list[int]] | None:
+    """Bounds and cumulative counts, checked to rise as Prometheus needs; None if not.
 
-
-def usec_by_command(fields: dict[str, str]) -> dict[str, int]:
-    """INFO commandstats' usec per command, subcommands also added to their container.
-
-    redis_exporter takes a histogram's `_sum` from here (LATENCY HISTOGRAM has none),
-    adding `config|get` and the like to `config`; so do we, for the same numbers.
+    Checked with whole-list operations rather than a loop: this runs for every command
+    of every scrape, and a dozen commands of a dozen buckets would cost more than INFO.
     """
-    totals: dict[str, int] = {}
-    for key, value in fields.items():
-        if not key.startswith("cmdstat_"):
-            continue
-        start = value.find("usec=")
-        if start < 0:
-            continue
-        digits = value[start + 5 :].split(",", 1)[0]
-        if not digits.isdecimal():
-            continue
-        cmd = key[8:]
-        totals[cmd] = totals.get(cmd, 0) + int(digits)
-        if "|" in cmd:
-            container = cmd.split("|", 1)[0]
-            totals[container] = totals.get(container, 0) + int(digits)
-    return totals
+    if len(flat) % 2 or len(flat) > 2 * MAX_BUCKETS or not set(map(type, flat)) <= _INT:
+        return None
+    bounds, counts = flat[0::2], flat[1::2]
+    if bounds and (bounds[0] <= 0 or counts[0] < 0):  # type: ignore[operator]
+        return None
+    if bounds != sorted(set(bounds)) or counts != sorted(counts):  # type: ignore[type-var]
+        return None
+    return tuple(bounds), counts  # type: ignore[arg-type,return-value]
+
+
+_INT = frozenset({int})  # not bool, which is an int too
+
+
+def _usec(stats: str) -> int | None:
+    """`usec=` of a commandstats value ('calls=1,usec=14,usec_per_call=14.00')."""
+    start = stats.find("usec=")
+    digits = stats[start + 5 :].split(",", 1)[0] if start >= 0 else ""
+    return int(digits) if digits.isdecimal() and len(digits) <= 20 else None
+
+
+class CommandTime:
+    """INFO commandstats' usec per command, for a histogram's `_sum`.
+
+    redis_exporter takes `_sum` from here (LATENCY HISTOGRAM has none), and a command
+    without its own line gets its subcommands' sum (`config` from `config|get`...);
+    that needs a pass over every field, made once and only if asked.
+    """
+
+    __slots__ = ("_fields", "_containers")
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self._fields = fields
+        self._containers: dict[str, int] | None = None
+
+    def usec(self, cmd: str) -> int:
+        own = _usec(self._fields.get("cmdstat_" + cmd, ""))
+        if own is not None:
+            return own
+        if self._containers is None:
+            self._containers = {}
+            for key, value in self._fields.items():
+                if key.startswith("cmdstat_") and "|" in key:
+                    container = key[8:].split("|", 1)[0]
+                    used = _usec(value) or 0
+                    self._containers[container] = self._containers.get(container, 0) + used
+        return self._containers.get(cmd, 0)
 
 
 def add_histograms(metrics: MetricSet, reply: object, fields: dict[str, str]) -> None:
     """The histogram family, and the commands left out (0 when none was)."""
     parsed = parse_latency_histogram(reply)
-    usec = usec_by_command(fields) if parsed.commands else {}
+    time = CommandTime(fields)
     family = metrics.family(NAME, HISTOGRAM, HELP)
     for command in parsed.commands:
         labels = metrics.labels((("cmd", command.cmd),))
-        family.add_histogram(labels, command.buckets, usec.get(command.cmd, 0), command.calls)
+        family.add_histogram(
+            labels, command.bounds, command.counts, time.usec(command.cmd), command.calls
+        )
     left_out = metrics.family(
         LEFT_OUT,
         GAUGE,
