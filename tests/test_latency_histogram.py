@@ -122,10 +122,13 @@ def _resp(value: object) -> bytes:
     return b"*%d\r\n" % len(value) + b"".join(_resp(item) for item in value)
 
 
-def fake_redis_7(histogram_reply: bytes) -> HostileServer:
-    """A Redis 7.0 that answers LATENCY HISTOGRAM with `histogram_reply`, the rest plainly."""
+def fake_redis_7(histogram_reply: bytes, asked: list[bytes] | None = None) -> HostileServer:
+    """A Redis 7.0 that answers LATENCY HISTOGRAM with `histogram_reply`, the rest plainly;
+    every command's first words go to `asked`."""
 
     def answer(command: list[bytes]) -> bytes:
+        if asked is not None:
+            asked.append(b" ".join(command[:2]).upper())
         words = [word.upper() for word in command]
         if words[:1] == [b"INFO"]:
             return _resp(INFO_HEAD)
@@ -187,3 +190,20 @@ def test_too_deep_a_reply_fails_that_scrape_as_protocol_not_the_exporter(
         metrics = exporter.metrics()
         assert metrics.value("redis_up") == 0
     assert "protocol" in metrics.scrape_errors(fakes[0].address)
+
+
+def test_a_look_alike_that_refuses_it_is_asked_once_per_connection(
+    fakes: list[HostileServer], start_exporter: StartExporter
+) -> None:
+    asked: list[bytes] = []
+    refusal = b"-ERR unknown subcommand 'HISTOGRAM'. Try LATENCY HELP.\r\n"
+    fakes.append(fake_redis_7(refusal, asked))
+    exporter = start_exporter("--target", fakes[0].address)
+    for _ in range(5):
+        metrics = exporter.metrics()
+        assert metrics.value("redis_up") == 1
+        assert metrics.value("cachescope_target_capability", capability="latency_histogram") == 0
+        assert metrics.value("cachescope_target_capability", capability="latency") == 1
+    assert asked.count(b"LATENCY HISTOGRAM") == 1
+    assert asked.count(b"LATENCY LATEST") >= 5  # the rest of LATENCY is still asked
+    assert NAME not in metrics.types

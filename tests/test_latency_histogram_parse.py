@@ -181,3 +181,17 @@ def test_well_formed_replies_round_trip(commands: dict[str, list[tuple[int, int]
     expected = {cmd: tuple(b) for cmd, b in commands.items() if b[-1][1] > 0}
     assert {c.cmd: c.buckets for c in parsed.commands} == expected
     assert parsed.malformed == 0
+
+
+def test_guard_skips_runs_of_integers_but_not_the_header_after_them() -> None:
+    import pytest
+    from cachescope.errors import ScrapeError
+    from cachescope.redis.guard import MAX_ELEMENTS, GuardedReader
+
+    buckets = b"".join(b":%d\r\n" % n for n in range(40))
+    reader = GuardedReader()
+    reader.feed(b"*41\r\n" + buckets + b"$3\r\nget\r\n")
+    assert reader.gets() == [*range(40), b"get"]
+    reader = GuardedReader()
+    with pytest.raises(ScrapeError, match=str(MAX_ELEMENTS + 1)):
+        reader.feed(b"*41\r\n" + buckets + b"*%d\r\n" % (MAX_ELEMENTS + 1))

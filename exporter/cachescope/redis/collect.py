@@ -53,8 +53,8 @@ SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
 SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
-# Redis 7.0+; asked of older servers it is an error reply, so it is not sent to them,
-# and a look-alike's refusal is remembered under both words (LATENCY LATEST may work).
+# Redis 7.0+: older servers would answer with an error reply, so they are not asked. A
+# look-alike's refusal is remembered as "LATENCY HISTOGRAM": LATENCY LATEST still runs.
 LATENCY_HISTOGRAM: Command = ("LATENCY", "HISTOGRAM")
 # Last in the pipeline when --redis.client-breakdown is on: the largest reply we ask for.
 CLIENT_LIST: Command = ("CLIENT", "LIST")
