@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
+from cachescope.redis.guard import MAX_ELEMENTS, GuardedReader
 from cachescope.redis.latency_histogram import (
     LEFT_OUT,
     MAX_BUCKETS,
@@ -14,6 +17,7 @@ from cachescope.redis.latency_histogram import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def entry(cmd: bytes, calls: int, buckets: list[tuple[int, int]]) -> list[object]:
@@ -52,8 +56,6 @@ def test_exposition_has_buckets_inf_sum_from_commandstats_and_count() -> None:
 
 
 def test_exposition_reads_back_with_prometheus_client_parser() -> None:
-    from prometheus_client.parser import text_string_to_metric_families
-
     metrics = MetricSet()
     add_histograms(metrics, REAL, {})
     families = {f.name: f for f in text_string_to_metric_families(metrics.encode().decode())}
@@ -184,10 +186,6 @@ def test_well_formed_replies_round_trip(commands: dict[str, list[tuple[int, int]
 
 
 def test_guard_skips_runs_of_integers_but_not_the_header_after_them() -> None:
-    import pytest
-    from cachescope.errors import ScrapeError
-    from cachescope.redis.guard import MAX_ELEMENTS, GuardedReader
-
     buckets = b"".join(b":%d\r\n" % n for n in range(40))
     reader = GuardedReader()
     reader.feed(b"*41\r\n" + buckets + b"$3\r\nget\r\n")
