@@ -81,6 +81,21 @@ def test_switched_off_the_family_is_absent_and_not_asked(
     assert "cmdstat_latency|histogram" not in client.info("commandstats")
 
 
+def test_asked_every_third_scrape_the_buckets_repeat_in_between(
+    redis_7_or_8: RedisServer, start_exporter: StartExporter
+) -> None:
+    client = redis_7_or_8.client()
+    client.get("k")
+    exporter = start_exporter("--target", redis_7_or_8.uri, "--redis.latency-histograms-every=3")
+    counts = []
+    for _ in range(7):
+        counts.append(exporter.metrics().value(NAME + "_count", cmd="get"))
+        client.get("k")
+    assert counts == [1, 1, 1, 4, 4, 4, 7]  # asked at the first, fourth and seventh scrape
+    asked = client.info("commandstats")["cmdstat_latency|histogram"]["calls"]
+    assert asked == 3
+
+
 def test_redis_exporter_variable_turns_it_off(
     redis_7_or_8: RedisServer, start_exporter: StartExporter
 ) -> None:

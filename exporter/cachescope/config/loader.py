@@ -25,6 +25,7 @@ from cachescope.config.keyspace import parse_keyspace
 from cachescope.config.labelnames import FAMILY_LABELS
 from cachescope.config.records import (
     INTERVAL,
+    MAX_HISTOGRAM_EVERY,
     TIMEOUT,
     Config,
     DiscoveryConfig,
@@ -37,6 +38,7 @@ from cachescope.config.schema import (
     Schema,
     boolean,
     duration,
+    integer,
     list_of,
     mapping_of,
     one_of,
@@ -158,6 +160,7 @@ _TARGET = shorthand(
             "append_instance_role_label": boolean,
             "client_breakdown": boolean,
             "latency_histograms": boolean,
+            "latency_histograms_every": integer(1, MAX_HISTOGRAM_EVERY),
             "search_indexes": list_of(via(search_index_entry), single=True),
         },
         required=("uri",),
@@ -262,9 +265,11 @@ def _redis_options(node: Node, fields: dict[str, Any], kind: str) -> RedisOption
         client_breakdown=fields.get("client_breakdown", False),
         search_indexes=tuple(fields.get("search_indexes", ())),
         latency_histograms=fields.get("latency_histograms", True),
+        latency_histograms_every=fields.get("latency_histograms_every", 1),
     )
-    if "latency_histograms" in fields and kind != "redis":
-        raise node.at("latency_histograms").error("latency_histograms is for Redis targets")
+    for field in ("latency_histograms", "latency_histograms_every"):
+        if field in fields and kind != "redis":
+            raise node.at(field).error(f"{field} is for Redis targets")
     for field in ("append_instance_role_label", "client_breakdown", "search_indexes"):
         if getattr(options, field) and kind != "redis":
             raise node.at(field).error(f"{field} is for Redis targets")

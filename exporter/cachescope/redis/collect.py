@@ -91,6 +91,7 @@ class RedisCollector:
         # INFO's role at the last successful scrape: a failed scrape's redis_up 0 keeps
         # it, so that with the role label on an outage does not start new series.
         self.role = ""
+        self.histograms = latency_histogram.Sampler(target.redis.latency_histograms_every)
         indexes = target.redis.search_indexes
         self.search = search.SearchIndexes(target.name, indexes) if indexes else None
 
@@ -135,12 +136,13 @@ class RedisCollector:
         return commands
 
     def _histograms_wanted(self) -> bool:
-        """Whether LATENCY HISTOGRAM is asked: wanted, Redis 7.0+, and not refused before."""
+        """Whether LATENCY HISTOGRAM is asked now: wanted, Redis 7.0+, not refused, due."""
         conn = self.connection
         return (
             self.target.redis.latency_histograms
             and conn.version >= (7,)
             and " ".join(LATENCY_HISTOGRAM) not in conn.unavailable
+            and self.histograms.due()
         )
 
     def _client_list_skipped(self) -> str | None:
@@ -187,6 +189,7 @@ class RedisCollector:
         if role_label:
             metrics.rebase(identity.with_role(metrics.base_labels, self.role))
         if conn.mode is None:
+            self.histograms.forget()
             fields = _info_fields(self._run([INFO], deadline))
             self._learn(fields)
             replies = self._probe(self._commands(conn.mode or "", conn.masters), deadline)
@@ -226,8 +229,8 @@ class RedisCollector:
             self.search.add(metrics, replies)
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
-        if LATENCY_HISTOGRAM in replies:
-            latency_histogram.add_histograms(metrics, replies[LATENCY_HISTOGRAM], fields)
+        if self.target.redis.latency_histograms and conn.version >= (7,):
+            self.histograms.add(metrics, replies.get(LATENCY_HISTOGRAM), fields)
         for command, name in COMMANDLOG.items():
             length = replies.get(command)
             if isinstance(length, int):

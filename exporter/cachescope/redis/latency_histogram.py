@@ -77,9 +77,10 @@ def parse_latency_histogram(reply: object, limit: int = MAX_COMMANDS) -> Histogr
         buckets = _buckets(flat)
         if buckets is None:
             malformed += 1
-        else:
-            counts = buckets[1]
-            kept.append(CommandHistogram(cmd, max(calls, counts[-1] if counts else 0), *buckets))
+            continue
+        bounds, cumulative = buckets
+        total = max(calls, cumulative[-1] if cumulative else 0)
+        kept.append(CommandHistogram(cmd, total, bounds, cumulative))
     return Histograms(tuple(kept), max(0, len(entries) - limit), malformed)
 
 
@@ -105,12 +106,12 @@ def _buckets(flat: list[object]) -> tuple[tuple[int, ...], list[int]] | None:
     """
     if len(flat) % 2 or len(flat) > 2 * MAX_BUCKETS or not set(map(type, flat)) <= _INT:
         return None
-    bounds, counts = flat[0::2], flat[1::2]
-    if bounds and (bounds[0] <= 0 or counts[0] < 0):  # type: ignore[operator]
+    bounds, cumulative = flat[0::2], flat[1::2]
+    if bounds and (bounds[0] <= 0 or cumulative[0] < 0):  # type: ignore[operator]
         return None
-    if bounds != sorted(set(bounds)) or counts != sorted(counts):  # type: ignore[type-var]
+    if bounds != sorted(set(bounds)) or cumulative != sorted(cumulative):  # type: ignore[type-var]
         return None
-    return tuple(bounds), counts  # type: ignore[arg-type,return-value]
+    return tuple(bounds), cumulative  # type: ignore[arg-type,return-value]
 
 
 _INT = frozenset({int})  # not bool, which is an int too
@@ -169,3 +170,42 @@ def add_histograms(metrics: MetricSet, reply: object, fields: dict[str, str]) ->
     )
     left_out.add(parsed.over_cap, (("reason", "over_cap"),))
     left_out.add(parsed.malformed, (("reason", "malformed"),))
+
+
+class Sampler:
+    """Whether a scrape asks LATENCY HISTOGRAM (every `every`th), and what it exports if not.
+
+    Between two asks the last histograms go out again as they were rendered: the
+    buckets are counters, so the repeats read as "no calls yet", and the next ask
+    catches up. A change of base labels (the role label after a failover) asks again.
+    """
+
+    __slots__ = ("every", "_since", "_last")
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._since = 0  # scrapes since the last ask
+        self._last: MetricSet | None = None
+
+    def due(self) -> bool:
+        return self._last is None or self._since + 1 >= self.every
+
+    def forget(self) -> None:
+        """A new connection: perhaps a restarted server, whose counters began again."""
+        self._last = None
+
+    def add(self, metrics: MetricSet, reply: object, fields: dict[str, str]) -> None:
+        """This scrape's reply (None when it was not asked): fresh, or the last again."""
+        if reply is not None:
+            if self.every == 1:  # no copy to keep
+                add_histograms(metrics, reply, fields)
+                return
+            self._last = MetricSet(metrics.base_labels)
+            add_histograms(self._last, reply, fields)
+            self._since = 0
+        elif self._last is None or self._last.base_labels != metrics.base_labels:
+            self._last = None
+            return
+        else:
+            self._since += 1
+        metrics.merge(self._last)
