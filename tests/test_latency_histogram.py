@@ -94,6 +94,9 @@ def test_asked_every_third_scrape_the_buckets_repeat_in_between(
     assert counts == [1, 1, 1, 4, 4, 4, 7]  # asked at the first, fourth and seventh scrape
     asked = client.info("commandstats")["cmdstat_latency|histogram"]["calls"]
     assert asked == 3
+    # /scrape renders without the instance label: it asks rather than leave the family out.
+    scraped = exporter.metrics(f"/scrape?target={redis_7_or_8.uri}")
+    assert scraped.value(NAME + "_count", cmd="get") == 8
 
 
 def test_redis_exporter_variable_turns_it_off(

@@ -12,6 +12,7 @@ from cachescope.redis.latency_histogram import (
     MAX_COMMANDS,
     NAME,
     CommandTime,
+    Sampler,
     add_histograms,
     parse_latency_histogram,
 )
@@ -193,3 +194,39 @@ def test_guard_skips_runs_of_integers_but_not_the_header_after_them() -> None:
     reader = GuardedReader()
     with pytest.raises(ScrapeError, match=str(MAX_ELEMENTS + 1)):
         reader.feed(b"*41\r\n" + buckets + b"*%d\r\n" % (MAX_ELEMENTS + 1))
+
+
+def test_sampler_asks_every_nth_and_repeats_the_last_in_between() -> None:
+    sampler = Sampler(3)
+    base = (("instance", "a"),)
+    exported = []
+    for scrape in range(7):
+        metrics = MetricSet(base)
+        asked = sampler.due(base)
+        calls = scrape + 1
+        sampler.add(metrics, entry(b"get", calls, [(4, calls)]) if asked else None, {})
+        family = metrics.get(NAME)
+        assert family is not None
+        exported.append((asked, family.samples[-1].value))  # _count
+    assert exported == [
+        (True, 1),
+        (False, 1),
+        (False, 1),
+        (True, 4),
+        (False, 4),
+        (False, 4),
+        (True, 7),
+    ]
+
+
+def test_sampler_asks_again_for_other_base_labels_and_after_forgetting() -> None:
+    sampler = Sampler(10)
+    metrics = MetricSet((("instance", "a"),))
+    sampler.add(metrics, REAL, {})
+    assert not sampler.due((("instance", "a"),))
+    assert sampler.due(())  # /scrape renders without the instance label
+    sampler.add(MetricSet(), None, {})  # had it not been asked: nothing, rather than wrong labels
+    assert sampler.due((("instance", "a"),))
+    sampler.add(metrics, REAL, {})
+    sampler.forget()
+    assert sampler.due((("instance", "a"),))

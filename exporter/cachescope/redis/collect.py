@@ -18,7 +18,7 @@ import time
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE
+from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.logs import fields
 from cachescope.redis import (
     capabilities,
@@ -92,6 +92,7 @@ class RedisCollector:
         # it, so that with the role label on an outage does not start new series.
         self.role = ""
         self.histograms = latency_histogram.Sampler(target.redis.latency_histograms_every)
+        self._base_labels: Labels = ()
         indexes = target.redis.search_indexes
         self.search = search.SearchIndexes(target.name, indexes) if indexes else None
 
@@ -142,7 +143,7 @@ class RedisCollector:
             self.target.redis.latency_histograms
             and conn.version >= (7,)
             and " ".join(LATENCY_HISTOGRAM) not in conn.unavailable
-            and self.histograms.due()
+            and self.histograms.due(self._base_labels)
         )
 
     def _client_list_skipped(self) -> str | None:
@@ -188,6 +189,7 @@ class RedisCollector:
         role_label = self.target.redis.append_instance_role_label
         if role_label:
             metrics.rebase(identity.with_role(metrics.base_labels, self.role))
+        self._base_labels = metrics.base_labels  # what the histograms would be rendered with
         if conn.mode is None:
             self.histograms.forget()
             fields = _info_fields(self._run([INFO], deadline))

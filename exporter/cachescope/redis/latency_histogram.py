@@ -21,7 +21,7 @@ import heapq
 from dataclasses import dataclass
 
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE, HISTOGRAM
+from cachescope.exposition.textformat import GAUGE, HISTOGRAM, Labels
 
 NAME = "redis_commands_latencies_usec"
 HELP = "A histogram of latencies per command"  # redis_exporter's help text
@@ -177,7 +177,8 @@ class Sampler:
 
     Between two asks the last histograms go out again as they were rendered: the
     buckets are counters, so the repeats read as "no calls yet", and the next ask
-    catches up. A change of base labels (the role label after a failover) asks again.
+    catches up. Rendered with other base labels (/metrics' instance label, which
+    /scrape has not; a role label that changed), they are asked again.
     """
 
     __slots__ = ("every", "_since", "_last")
@@ -187,8 +188,10 @@ class Sampler:
         self._since = 0  # scrapes since the last ask
         self._last: MetricSet | None = None
 
-    def due(self) -> bool:
-        return self._last is None or self._since + 1 >= self.every
+    def due(self, base_labels: Labels) -> bool:
+        """Whether this scrape, whose samples get `base_labels`, asks."""
+        last = self._last
+        return last is None or last.base_labels != base_labels or self._since + 1 >= self.every
 
     def forget(self) -> None:
         """A new connection: perhaps a restarted server, whose counters began again."""
