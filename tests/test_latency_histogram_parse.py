@@ -219,14 +219,17 @@ def test_sampler_asks_every_nth_and_repeats_the_last_in_between() -> None:
     ]
 
 
-def test_sampler_asks_again_for_other_base_labels_and_after_forgetting() -> None:
+def test_sampler_keeps_one_rendering_per_base_labels_and_forgets_on_reconnect() -> None:
     sampler = Sampler(10)
-    metrics = MetricSet((("instance", "a"),))
-    sampler.add(metrics, REAL, {})
-    assert not sampler.due((("instance", "a"),))
-    assert sampler.due(())  # /scrape renders without the instance label
-    sampler.add(MetricSet(), None, {})  # had it not been asked: nothing, rather than wrong labels
-    assert sampler.due((("instance", "a"),))
-    sampler.add(metrics, REAL, {})
+    on_metrics, on_scrape = (("instance", "a"),), ()
+    sampler.add(MetricSet(on_metrics), REAL, {})
+    assert not sampler.due(on_metrics)
+    assert sampler.due(on_scrape)  # /scrape renders without the instance label: its own ask
+    sampler.add(MetricSet(on_scrape), REAL, {})
+    assert not sampler.due(on_scrape) and not sampler.due(on_metrics)
+    role = (("instance", "a"), ("instance_role", "slave"))
+    unasked = MetricSet(role)
+    sampler.add(unasked, None, {})  # never asked with these labels: nothing rather than wrong
+    assert unasked.get(NAME) is None
     sampler.forget()
-    assert sampler.due((("instance", "a"),))
+    assert sampler.due(on_metrics) and sampler.due(on_scrape)

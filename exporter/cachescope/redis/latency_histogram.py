@@ -172,43 +172,55 @@ def add_histograms(metrics: MetricSet, reply: object, fields: dict[str, str]) ->
     left_out.add(parsed.malformed, (("reason", "malformed"),))
 
 
+@dataclass(slots=True)
+class _Kept:
+    """The last histograms rendered with one set of base labels, and scrapes since."""
+
+    metrics: MetricSet
+    since: int = 0
+
+
 class Sampler:
     """Whether a scrape asks LATENCY HISTOGRAM (every `every`th), and what it exports if not.
 
     Between two asks the last histograms go out again as they were rendered: the
     buckets are counters, so the repeats read as "no calls yet", and the next ask
-    catches up. Rendered with other base labels (/metrics' instance label, which
-    /scrape has not; a role label that changed), they are asked again.
+    catches up. /metrics (with an instance label) and /scrape (without) render a
+    target with other base labels, so each keeps its own; a new role label asks again.
     """
 
-    __slots__ = ("every", "_since", "_last")
+    __slots__ = ("every", "_kept")
 
     def __init__(self, every: int) -> None:
         self.every = every
-        self._since = 0  # scrapes since the last ask
-        self._last: MetricSet | None = None
+        self._kept: dict[Labels, _Kept] = {}
 
     def due(self, base_labels: Labels) -> bool:
         """Whether this scrape, whose samples get `base_labels`, asks."""
-        last = self._last
-        return last is None or last.base_labels != base_labels or self._since + 1 >= self.every
+        kept = self._kept.get(base_labels)
+        return kept is None or kept.since + 1 >= self.every
 
     def forget(self) -> None:
         """A new connection: perhaps a restarted server, whose counters began again."""
-        self._last = None
+        self._kept.clear()
 
     def add(self, metrics: MetricSet, reply: object, fields: dict[str, str]) -> None:
         """This scrape's reply (None when it was not asked): fresh, or the last again."""
-        if reply is not None:
-            if self.every == 1:  # no copy to keep
-                add_histograms(metrics, reply, fields)
-                return
-            self._last = MetricSet(metrics.base_labels)
-            add_histograms(self._last, reply, fields)
-            self._since = 0
-        elif self._last is None or self._last.base_labels != metrics.base_labels:
-            self._last = None
+        base = metrics.base_labels
+        if reply is not None and self.every == 1:  # nothing to keep
+            add_histograms(metrics, reply, fields)
             return
+        kept = self._kept.get(base)
+        if reply is not None:
+            if kept is None and len(self._kept) >= _MAX_KEPT:
+                self._kept.clear()  # label sets that come and go (roles): start over
+            kept = self._kept[base] = _Kept(MetricSet(base))
+            add_histograms(kept.metrics, reply, fields)
+        elif kept is None:
+            return  # rendered with labels this scrape does not have: nothing, not wrong
         else:
-            self._since += 1
-        metrics.merge(self._last)
+            kept.since += 1
+        metrics.merge(kept.metrics)
+
+
+_MAX_KEPT = 4  # /metrics and /scrape, each with the role label's two values
