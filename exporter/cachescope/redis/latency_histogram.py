@@ -26,11 +26,11 @@ from cachescope.exposition.textformat import GAUGE, HISTOGRAM, Labels
 NAME = "redis_commands_latencies_usec"
 HELP = "A histogram of latencies per command"  # redis_exporter's help text
 # Redis 8 has about 240 commands and 150 subcommands, and a busy server calls a few
-# dozen of them: 200 keeps every command of real traffic, and a hostile or odd
-# server to ~5,000 series per target. The busiest commands are kept.
+# dozen of them: 200 keeps every command of real traffic, the busiest first. With
+# MAX_BUCKETS, a hostile server gets at most 7,000 series, within --limits.max-series.
 MAX_COMMANDS = 200
-# Powers of two from 1 µs to Redis' cap of 1 s are 21 buckets.
-MAX_BUCKETS = 64
+# Redis tracks 1 µs to 1 s: powers of two make 21 buckets; 32 leaves room.
+MAX_BUCKETS = 32
 _MAX_NAME = 100  # longer than any Redis command|subcommand name
 LEFT_OUT = "cachescope_command_latencies_left_out"
 
