@@ -39,8 +39,8 @@ ROLE_LABEL = "instance_role"
 _PROMETHEUS = ("instance", "job", "err", "error", "reason", "capability", "seed", "source")
 _EXPORTER = ("version", "python_version", "encoding", "status", "command", "check", "severity")
 # Redis: commandstats and latency (percentiles, histograms), keyspace, replication, cluster,
-# sentinel, the client
-# breakdown, keyspace sampling and streams; ROLE_LABEL is --append-instance-role-label's.
+# sentinel, the client breakdown, keyspace sampling and streams; ROLE_LABEL is
+# --append-instance-role-label's.
 _REDIS = (
     ("cmd", "quantile", "le", "event_name", "db", "role", ROLE_LABEL)
     + ("slave_ip", "slave_port", "slave_state", "master_host", "master_port", "read_only")
