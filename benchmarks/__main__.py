@@ -40,6 +40,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="measure cachescope as committed at this git revision (default: the installed one)",
     )
     parser.add_argument("--time-limit", type=float, default=1800.0, help="seconds for all sizes")
+    parser.add_argument(
+        "--cachescope-arg",
+        action="append",
+        default=[],
+        help="one more `cachescope serve` argument, repeatable; write it with '=' when it "
+        "starts with a dash: --cachescope-arg=--no-redis.latency-histograms",
+    )
     args = parser.parse_args(argv)
     try:
         args.sizes = sorted({int(n) for n in args.targets.split(",") if n.strip()})
@@ -77,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         memcached=args.memcached,
         batch_cap=args.batch_cap,
         time_limit=args.time_limit,
+        cachescope_args=tuple(args.cachescope_arg),
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         processes = Processes(Path(workdir))

@@ -99,20 +99,25 @@ def start_cachescope(
     tag: str,
     source: Path | None = None,
     timeout: float | None = None,
+    args: tuple[str, ...] = (),
 ) -> Exporter:
-    """`cachescope serve` on a free port; from `source` (a package directory) if given."""
+    """`cachescope serve` on a free port; from `source` (a package directory) if given.
+
+    `args`: more serve arguments, after the harness' own.
+    """
     config = cachescope_config(processes.workdir / f"targets-{tag}.yml", uris, timeout)
     (port,) = free_ports(1)
-    args = [
+    command = [
         sys.executable, "-m", "benchmarks.serve", "serve",
         "--web.listen-address", f"127.0.0.1:{port}",
         "--config.file", str(config),
         "--log.level", "warning",
+        *args,
     ]  # fmt: skip
     env = dict(os.environ)
     path = [str(source) if source else "", str(Path(__file__).resolve().parent.parent)]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [*path, env.get("PYTHONPATH", "")]))
-    proc = processes.start(args, f"cachescope-{tag}", env=env)
+    proc = processes.start(command, f"cachescope-{tag}", env=env)
     return _ready(processes, Exporter(CACHESCOPE, proc, port), f"cachescope-{tag}", "/-/ready")
 
 

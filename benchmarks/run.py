@@ -35,6 +35,8 @@ class Settings:
     time_limit: float = 1800.0  # seconds for the whole run; sizes left over are skipped
     source: Path | None = None  # cachescope from this directory instead of the installed one
     version: str = ""  # which cachescope that is, for the report
+    # More `serve` arguments, to measure an option's cost (--no-redis.latency-histograms)
+    cachescope_args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -71,7 +73,7 @@ def run_size(processes: Processes, fleet: Fleet, n: int, settings: Settings) -> 
     """Both exporters at one fleet size, measured in interleaved rounds."""
     uris = redis_uris(fleet, n)
     exporters = [
-        start_cachescope(processes, uris, f"n{n}", settings.source),
+        start_cachescope(processes, uris, f"n{n}", settings.source, args=settings.cachescope_args),
         start_redis_exporter(processes, fleet.redis_ports[0], f"n{n}"),
     ]
     try:
@@ -137,7 +139,9 @@ def _parts(results: Results) -> list[tuple[Results, bool]]:
 def run_memcached(processes: Processes, fleet: Fleet, settings: Settings) -> Results:
     """cachescope alone on the Memcached servers (no Memcached peer ships in Debian)."""
     uris = [f"memcached://127.0.0.1:{port}" for port in fleet.memcached_ports]
-    exporter = start_cachescope(processes, uris, "memcached", settings.source)
+    exporter = start_cachescope(
+        processes, uris, "memcached", settings.source, args=settings.cachescope_args
+    )
     try:
         results = Results()
         results.samples_per_scrape = check(exporter, uris)

@@ -54,6 +54,11 @@ class ServerBinary:
         return self.server == "valkey" or self.version_tuple >= (7,)
 
     @property
+    def has_latency_histogram(self) -> bool:
+        """LATENCY HISTOGRAM: Redis 7.0 and later; every Valkey."""
+        return self.server == "valkey" or self.version_tuple >= (7,)
+
+    @property
     def has_commandlog(self) -> bool:
         """COMMANDLOG: Valkey 8.1 and later."""
         return self.server == "valkey" and self.version_tuple >= (8, 1)

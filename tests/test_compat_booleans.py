@@ -60,7 +60,8 @@ def test_a_peer_switch_on_the_command_line_beats_every_variable(
         env[flag.env] = peer
     param = _PARAMS[flag.option]
     params = _parsed([f"{dashes}{flag.name}={spelling}"], env)
-    assert params[str(param.name)] is go_bool(spelling)
+    # A peer's exclude- switch set true turns cachescope's option off.
+    assert params[str(param.name)] is (go_bool(spelling) != flag.name.startswith("exclude-"))
 
 
 @given(

@@ -140,6 +140,8 @@ def test_full_info_set_with_the_fields_this_version_has(
     expected = {"config": 1.0, "slowlog": 1.0, "latency": 1.0, "client_setname": 1.0}
     if redis_binary.has_commandlog:
         expected["commandlog"] = 1.0
+    if redis_binary.has_latency_histogram:
+        expected["latency_histogram"] = 1.0
     assert capabilities(metrics, instance) == expected
 
 

@@ -108,6 +108,8 @@ def check_scrape(exporter: Exporter, binary: ServerBinary) -> Exposition:
         assert metrics.value("redis_memory_used_bytes", instance=target) > 0
         have = capabilities(metrics, target)
         missing = {CAPABILITY[command] for command in refused}
+        if "LATENCY" in refused and binary.has_latency_histogram:
+            missing.add("latency_histogram")  # LATENCY HISTOGRAM goes with LATENCY
         assert {c for c, value in have.items() if value == 0} == missing, target
         assert {value for c, value in have.items() if c not in missing} <= {1.0}, target
     return metrics

@@ -73,6 +73,8 @@ def serve(
     memcached_slab_metrics: bool,
     append_instance_role_label: bool,
     redis_client_breakdown: bool,
+    redis_latency_histograms: bool,
+    redis_latency_histograms_every: int,
     redis_search_indexes: tuple[str, ...],
     log_level: str,
     log_format: str,
@@ -106,6 +108,8 @@ def serve(
         redis=RedisOptions(
             append_instance_role_label=append_instance_role_label,
             client_breakdown=redis_client_breakdown,
+            latency_histograms=redis_latency_histograms,
+            latency_histograms_every=redis_latency_histograms_every,
             search_indexes=redis_search_indexes,
         ),
     )

@@ -13,7 +13,12 @@ import click
 
 from cachescope.clioptions import normalize_log_level
 from cachescope.clioptions import serve_option as _option
-from cachescope.config.records import DEFAULT_LISTEN_ADDRESS, DEFAULT_TARGET, search_index_entry
+from cachescope.config.records import (
+    DEFAULT_LISTEN_ADDRESS,
+    DEFAULT_TARGET,
+    MAX_HISTOGRAM_EVERY,
+    search_index_entry,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -228,6 +233,25 @@ _OPTIONS: list[Callable[[Any], Any]] = [
         is_flag=True,
         help="Count a Redis target's connections by client name, address family and idle time "
         "(CLIENT LIST on every scrape; at most 100 names per target).",
+    ),
+    _option(
+        "--redis.latency-histograms/--no-redis.latency-histograms",
+        "redis_latency_histograms",
+        "REDIS_LATENCY_HISTOGRAMS",
+        default=True,
+        is_flag=True,
+        help="Per-command latency histograms of Redis 7.0+ targets from LATENCY HISTOGRAM "
+        "(at most 200 commands per target); off, as redis_exporter's "
+        "--exclude-latency-histogram-metrics.",
+    ),
+    _option(
+        "--redis.latency-histograms-every",
+        "redis_latency_histograms_every",
+        "REDIS_LATENCY_HISTOGRAMS_EVERY",
+        default=1,
+        type=click.IntRange(1, MAX_HISTOGRAM_EVERY),
+        help="Ask LATENCY HISTOGRAM on every Nth scrape of a target only, and export the last "
+        "one again in between: 1/N of its cost, the buckets up to N-1 scrapes old.",
     ),
     _option(
         "--redis.search-indexes",

@@ -310,12 +310,20 @@ REDIS_FLAGS: tuple[CompatFlag, ...] = (
         boolean=True,
         same="false",
     ),
-    _no(
-        "exclude-latency-histogram-metrics",
-        _R + "EXCLUDE_LATENCY_HISTOGRAM_METRICS",
-        "the latency histograms are always collected where the server has them",
+    CompatFlag(
+        name="exclude-latency-histogram-metrics",
+        peer=REDIS,
+        env=_R + "EXCLUDE_LATENCY_HISTOGRAM_METRICS",
+        option="--redis.latency-histograms",
         boolean=True,
-        same="false",
+        # Set, it turns the histograms off: the switch the other way round.
+        to_args=lambda value: (
+            ("--no-redis.latency-histograms",)
+            if go_bool(value)
+            else ("--redis.latency-histograms",)
+        ),
+        note="--no-redis.latency-histograms (redis_latency_spike_* stay, which redis_exporter "
+        "drops with it)",
     ),
     _no(
         "include-rdb-file-size-metric",

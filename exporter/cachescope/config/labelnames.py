@@ -38,10 +38,11 @@ ROLE_LABEL = "instance_role"
 # Prometheus' own target labels, and the exporter's (cachescope_*, build info).
 _PROMETHEUS = ("instance", "job", "err", "error", "reason", "capability", "seed", "source")
 _EXPORTER = ("version", "python_version", "encoding", "status", "command", "check", "severity")
-# Redis: commandstats and latency, keyspace, replication, cluster, sentinel, the client
-# breakdown, keyspace sampling and streams; ROLE_LABEL is --append-instance-role-label's.
+# Redis: commandstats and latency (percentiles, histograms), keyspace, replication, cluster,
+# sentinel, the client breakdown, keyspace sampling and streams; ROLE_LABEL is
+# --append-instance-role-label's.
 _REDIS = (
-    ("cmd", "quantile", "event_name", "db", "role", ROLE_LABEL)
+    ("cmd", "quantile", "le", "event_name", "db", "role", ROLE_LABEL)
     + ("slave_ip", "slave_port", "slave_state", "master_host", "master_port", "read_only")
     + ("node_id", "primary_id", "shard", "link_state", "flag", "master_address")
     + ("master_name", "master_status")

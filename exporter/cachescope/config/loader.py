@@ -25,6 +25,7 @@ from cachescope.config.keyspace import parse_keyspace
 from cachescope.config.labelnames import FAMILY_LABELS
 from cachescope.config.records import (
     INTERVAL,
+    MAX_HISTOGRAM_EVERY,
     TIMEOUT,
     Config,
     DiscoveryConfig,
@@ -37,6 +38,7 @@ from cachescope.config.schema import (
     Schema,
     boolean,
     duration,
+    integer,
     list_of,
     mapping_of,
     one_of,
@@ -157,6 +159,8 @@ _TARGET = shorthand(
             "slab_metrics": boolean,
             "append_instance_role_label": boolean,
             "client_breakdown": boolean,
+            "latency_histograms": boolean,
+            "latency_histograms_every": integer(1, MAX_HISTOGRAM_EVERY),
             "search_indexes": list_of(via(search_index_entry), single=True),
         },
         required=("uri",),
@@ -260,7 +264,12 @@ def _redis_options(node: Node, fields: dict[str, Any], kind: str) -> RedisOption
         append_instance_role_label=fields.get("append_instance_role_label", False),
         client_breakdown=fields.get("client_breakdown", False),
         search_indexes=tuple(fields.get("search_indexes", ())),
+        latency_histograms=fields.get("latency_histograms", True),
+        latency_histograms_every=fields.get("latency_histograms_every", 1),
     )
+    for field in ("latency_histograms", "latency_histograms_every"):
+        if field in fields and kind != "redis":
+            raise node.at(field).error(f"{field} is for Redis targets")
     for field in ("append_instance_role_label", "client_breakdown", "search_indexes"):
         if getattr(options, field) and kind != "redis":
             raise node.at(field).error(f"{field} is for Redis targets")

@@ -30,6 +30,11 @@ class DiscoveryConfig:
     allow: tuple[Network, ...] | None = None
 
 
+# Ask LATENCY HISTOGRAM at least every 100th scrape: minutes old at 15 s per scrape is
+# already more than a 5-minute rate window can take.
+MAX_HISTOGRAM_EVERY = 100
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RedisOptions:
     """Opt-in extras of a Redis scrape, as redis_exporter's flags of the same meaning."""
@@ -40,14 +45,24 @@ class RedisOptions:
     client_breakdown: bool = False
     # RediSearch indexes read with FT.INFO: names, or regexes matched against FT._LIST
     search_indexes: tuple[str, ...] = ()
+    # LATENCY HISTOGRAM (Redis 7.0+): on unless turned off, as redis_exporter's
+    # --exclude-latency-histogram-metrics; off by a flag or a target's setting wins
+    latency_histograms: bool = True
+    # ...asked on every Nth scrape only, the last one exported again in between: the
+    # buckets are counters, so a rate over a window of several N scrapes is still right
+    latency_histograms_every: int = 1
 
     def merged(self, other: RedisOptions) -> RedisOptions:
-        """What either turns on: a flag turns an option on for every target."""
+        """What either turns on (or, for the histograms, off) holds for every target."""
         return RedisOptions(
             append_instance_role_label=self.append_instance_role_label
             or other.append_instance_role_label,
             client_breakdown=self.client_breakdown or other.client_breakdown,
             search_indexes=tuple(dict.fromkeys(self.search_indexes + other.search_indexes)),
+            latency_histograms=self.latency_histograms and other.latency_histograms,
+            latency_histograms_every=max(
+                self.latency_histograms_every, other.latency_histograms_every
+            ),
         )
 
 

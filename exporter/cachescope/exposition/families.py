@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple, NewType
 
 from cachescope.exposition.textformat import (
@@ -245,6 +245,33 @@ class FamilyWriter:
             lines.append(opened + tail)
         lines.append(f"{name}_sum{labels} {sum_}\n")
         lines.append(f"{name}_count{labels} {count}\n")
+
+    def add_histogram(
+        self,
+        labels: LabelText,
+        bounds: tuple[int, ...],
+        counts: Sequence[int],
+        sum_: float,
+        count: int,
+    ) -> None:
+        """Add one histogram: cumulative counts by upper bound, then `+Inf`, `_sum`, `_count`."""
+        name = self.name
+        key = (name, labels, bounds)
+        opened = _BUCKETS.get(key)
+        if opened is None:  # a command's bounds change rarely: its bucket prefixes are kept
+            head = f"{name}_bucket{labels[:-1]}," if labels else name + "_bucket{"
+            opened = tuple(f'{head}le="{bound}"}} ' for bound in (*bounds, "+Inf"))
+            _BUCKETS.remember(key, opened, sum(map(len, opened)) + 40 * len(opened))
+        lines = self._lines
+        lines += [
+            f"{prefix}{number}\n" for prefix, number in zip(opened, (*counts, count), strict=True)
+        ]
+        lines.append(f"{name}_sum{labels} {format_value(sum_)}\n")
+        lines.append(f"{name}_count{labels} {count}\n")
+
+
+# The `_bucket{...,le="..."} ` prefixes of histograms, by family, labels and bounds.
+_BUCKETS: TextCache[tuple[str, str, tuple[int, ...]], tuple[str, ...]] = TextCache(20_000, 8 << 20)
 
 
 def quantiles(pairs: list[tuple[str, str]]) -> Quantiles:

@@ -16,6 +16,7 @@ from cachescope.textcache import TextCache
 
 COUNTER = "counter"
 GAUGE = "gauge"
+HISTOGRAM = "histogram"
 SUMMARY = "summary"
 UNTYPED = "untyped"
 

@@ -38,6 +38,7 @@ _REFUSED = (
 CAPABILITIES = {
     "slowlog": "SLOWLOG",
     "latency": "LATENCY",
+    "latency_histogram": "LATENCY HISTOGRAM",  # Redis 7.0+, unless turned off
     "client_setname": "CLIENT",
     "commandlog": "COMMANDLOG",
     "cluster": "CLUSTER",
@@ -61,6 +62,8 @@ def add_capabilities(metrics: MetricSet, target: TargetConfig, conn: RedisConnec
         used.add("commandlog")
     if conn.mode == "cluster":
         used.add("cluster")
+    if target.redis.latency_histograms and conn.version >= (7,):
+        used.add("latency_histogram")
     if target.redis.search_indexes:
         used.add("search")
     if any(is_pattern(entry) for entry in target.redis.search_indexes):
@@ -71,9 +74,15 @@ def add_capabilities(metrics: MetricSet, target: TargetConfig, conn: RedisConnec
             "cachescope_target_capability",
             GAUGE,
             "1 if the target runs this optional command for the exporter, 0 if it refused it.",
-            0.0 if command in conn.unavailable else 1.0,
+            0.0 if _refused(command, conn) else 1.0,
             (("capability", capability),),
         )
+
+
+def _refused(command: str, conn: RedisConnection) -> bool:
+    """Whether the server refused this command, or the whole of it ('LATENCY HISTOGRAM')."""
+    unavailable = conn.unavailable
+    return command in unavailable or command.split(" ", 1)[0] in unavailable
 
 
 def report_refusals(target: TargetConfig, conn: RedisConnection, reported: set[str]) -> None:

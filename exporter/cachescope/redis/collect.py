@@ -18,9 +18,18 @@ import time
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE
+from cachescope.exposition.textformat import GAUGE, Labels
 from cachescope.logs import fields
-from cachescope.redis import capabilities, clients, cluster, identity, search, sections, sentinel
+from cachescope.redis import (
+    capabilities,
+    clients,
+    cluster,
+    identity,
+    latency_histogram,
+    search,
+    sections,
+    sentinel,
+)
 from cachescope.redis.client import RedisConnection, ReplyError
 from cachescope.redis.parse import (
     SlowlogEntry,
@@ -44,6 +53,9 @@ SENTINEL_MASTERS: Command = ("SENTINEL", "MASTERS")
 SLOWLOG_LEN: Command = ("SLOWLOG", "LEN")
 SLOWLOG_GET: Command = ("SLOWLOG", "GET", "1")
 LATENCY_LATEST: Command = ("LATENCY", "LATEST")
+# Redis 7.0+: older servers would answer with an error reply, so they are not asked. A
+# look-alike's refusal is remembered as "LATENCY HISTOGRAM": LATENCY LATEST still runs.
+LATENCY_HISTOGRAM: Command = ("LATENCY", "HISTOGRAM")
 # Last in the pipeline when --redis.client-breakdown is on: the largest reply we ask for.
 CLIENT_LIST: Command = ("CLIENT", "LIST")
 # Valkey 8.1's command log: slow commands (what SLOWLOG shows) and large requests
@@ -79,6 +91,8 @@ class RedisCollector:
         # INFO's role at the last successful scrape: a failed scrape's redis_up 0 keeps
         # it, so that with the role label on an outage does not start new series.
         self.role = ""
+        self.histograms = latency_histogram.Sampler(target.redis.latency_histograms_every)
+        self._base_labels: Labels = ()
         indexes = target.redis.search_indexes
         self.search = search.SearchIndexes(target.name, indexes) if indexes else None
 
@@ -110,6 +124,8 @@ class RedisCollector:
             commands += [SLOWLOG_LEN, SLOWLOG_GET]
         if "LATENCY" not in refused:
             commands.append(LATENCY_LATEST)
+            if self._histograms_wanted():
+                commands.append(LATENCY_HISTOGRAM)
         if self.connection.commandlog and "COMMANDLOG" not in refused:
             commands += list(COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
@@ -119,6 +135,16 @@ class RedisCollector:
         if self._client_list_skipped() is None:
             commands.append(CLIENT_LIST)
         return commands
+
+    def _histograms_wanted(self) -> bool:
+        """Whether LATENCY HISTOGRAM is asked now: wanted, Redis 7.0+, not refused, due."""
+        conn = self.connection
+        return (
+            self.target.redis.latency_histograms
+            and conn.version >= (7,)
+            and " ".join(LATENCY_HISTOGRAM) not in conn.unavailable
+            and self.histograms.due(self._base_labels)
+        )
 
     def _client_list_skipped(self) -> str | None:
         """Why CLIENT LIST is not sent this time, or None when it is (or is not wanted)."""
@@ -163,7 +189,9 @@ class RedisCollector:
         role_label = self.target.redis.append_instance_role_label
         if role_label:
             metrics.rebase(identity.with_role(metrics.base_labels, self.role))
+        self._base_labels = metrics.base_labels  # what the histograms would be rendered with
         if conn.mode is None:
+            self.histograms.forget()
             fields = _info_fields(self._run([INFO], deadline))
             self._learn(fields)
             replies = self._probe(self._commands(conn.mode or "", conn.masters), deadline)
@@ -203,6 +231,8 @@ class RedisCollector:
             self.search.add(metrics, replies)
         _add_slowlog(metrics, replies)
         _add_latency(metrics, replies.get(LATENCY_LATEST))
+        if self.target.redis.latency_histograms and conn.version >= (7,):
+            self.histograms.add(metrics, replies.get(LATENCY_HISTOGRAM), fields)
         for command, name in COMMANDLOG.items():
             length = replies.get(command)
             if isinstance(length, int):
@@ -266,6 +296,9 @@ class RedisCollector:
         refused = self.connection.unavailable
         if command == INFO_MODULES:  # any error: a look-alike without it; not asked again
             refused.setdefault(" ".join(command), text)
+            return
+        if command == LATENCY_HISTOGRAM and capabilities.is_refusal(text):
+            refused.setdefault(" ".join(command), text)  # not "LATENCY": LATEST still runs
             return
         if command[0] == search.FT_INFO and self.search and not capabilities.is_refusal(text):
             self.search.failed(command[1], text, search.now())

@@ -17,6 +17,7 @@ for about 4 s, stalling every other scrape and /metrics itself.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import hiredis
@@ -44,6 +45,9 @@ ELEMENT_BYTES = 56
 _MAX_HEADER = 21
 
 _TEXT = frozenset(b"+-:")  # simple string, error, integer: a line ended by CRLF
+# A run of such lines, complete: LATENCY HISTOGRAM's buckets are hundreds of integers,
+# which one match skips where the loop below would take a step for each.
+_TEXT_RUN = re.compile(rb"(?:[-+:][^\r\n]*\r\n)+")
 _BULK = ord("$")
 _ARRAY = ord("*")
 _CR = ord("\r")
@@ -105,6 +109,11 @@ class GuardedReader:
             pos += 2
         while pos < end:
             kind = data[pos]
+            if kind in _TEXT:
+                run = _TEXT_RUN.match(data, pos)
+                if run is not None:  # whole lines: skipped in one step, not one by one
+                    pos = run.end()
+                    continue
             line_end = find(b"\r\n", pos + 1)
             if kind in _TEXT:
                 if line_end < 0:
