@@ -9,6 +9,10 @@ from cachescope.rules.model import first_events
 
 GROUP = "cachescope.redis.latency"
 _UPTIME = "redis_uptime_in_seconds{@{selector}}"
+# The windowed p99 where the server has LATENCY HISTOGRAM (Redis 7+), else the average:
+# `unless` keeps the average of a command only where it has no p99, so never both.
+_P99 = "instance_cmd:redis_command_latency_seconds:p99_rate5m{@{selector}}"
+_AVG = "instance_cmd:redis_command_latency_seconds:avg_rate5m{@{selector}}"
 
 
 def _latency(f: Figures, p: Params) -> str | None:
@@ -50,15 +54,17 @@ ALERTS = (
     AlertDef(
         name="RedisCommandLatencyHigh",
         expr=(
-            "instance_cmd:redis_command_latency_seconds:avg_rate5m{@{selector}} > @{threshold}\n"
+            f"(\n  {_P99} > @{{threshold}}\n  or\n"
+            f"  (\n    {_AVG} > @{{threshold}}\n"
+            f"    unless on (job, instance, cmd) {_P99}\n  )\n)\n"
             "and on (job, instance, cmd)"
             " rate(redis_commands_total{@{selector}}[5m]) > @{min_calls}"
         ),
-        summary="A Redis command is slow on average.",
+        summary="A Redis command is slow.",
         description=(
             "{{ $labels.cmd }} on Redis {{ $labels.instance }} takes"
-            " {{ $value | humanizeDuration }} per call on average (threshold"
-            " @{threshold}s)."
+            " {{ $value | humanizeDuration }} per call at the 99th percentile over 5 minutes"
+            " (on average where Redis has no LATENCY HISTOGRAM; threshold @{threshold}s)."
         ),
         category="latency",
         action=(

@@ -197,3 +197,64 @@ def cluster_panels(t: dict[str, Any]) -> list[grafana.Panel]:
         ),
     ]
     return [*stats, nodes, *trends]
+
+
+# The recording rules' windowed percentiles (rules/recording.py): each cluster's and master
+# set's from the buckets of all its nodes, and each node's, which the alert judges.
+WHOLE = 'job=~"$job", cluster=~"$cluster"'
+SET = 'job=~"$job", master_set=~"$master_set"'
+LATENCY = "redis_command_latency_seconds"
+
+
+def latency_panels(t: dict[str, Any]) -> list[grafana.Panel]:
+    """Per-command p99 and p50 over 5 minutes of whole clusters and master sets, and nodes."""
+    return [
+        series(
+            t,
+            "Cluster p99 latency by command (5m)",
+            [(f"cluster_cmd:{LATENCY}:p99_rate5m{{SEL}}", "{{cluster}} {{cmd}}")],
+            "99th percentile of every node's calls together, from the summed LATENCY HISTOGRAM"
+            " buckets (Redis 7+).",
+            "s",
+            selector=WHOLE,
+        ),
+        series(
+            t,
+            "Cluster p50 latency by command (5m)",
+            [(f"cluster_cmd:{LATENCY}:p50_rate5m{{SEL}}", "{{cluster}} {{cmd}}")],
+            "Median of every node's calls together, from the summed buckets.",
+            "s",
+            selector=WHOLE,
+        ),
+        series(
+            t,
+            "Node p99 latency by command (5m)",
+            [(f"instance_cmd:{LATENCY}:p99_rate5m{{SEL}}", "{{instance}} {{cmd}}")],
+            "Each node's own 99th percentile: the one a slow cluster p99 comes from.",
+            "s",
+            [Bound("RedisCommandLatencyHigh")],
+            selector=CLUSTER,
+        ),
+        series(
+            t,
+            "Master set p99 latency by command (5m)",
+            [(f"master_set_cmd:{LATENCY}:p99_rate5m{{SEL}}", "{{master_set}} {{cmd}}")],
+            "99th percentile of the calls to every node of a Sentinel master set together.",
+            "s",
+            selector=SET,
+        ),
+        series(
+            t,
+            "Node p99 latency by command since start",
+            [
+                (
+                    'max by (instance, cmd) (redis_latency_percentiles_usec{SEL, quantile="99"})'
+                    " / 1e6",
+                    "{{instance}} {{cmd}}",
+                )
+            ],
+            "From INFO latencystats: since each node started, and not comparable across nodes.",
+            "s",
+            selector=CLUSTER,
+        ),
+    ]

@@ -9,6 +9,9 @@ from cachescope.dashboards.bounds import Bound
 from cachescope.dashboards.common import RATE, series
 
 I = "{{instance}}"  # noqa: E741 (a legend, read as "instance")
+# The windowed percentiles of rules/recording.py, per node.
+P99 = "instance_cmd:redis_command_latency_seconds:p99_rate5m"
+P50 = "instance_cmd:redis_command_latency_seconds:p50_rate5m"
 
 
 def commands(t: dict[str, Any]) -> list[grafana.Panel]:
@@ -38,7 +41,22 @@ def commands(t: dict[str, Any]) -> list[grafana.Panel]:
         ),
         series(
             t,
-            "p99 latency by command",
+            "p99 latency by command (5m)",
+            [(f"{P99}{{SEL}}", f"{I} {{{{cmd}}}}")],
+            "99th percentile over 5 minutes, from the LATENCY HISTOGRAM buckets (Redis 7+).",
+            "s",
+            [Bound("RedisCommandLatencyHigh")],
+        ),
+        series(
+            t,
+            "p50 latency by command (5m)",
+            [(f"{P50}{{SEL}}", f"{I} {{{{cmd}}}}")],
+            "Median over 5 minutes, from the LATENCY HISTOGRAM buckets (Redis 7+).",
+            "s",
+        ),
+        series(
+            t,
+            "p99 latency by command since start",
             [
                 (
                     'max by (instance, cmd) (redis_latency_percentiles_usec{SEL, quantile="99"})'
@@ -46,7 +64,8 @@ def commands(t: dict[str, Any]) -> list[grafana.Panel]:
                     f"{I} {{{{cmd}}}}",
                 ),
             ],
-            "99th percentile since the last reset, from INFO latencystats (Redis 7+).",
+            "99th percentile since the server started or CONFIG RESETSTAT, from INFO"
+            " latencystats (Redis 7+): slow to move, and not comparable across nodes.",
             "s",
         ),
         series(

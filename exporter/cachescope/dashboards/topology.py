@@ -1,4 +1,4 @@
-"""Redis Cluster and Sentinel: slot coverage, node states, failovers, each sentinel's view."""
+"""Redis Cluster and Sentinel: slots, node states, failovers, command latency, sentinels."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from cachescope.dashboards import grafana
 from cachescope.dashboards.common import job_variable
-from cachescope.dashboards.redis_cluster import cluster_panels
+from cachescope.dashboards.redis_cluster import cluster_panels, latency_panels
 from cachescope.dashboards.redis_sentinel import sentinel_panels
 
 UID = "cachescope-redis-topology"
@@ -36,6 +36,8 @@ def build(thresholds: dict[str, Any]) -> dict[str, Any]:
     panels = [
         grafana.row("Cluster"),
         *cluster_panels(thresholds),
+        grafana.row("Command latency"),
+        *latency_panels(thresholds),
         grafana.row("Sentinel"),
         *sentinel_panels(thresholds),
     ]

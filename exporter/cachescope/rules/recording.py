@@ -10,6 +10,31 @@ from __future__ import annotations
 from cachescope.rules.model import Group, Recording
 
 _GETS = 'memcached_commands_total{@{selector}, command="get", status="%s"}'
+# LATENCY HISTOGRAM (Redis 7+) under redis_exporter's name: buckets in microseconds.
+_BUCKETS = "rate(redis_commands_latencies_usec_bucket{@{selector}%s}[5m])"
+_QUANTILES = {"p50": "0.5", "p99": "0.99"}
+# Whose percentile: one node (every target label kept), or every node of a cluster or a
+# master set, summed bucket by bucket first, which the nodes' percentiles cannot be.
+_SCOPES = {
+    "instance_cmd": ("", ""),
+    "cluster_cmd": (', cluster!=""', "job, cluster, cmd, le"),
+    "master_set_cmd": (', master_set!=""', "job, master_set, cmd, le"),
+}
+
+
+def _quantile(level: str, name: str) -> Recording:
+    """A windowed percentile per command (p50, p99 over 5 minutes) in seconds, at `level`."""
+    matcher, by = _SCOPES[level]
+    buckets = _BUCKETS % matcher
+    if by:
+        buckets = f"sum by ({by}) ({buckets})"
+    return Recording(
+        f"{level}:redis_command_latency_seconds:{name}_rate5m",
+        f"histogram_quantile({_QUANTILES[name]}, {buckets}) / 1e6",
+    )
+
+
+LATENCY = tuple(_quantile(level, name) for level in _SCOPES for name in _QUANTILES)
 
 REDIS = Group(
     "cachescope.redis.recording",
@@ -51,6 +76,7 @@ REDIS = Group(
             "/\n"
             "(rate(redis_commands_total{@{selector}}[5m]) > 0)",
         ),
+        *LATENCY,
     ),
 )
 
