@@ -33,10 +33,9 @@ NOT_FROM_INFO = {
     "redis_commandlog_slow_length",
     "redis_commandlog_large_request_length",
     "redis_commandlog_large_reply_length",
-    # LATENCY HISTOGRAM (issue 25), refused to the INFO-only user like SLOWLOG.
-    "redis_commands_latencies_usec_bucket",
-    "redis_commands_latencies_usec_count",
+    "redis_commands_latencies_usec_bucket",  # LATENCY HISTOGRAM
     "redis_commands_latencies_usec_sum",
+    "redis_commands_latencies_usec_count",
     "cachescope_command_latencies_left_out",
 }
 
