@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import hostile
 import pytest
 import redis
+from cachescope.redis.latency_histogram import LADDER
 from hostile import INFO_HEAD, HostileServer
 from matrix import REDIS_SERVERS, ServerBinary
 from prometheus_client.parser import text_string_to_metric_families
@@ -80,9 +81,16 @@ def assert_well_formed(metrics: Exposition) -> None:
 
 
 def server_histogram(client: redis.Redis, cmd: str) -> dict[str, float]:
+    """The server's buckets on the whole ladder: where Redis is silent, the count so far."""
     details = client.execute_command("LATENCY", "HISTOGRAM", cmd)[cmd.encode()]
-    found = {str(bound): float(count) for bound, count in details[b"histogram_usec"].items()}
-    return {**found, "+Inf": float(details[b"calls"])}
+    found = {int(bound): float(count) for bound, count in details[b"histogram_usec"].items()}
+    assert set(found) <= set(LADDER), f"Redis printed bounds off the ladder: {found}"
+    filled: dict[str, float] = {}
+    running = 0.0
+    for bound in LADDER:
+        running = found.get(bound, running)
+        filled[str(bound)] = running
+    return {**filled, "+Inf": float(details[b"calls"])}
 
 
 def error_replies(client: redis.Redis) -> int:
@@ -248,11 +256,8 @@ def test_resetstat_between_scrapes_resets_every_series_together(
 # -- a sum across the nodes of a cluster ---------------------------------------------------
 
 
-# BROKEN: Redis reports only the buckets a command's calls fell in, and cachescope exports just
-# those. Two nodes with the same command in different buckets then have different `le` sets,
-# and `sum by (le, cmd)` across them (the cluster recording rules, README's query) is not
-# cumulative: at a bound one node lacks, that node's calls are missing from the sum. The
-# "p99 that adds up across a cluster" comes out wrong (here p50 lands two orders too high).
+# Broke: only the buckets Redis listed were exported, so nodes had different `le` sets and
+# `sum by (le, cmd)` across them was not cumulative; now every command has the whole ladder.
 def test_buckets_sum_across_nodes_into_a_cumulative_histogram(
     servers: list[RedisServer], start_exporter: StartExporter
 ) -> None:
@@ -327,9 +332,8 @@ HOSTILE = {
 }
 
 
-# BROKEN: case duplicate-command only. A reply naming `get` twice is exported twice: two
-# `redis_commands_latencies_usec_bucket{cmd="get",le="4"}` series in one /metrics (shared by
-# every target), which Prometheus rejects as duplicate samples. Every other case holds.
+# Broke: duplicate-command: a reply naming `get` twice was exported twice (duplicate series);
+# now the first is kept and the rest count as malformed.
 @pytest.mark.parametrize("case", list(HOSTILE), ids=list(HOSTILE))
 def test_hostile_histogram_reply_keeps_exposition_well_formed(
     case: str, fakes: list[HostileServer], start_exporter: StartExporter
