@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import hostile
 import pytest
 import redis
-from cachescope.redis.latency_histogram import LEFT_OUT, MAX_COMMANDS, NAME
+from cachescope.redis.latency_histogram import LADDER, LEFT_OUT, MAX_COMMANDS, NAME
 from hostile import INFO_HEAD, HostileServer
 from matrix import REDIS_SERVERS, ServerBinary
 from servers import Exposition, RedisServer, StartExporter
@@ -33,11 +33,21 @@ def redis_7_or_8(request: pytest.FixtureRequest) -> Iterator[RedisServer]:
 
 
 def server_histogram(client: redis.Redis, cmd: str) -> dict[str, float]:
-    """`LATENCY HISTOGRAM cmd` as the server answers it now: {le: cumulative count}."""
+    """`LATENCY HISTOGRAM cmd` as the server answers it now, on the whole ladder.
+
+    The server lists only the bounds that hold calls; every other bound of the ladder has
+    the running count. A bound the server prints that is not on the ladder fails here.
+    """
     # redis-py reads the reply into {cmd: {"calls": n, "histogram_usec": {bound: count}}}.
     details = client.execute_command("LATENCY", "HISTOGRAM", cmd)[cmd.encode()]
-    buckets = {str(bound): float(count) for bound, count in details[b"histogram_usec"].items()}
-    return {**buckets, "+Inf": float(details[b"calls"])}
+    listed = {int(bound): int(count) for bound, count in details[b"histogram_usec"].items()}
+    assert set(listed) <= set(LADDER), f"bounds off the ladder: {set(listed) - set(LADDER)}"
+    filled: dict[str, float] = {}
+    running = 0
+    for bound in LADDER:
+        running = listed.get(bound, running)
+        filled[str(bound)] = float(running)
+    return {**filled, "+Inf": float(details[b"calls"])}
 
 
 def exported_histogram(metrics: Exposition, cmd: str) -> dict[str, float]:
@@ -65,6 +75,32 @@ def test_get_buckets_match_latency_histogram_get(
     assert metrics.value(NAME + "_sum", cmd="get") == usec  # redis_exporter's sum
     assert metrics.value("cachescope_target_capability", capability="latency_histogram") == 1
     assert metrics.value(LEFT_OUT, reason="over_cap") == 0
+
+
+@pytest.mark.live  # starts its own server, with DEBUG enabled
+@pytest.mark.parametrize(
+    "binary", [b for b in REDIS_SERVERS if b.has_latency_histogram], ids=lambda b: b.id
+)
+def test_every_bound_the_server_prints_is_on_the_ladder(binary: ServerBinary) -> None:
+    """Calls of 1 µs to half a second land on LADDER's bounds, the top one included: the
+    full ladder cachescope exports is the one Redis 7.0, 8.2 and Valkey print."""
+    server = RedisServer(
+        *binary.module_args, "--enable-debug-command", "yes", binary=binary.require()
+    )
+    try:
+        client = server.client()
+        for _ in range(200):
+            client.get("k")  # 1 to 33 µs, below what DEBUG SLEEP can take
+        for step in range(20):  # 1 µs doubling to 0.55 s: one call in each bucket up
+            client.execute_command("DEBUG", "SLEEP", f"{1.05e-6 * 2**step:.7f}")
+        printed: set[int] = set()
+        for cmd in ("get", "debug"):
+            details = client.execute_command("LATENCY", "HISTOGRAM", cmd)[cmd.encode()]
+            printed |= {int(bound) for bound in details[b"histogram_usec"]}
+    finally:
+        server.stop()
+    assert printed <= set(LADDER), sorted(printed - set(LADDER))
+    assert len(printed) >= 12 and max(printed) == LADDER[-1]  # the whole range was met
 
 
 def test_switched_off_the_family_is_absent_and_not_asked(
@@ -195,7 +231,10 @@ def test_nested_reply_is_malformed_and_the_rest_exported(
     fakes.append(fake_redis_7(_nested_then_get(500)))  # within what hiredis reads
     metrics = start_exporter("--target", fakes[0].address).metrics()
     assert metrics.value("redis_up") == 1
-    assert exported_histogram(metrics, "get") == {"4": 2, "+Inf": 2}
+    assert exported_histogram(metrics, "get") == {
+        **{str(bound): (2 if bound >= 4 else 0) for bound in LADDER},
+        "+Inf": 2,
+    }
     assert metrics.value(LEFT_OUT, reason="malformed") == 1
 
 

@@ -7,6 +7,7 @@ from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
 from cachescope.redis.guard import MAX_ELEMENTS, GuardedReader
 from cachescope.redis.latency_histogram import (
+    LADDER,
     LEFT_OUT,
     MAX_BUCKETS,
     MAX_COMMANDS,
@@ -65,7 +66,9 @@ def test_exposition_reads_back_with_prometheus_client_parser() -> None:
     buckets = [
         s for s in histogram.samples if s.name.endswith("_bucket") and s.labels["cmd"] == "get"
     ]
-    assert [(s.labels["le"], s.value) for s in buckets] == [("4", 40), ("8", 50), ("+Inf", 50)]
+    # Every bound of the ladder, Redis' own 4 and 8 among them with its counts.
+    expected = [(str(b), 0 if b < 4 else 40 if b == 4 else 50) for b in LADDER]
+    assert [(s.labels["le"], s.value) for s in buckets] == [*expected, ("+Inf", 50)]
 
 
 def test_sum_adds_subcommands_to_their_container_as_redis_exporter() -> None:
@@ -233,3 +236,32 @@ def test_sampler_keeps_one_rendering_per_base_labels_and_forgets_on_reconnect() 
     assert unasked.get(NAME) is None
     sampler.forget()
     assert sampler.due(on_metrics) and sampler.due(on_scrape)
+
+
+def test_buckets_go_out_on_the_whole_ladder_with_the_running_count() -> None:
+    """Bounds Redis left out carry the count below them; one off the ladder counts at the
+    next bound up, one above the top only in +Inf: cumulative on every node alike."""
+    (command,) = parse_latency_histogram(
+        entry(b"get", 9, [(2, 3), (5, 4), (132, 6), (2**40, 9)])
+    ).commands
+    filled = dict(zip(LADDER, command.on_ladder(), strict=True))
+    assert [filled[b] for b in (1, 2, 4, 8, 66, 132, 264, LADDER[-1])] == [0, 3, 3, 4, 4, 6, 6, 6]
+    assert command.calls == 9
+
+
+def test_a_command_named_twice_keeps_the_first_and_counts_the_rest_malformed() -> None:
+    reply = entry(b"get", 2, [(4, 2)]) + entry(b"GET", 5, [(4, 5)]) + entry(b"get", 1, [(1, 1)])
+    parsed = parse_latency_histogram(reply)
+    assert [(c.cmd, c.calls) for c in parsed.commands] == [("get", 2)]
+    assert parsed.malformed == 2
+
+
+@given(st.lists(st.sampled_from([b"get", b"set", b"GET", b"del"]), max_size=12))
+def test_no_command_twice_whatever_the_reply_repeats(names: list[bytes]) -> None:
+    reply: list[object] = []
+    for index, name in enumerate(names):
+        reply += entry(name, index + 1, [(4, index + 1)])
+    parsed = parse_latency_histogram(reply)
+    cmds = [c.cmd for c in parsed.commands]
+    assert len(cmds) == len(set(cmds)) == len({name.lower() for name in names})
+    assert parsed.malformed == len(names) - len(cmds)

@@ -9,10 +9,12 @@
 Unlike INFO's percentiles, buckets add up: across the nodes of a cluster and over
 any window (`rate(..._bucket[5m])`). Redis answers (in RESP2) a flat array of
 command name, then `calls <n> histogram_usec <bound count ...>`, where the
-counts are already cumulative and the bounds are microseconds, listed from the
-first non-empty bucket on. Only commands that were called appear. The parser is
-pure and bounded: a server that lists thousands of names, or nests where a
-number belongs, costs at most MAX_COMMANDS histograms of MAX_BUCKETS buckets.
+counts are already cumulative and the bounds are microseconds, listed only where a
+bucket holds calls. Only commands that were called appear. Each command goes out on
+the whole of LADDER, filled with the running count, so that every node has the same
+`le` set for `sum by (le, cmd)`. The parser is pure and bounded: a server that lists
+thousands of names, or nests where a number belongs, costs at most MAX_COMMANDS
+histograms of len(LADDER) + 1 buckets.
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ from cachescope.exposition.textformat import GAUGE, HISTOGRAM, Labels
 
 NAME = "redis_commands_latencies_usec"
 HELP = "A histogram of latencies per command"  # redis_exporter's help text
+# The bounds Redis prints (7.0, 8.2, Valkey 8.1 alike): its HDR histogram steps by powers
+# of two from 1024 ns to 2^30 ns, each printed as the highest value of that step's
+# sub-bucket in whole µs (so 33, not 32; 132, not 131). Redis lists only the bounds whose
+# bucket holds calls; exporting all of them keeps `le` the same on every node and from
+# one scrape to the next, so a sum over nodes stays cumulative and rate() has no bucket
+# born mid-window. Redis clamps calls beyond 1 s to 1 s, so nothing lies above the top.
+LADDER: tuple[int, ...] = (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454)
+LADDER += (16908, 33816, 67633, 135266, 270532, 541065, 1073741)
 # Redis 8 has about 240 commands and 150 subcommands, and a busy server calls a few
-# dozen of them: 200 keeps every command of real traffic, the busiest first. With
-# MAX_BUCKETS, a hostile server gets at most 7,000 series, within --limits.max-series.
+# dozen of them: 200 keeps every command of real traffic, the busiest first. Each costs
+# len(LADDER) + 3 = 24 series (buckets, +Inf, _sum, _count): at most 4,800 per target,
+# within --limits.max-series (20,000) beside INFO's and commandstats' series.
 MAX_COMMANDS = 200
-# Redis tracks 1 µs to 1 s: powers of two make 21 buckets; 32 leaves room.
+# Redis lists at most len(LADDER) = 21 buckets; 32 leaves room.
 MAX_BUCKETS = 32
 _MAX_NAME = 100  # longer than any Redis command|subcommand name
 LEFT_OUT = "cachescope_command_latencies_left_out"
@@ -46,8 +57,24 @@ class CommandHistogram:
 
     @property
     def buckets(self) -> tuple[tuple[int, int], ...]:
-        """(bound, cumulative count) pairs."""
+        """(bound, cumulative count) pairs, as the server listed them."""
         return tuple(zip(self.bounds, self.counts, strict=True))
+
+    def on_ladder(self) -> list[int]:
+        """The cumulative count at each bound of LADDER: the running count where Redis is silent.
+
+        A bound off the ladder (another server's, or a hostile one's) counts at the next
+        ladder bound up, which stays a true cumulative count; one beyond the top, in +Inf.
+        """
+        bounds, counts, size = self.bounds, self.counts, len(self.bounds)
+        filled: list[int] = []
+        index = running = 0
+        for top in LADDER:
+            while index < size and bounds[index] <= top:
+                running = counts[index]
+                index += 1
+            filled.append(running)
+        return filled
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +92,17 @@ def parse_latency_histogram(reply: object, limit: int = MAX_COMMANDS) -> Histogr
         return Histograms(malformed=1 if reply is not None else 0)
     pairs = len(reply) // 2
     entries: list[tuple[int, str, list[object]]] = []
+    seen: set[str] = set()
     malformed = len(reply) % 2
     for index in range(pairs):
         entry = _entry(reply[2 * index], reply[2 * index + 1])
-        if entry is None:
+        # A name twice (or two that read the same once lowercased) would be duplicate
+        # series, which Prometheus rejects with the whole scrape: the first one stays.
+        if entry is None or entry[1] in seen:
             malformed += 1
-        elif entry[0] > 0:
+            continue
+        seen.add(entry[1])
+        if entry[0] > 0:
             entries.append(entry)
     kept: list[CommandHistogram] = []
     for calls, cmd, flat in heapq.nsmallest(limit, entries, key=lambda e: (-e[0], e[1])):
@@ -160,13 +192,14 @@ def add_histograms(metrics: MetricSet, reply: object, fields: dict[str, str]) ->
     for command in parsed.commands:
         labels = metrics.labels((("cmd", command.cmd),))
         family.add_histogram(
-            labels, command.bounds, command.counts, time.usec(command.cmd), command.calls
+            labels, LADDER, command.on_ladder(), time.usec(command.cmd), command.calls
         )
     left_out = metrics.family(
         LEFT_OUT,
         GAUGE,
         f"Commands of LATENCY HISTOGRAM left out of the last scrape: over_cap (more than "
-        f"{MAX_COMMANDS} called commands; the least called go) or malformed.",
+        f"{MAX_COMMANDS} called commands; the least called go) or malformed (including a "
+        f"command named twice, after its first).",
     )
     left_out.add(parsed.over_cap, (("reason", "over_cap"),))
     left_out.add(parsed.malformed, (("reason", "malformed"),))
