@@ -7,9 +7,7 @@ judged against its stock default while the data fills it, not against the host.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings
+from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings, number
 from cachescope.analyze.checks import human_bytes, pct
 from cachescope.analyze.figures import Figures
 
@@ -25,19 +23,12 @@ SUGGESTED_MB = 256
 ITEM_NEAR_MAX = 0.5
 
 
-def _num(fields: Mapping[str, str], name: str) -> float:
-    try:
-        return float(fields.get(name, "0"))
-    except ValueError:
-        return 0.0
-
-
 def _default_memory(s: Settings, f: Figures) -> AuditIssue | None:
-    limit = int(_num(s.config, "maxbytes"))
-    used = _num(s.info, "bytes")
+    limit = int(number(s.config, "maxbytes"))
+    used = number(s.info, "bytes")
     if limit != STOCK_MAXBYTES or used < NEAR_LIMIT * limit:
         return None
-    evictions = int(_num(s.info, "evictions"))
+    evictions = int(number(s.info, "evictions"))
     return AuditIssue(
         issue=(
             f"memcached runs with the stock -m 64 and its items fill {pct(used / limit)} of "
@@ -90,7 +81,7 @@ def _slab_imbalance(s: Settings, f: Figures) -> AuditIssue | None:
 
 
 def _item_size(s: Settings, f: Figures) -> AuditIssue | None:
-    limit = int(_num(s.config, "item_size_max"))
+    limit = int(number(s.config, "item_size_max"))
     largest = max((size for size, _, used in s.slabs if used > 0), default=0)
     if not limit or largest < ITEM_NEAR_MAX * limit:
         return None

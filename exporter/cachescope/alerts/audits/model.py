@@ -62,6 +62,14 @@ class AuditIssue:
 Check = Callable[[Settings, Figures], AuditIssue | None]
 
 
+def number(fields: Mapping[str, str], name: str) -> float:
+    """A numeric setting or INFO field; 0 when absent or not a number."""
+    try:
+        return float(fields.get(name, "0"))
+    except ValueError:
+        return 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class AuditDef:
     """One configuration check: its name, area, why it matters, and the check itself."""

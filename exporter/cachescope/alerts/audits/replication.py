@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings
+from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings, number
 from cachescope.analyze.checks import human_bytes
 from cachescope.analyze.figures import Figures
 
@@ -34,17 +34,11 @@ def write_rate(fields: Mapping[str, str], f: Figures) -> float:
     if f.repl_bytes_per_second is not None:
         return f.repl_bytes_per_second
     kbps = max(
-        _num(fields, "instantaneous_output_repl_kbps") / max(_num(fields, "connected_slaves"), 1),
-        _num(fields, "instantaneous_input_repl_kbps"),
+        number(fields, "instantaneous_output_repl_kbps")
+        / max(number(fields, "connected_slaves"), 1),
+        number(fields, "instantaneous_input_repl_kbps"),
     )
     return kbps * 1024
-
-
-def _num(fields: Mapping[str, str], name: str) -> float:
-    try:
-        return float(fields.get(name, "0"))
-    except ValueError:
-        return 0.0
 
 
 def _replica_writable(s: Settings, f: Figures) -> AuditIssue | None:
@@ -63,12 +57,12 @@ def _replica_writable(s: Settings, f: Figures) -> AuditIssue | None:
 
 
 def _min_replicas_unmet(s: Settings, f: Figures) -> AuditIssue | None:
-    wanted = int(_num(s.config, "min-replicas-to-write"))
+    wanted = int(number(s.config, "min-replicas-to-write"))
     if wanted <= 0 or s.info.get("role") != "master":
         return None
     # INFO counts the replicas within min-replicas-max-lag once the setting is on.
     good = "min_slaves_good_slaves" if "min_slaves_good_slaves" in s.info else "connected_slaves"
-    online = int(_num(s.info, good))
+    online = int(number(s.info, good))
     if online >= wanted:
         return None
     return AuditIssue(
@@ -81,7 +75,7 @@ def _min_replicas_unmet(s: Settings, f: Figures) -> AuditIssue | None:
             "min-replicas-to-write": wanted,
             "min-replicas-max-lag": s.config.get("min-replicas-max-lag"),
             "replicas_online": online,
-            "connected_slaves": int(_num(s.info, "connected_slaves")),
+            "connected_slaves": int(number(s.info, "connected_slaves")),
         },
         fix=f"CONFIG SET min-replicas-to-write {online}",
         priority="high",  # the harm is not near, it is here
@@ -124,12 +118,12 @@ def _replica_buffer(s: Settings, f: Figures) -> AuditIssue | None:
         return None
     hard, soft, soft_seconds = limits
     covered = seconds_covered(hard, soft, soft_seconds, rate)
-    used = f.used or _num(s.info, "used_memory")
+    used = f.used or number(s.info, "used_memory")
     sync = max(MIN_SYNC_SECONDS, used / SYNC_BYTES_PER_SECOND)
     if covered >= sync:
         return None
-    full = int(_num(s.info, "sync_full"))
-    replicas = int(_num(s.info, "connected_slaves"))
+    full = int(number(s.info, "sync_full"))
+    replicas = int(number(s.info, "connected_slaves"))
     need = _mb(rate * sync * 2)
     return AuditIssue(
         issue=(
@@ -160,7 +154,7 @@ def _mb(size: float) -> int:
 
 def _backlog_small(s: Settings, f: Figures) -> AuditIssue | None:
     info = s.info
-    replicated = _num(info, "connected_slaves") > 0 or info.get("role") == "slave"
+    replicated = number(info, "connected_slaves") > 0 or info.get("role") == "slave"
     rate = write_rate(info, f)
     if not replicated or rate < QUIET_BYTES_PER_SECOND:
         return None
@@ -181,8 +175,8 @@ def _backlog_small(s: Settings, f: Figures) -> AuditIssue | None:
             "repl-backlog-size": size,
             "write_bytes_per_second": round(rate),
             "seconds_covered": round(covered, 2),
-            "sync_full": int(_num(info, "sync_full")),
-            "sync_partial_ok": int(_num(info, "sync_partial_ok")),
+            "sync_full": int(number(info, "sync_full")),
+            "sync_partial_ok": int(number(info, "sync_partial_ok")),
         },
         fix=f"CONFIG SET repl-backlog-size {_mb(rate * BACKLOG_SECONDS)}mb",
         priority="medium",

@@ -6,9 +6,7 @@ sample's SENTINEL MASTERS figures, so it needs no CONFIG name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings
+from cachescope.alerts.audits.model import AuditDef, AuditIssue, Settings, number
 from cachescope.analyze.figures import Figures
 
 # cluster-node-timeout (ms) bounds: below the low one a fork of a big dataset or a paused
@@ -16,13 +14,6 @@ from cachescope.analyze.figures import Figures
 # primary's slots refuse writes for more than a minute. 15000 is Redis's default.
 NODE_TIMEOUT_MS = (5000, 60000)
 NODE_TIMEOUT_FIX_MS = 15000
-
-
-def _num(fields: Mapping[str, str], name: str) -> float:
-    try:
-        return float(fields.get(name, "0"))
-    except ValueError:
-        return 0.0
 
 
 def _cluster_full_coverage(s: Settings, f: Figures) -> AuditIssue | None:
@@ -48,7 +39,7 @@ def _cluster_full_coverage(s: Settings, f: Figures) -> AuditIssue | None:
 def _cluster_node_timeout(s: Settings, f: Figures) -> AuditIssue | None:
     if s.info.get("cluster_enabled") != "1":
         return None
-    timeout = int(_num(s.config, "cluster-node-timeout"))
+    timeout = int(number(s.config, "cluster-node-timeout"))
     low, high = NODE_TIMEOUT_MS
     if low <= timeout <= high:
         return None
