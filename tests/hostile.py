@@ -88,6 +88,19 @@ class HostileServer:
             return data
         return None
 
+    def send(self, conn: socket.socket, data: bytes) -> None:
+        """Send all of `data`, however slowly the peer reads it.
+
+        The connection's 0.05 s timeout is for noticing the stop between reads; a
+        sendall() under it gives up on a 30 MB reply as soon as the peer pauses
+        for 50 ms, and the peer then sees a cut connection instead of the reply.
+        """
+        conn.settimeout(30)
+        try:
+            conn.sendall(data)
+        finally:
+            conn.settimeout(0.05)
+
     def stall(self, conn: socket.socket) -> None:
         """Keep the connection open, reading and recording, until the server stops."""
         while (data := self.recv(conn)) is not None and data:
@@ -149,7 +162,7 @@ def redis_like(answer: RedisAnswer) -> Callable[[socket.socket, HostileServer], 
                 if reply is None:
                     server.stall(conn)
                     return
-                conn.sendall(reply)
+                server.send(conn, reply)
 
     return behaviour
 
