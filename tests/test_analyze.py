@@ -249,6 +249,12 @@ CASES: list[tuple[str, Figures, str, Figures]] = [
         "medium",
         healthy(commands=[Command("hgetall", 5.0, 0.01), Command("keys", 0.5, 0.5)]),
     ),
+    (  # judged on the p99 where the server has LATENCY HISTOGRAM, as the alert is
+        "RedisCommandLatencyHigh",
+        healthy(commands=[Command("eval", 5.0, 0.001, 0.02)]),
+        "medium",
+        healthy(commands=[Command("eval", 5.0, 0.02, 0.01)]),
+    ),
     ("RedisSlowlogGrowing", healthy(slowlog_new=1.0), "medium", healthy(slowlog_new=0.0)),
     (
         "RedisSlowlogGrowing",

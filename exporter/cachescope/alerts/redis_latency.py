@@ -19,13 +19,14 @@ def _latency(f: Figures, p: Params) -> str | None:
     slow = [
         c
         for c in f.commands
-        if c.calls_per_second > p["min_calls"] and c.avg_seconds > p["threshold"]
+        if c.calls_per_second > p["min_calls"] and c.judged_seconds > p["threshold"]
     ]
     if not slow:
         return None
-    worst = max(slow, key=lambda c: c.avg_seconds)
+    worst = max(slow, key=lambda c: c.judged_seconds)
+    how = "on average" if worst.p99_seconds is None else "at the 99th percentile"
     return (
-        f"{worst.name} takes {worst.avg_seconds * 1000:.1f} ms per call on average "
+        f"{worst.name} takes {worst.judged_seconds * 1000:.1f} ms per call {how} "
         f"(threshold {p['threshold'] * 1000:g} ms)"
     )
 

@@ -15,11 +15,21 @@ from cachescope.analyze.search import SearchIndex, search_indexes
 
 @dataclass(frozen=True)
 class Command:
-    """A command's calls/s and average server time per call during the interval."""
+    """A command's calls/s and server time per call during the interval.
+
+    `p99_seconds` is the 99th percentile of the interval's calls from LATENCY HISTOGRAM's
+    buckets (Redis 7+), as the alert's recording rule computes it; None without them.
+    """
 
     name: str
     calls_per_second: float
     avg_seconds: float
+    p99_seconds: float | None = None
+
+    @property
+    def judged_seconds(self) -> float:
+        """What RedisCommandLatencyHigh judges: the p99 where there is one, else the average."""
+        return self.avg_seconds if self.p99_seconds is None else self.p99_seconds
 
 
 @dataclass(frozen=True)
@@ -210,20 +220,81 @@ def redis_figures(samples: Samples, now: float | None = None) -> Figures:
 
 def _add_latency(figures: Figures, samples: Samples, now: float) -> None:
     first, last = samples.first, samples.second
+    calls_before = _by_cmd(first, "redis_commands_total")
+    time_before = _by_cmd(first, "redis_commands_duration_seconds_total")
+    time_after = _by_cmd(last, "redis_commands_duration_seconds_total")
+    buckets_before, buckets_after = _buckets_by_cmd(first), _buckets_by_cmd(last)
     for labels, calls in last.series("redis_commands_total"):
         cmd = labels.get("cmd", "")
-        delta = calls - (first.value("redis_commands_total", cmd=cmd) or 0.0)
-        usec = (last.value("redis_commands_duration_seconds_total", cmd=cmd) or 0.0) - (
-            first.value("redis_commands_duration_seconds_total", cmd=cmd) or 0.0
-        )
+        delta = calls - calls_before.get(cmd, 0.0)
+        seconds = time_after.get(cmd, 0.0) - time_before.get(cmd, 0.0)
         if delta > 0 and samples.seconds > 0:
-            figures.commands.append(Command(cmd, delta / samples.seconds, usec / delta))
+            usec = quantile(0.99, _delta(buckets_before.get(cmd), buckets_after.get(cmd)))
+            p99 = None if usec is None else usec / 1e6
+            figures.commands.append(Command(cmd, delta / samples.seconds, seconds / delta, p99))
     new = _rate(samples, "redis_slowlog_last_id")
     figures.slowlog_new = None if new is None else new * samples.seconds
     for labels, duration in last.series("redis_latency_spike_duration_seconds"):
         event = labels.get("event_name", "")
         when = last.value("redis_latency_spike_last", event_name=event) or 0.0
         figures.latency_events.append((event, duration, max(now - when, 0.0)))
+
+
+def _by_cmd(reading: Reading, name: str) -> dict[str, float]:
+    return {labels.get("cmd", ""): value for labels, value in reading.series(name)}
+
+
+_Buckets = dict[float, float]  # cumulative count by upper bound (inf for +Inf)
+
+
+def _buckets_by_cmd(reading: Reading) -> dict[str, _Buckets]:
+    """LATENCY HISTOGRAM's buckets per command, in one pass over the series."""
+    found: dict[str, _Buckets] = {}
+    for labels, value in reading.series("redis_commands_latencies_usec_bucket"):
+        try:
+            bound = float(labels.get("le", ""))
+        except ValueError:
+            continue
+        found.setdefault(labels.get("cmd", ""), {})[bound] = value
+    return found
+
+
+def _delta(before: _Buckets | None, after: _Buckets | None) -> list[tuple[float, float]]:
+    """The interval's (bound, cumulative count) pairs, rising: `after` less `before`.
+
+    A bucket that went down (a restart, a reset) gives nothing: its counts are not the
+    interval's.
+    """
+    if not after:
+        return []
+    before = before or {}
+    pairs = [(bound, count - before.get(bound, 0.0)) for bound, count in sorted(after.items())]
+    return [] if any(count < 0 for _, count in pairs) else pairs
+
+
+def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The q-quantile of a cumulative histogram, as Prometheus' histogram_quantile reads it.
+
+    Linear within the bucket the rank falls in, from the bound below (0 under the
+    first); in the +Inf bucket, the highest finite bound. None without a +Inf bucket
+    or without counts.
+    """
+    if len(buckets) < 2 or buckets[-1][0] != float("inf") or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    below_bound = below_count = 0.0
+    for bound, count in buckets:
+        count = max(count, below_count)  # monotonic, as histogram_quantile makes it
+        if count >= rank:
+            if bound == float("inf"):
+                return below_bound
+            if count == below_count:
+                return bound
+            return below_bound + (bound - below_bound) * (rank - below_count) / (
+                count - below_count
+            )
+        below_bound, below_count = bound, count
+    return None
 
 
 def _add_replication(figures: Figures, samples: Samples) -> None:
