@@ -235,3 +235,22 @@ def test_the_fleet_dashboard_lists_the_findings_high_priority_first() -> None:
     texts = {k: v["text"] for k, v in mapped["mappings"][0]["options"].items()}
     assert texts == {"3": "high", "2": "medium", "1": "low"}
     assert any("#cachescopeconfigfinding" in link["url"] for link in mapped["links"])
+
+
+def test_a_target_reached_through_an_allow_pattern_is_audited_too(
+    start_redis: StartRedis, start_exporter: StartExporter, tmp_path: Path
+) -> None:
+    """The multi-target pattern: no target configured, Prometheus names them in /scrape."""
+    server = start_redis("--maxmemory", "0", "--latency-monitor-threshold", "100")
+    config = tmp_path / "cachescope.yml"
+    config.write_text('scrape:\n  allow:\n    - pattern: "redis://127.0.0.1:*"\n')
+    exporter = start_exporter("--config.file", str(config), "--audit.interval", "1s")
+    path = "/scrape?target=" + quote(server.uri, safe="")
+
+    def found() -> list[dict[str, str]]:
+        status, body = exporter.get(path)
+        assert status == 200, body
+        return findings(Exposition(body), check="maxmemory-unset")
+
+    wait_for(found, what="the maxmemory-unset finding of an allowed target")
+    assert found() == [{"check": "maxmemory-unset", "severity": "medium"}]

@@ -125,10 +125,15 @@ class Fleet:
             state.close()
 
     def _audited(self) -> list[TargetConfig]:
-        """What the auditor walks: the slice /metrics watches, whatever reloads change."""
+        """What the auditor walks: the slice /metrics watches, whatever reloads change, and
+        the targets /scrape reached through allow rules (the multi-target pattern's whole
+        fleet), as long as they are kept."""
         with self._lock:
-            states = list(self.states.values())
-        return [state.target for state in states if not state.target.refused]
+            states = [*self.states.values(), *self._dynamic.values()]
+        # Audits are kept by name: of two targets with one name (an allowed target on
+        # another db of a configured host), the first is audited, the other not.
+        named = {state.target.name: state.target for state in reversed(states)}
+        return [target for target in named.values() if not target.refused]
 
     def _new_state(self, target: TargetConfig, used: int) -> TargetState:
         """A state that keeps its connection while `used` is under the connection budget."""

@@ -44,7 +44,9 @@ whose alternatives the `issue` text gives instead. A check whose data cannot be 
 report's `audit.notRun`, with why, never as checked with nothing found.
 
 `cachescope serve` runs the same checks in a background thread, each target at most once
-per `--audit.interval` (default 15m, `0` off), and exports what the last audit found as
+per `--audit.interval` (default 15m, `0` off), configured and discovered targets and those
+reached through an allow pattern (from their first `/scrape`, while the exporter keeps
+their connection), and exports what the last audit found as
 `cachescope_config_finding{check,severity} 1` (severity: the check's priority), with
 `cachescope_config_audit_age_seconds`, `cachescope_config_audit_checks_not_run` and
 `cachescope_config_audit_errors_total`. The fleet dashboard lists the findings, and the
