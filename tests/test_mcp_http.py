@@ -8,6 +8,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -205,3 +206,37 @@ def test_a_web_config_requiring_client_certificates_refuses_a_client_without_one
 
     assert first_byte(with_cert=True) == b"H"  # HTTP/1.1 ...
     assert first_byte(with_cert=False) == b""
+
+
+def test_a_flood_of_wrong_passwords_is_told_to_retry_while_a_known_client_goes_on(
+    tmp_path: Path, redis_server: RedisServer, start_mcp_http
+) -> None:
+    # Cost 12: each check takes four of the bcrypt budget's units (16 at once, 4 a second).
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=12)).decode()
+    config = web_config(tmp_path, f"basic_auth_users:\n  alice: '{hashed}'\n")
+    server = start_mcp_http("--target", redis_server.uri, "--web.config.file", config)
+    right = basic_header("alice", PASSWORD)
+    assert post(server.url, right)[0] == 200  # checked once, then remembered
+    flood, refused, known = 40, [], []
+
+    def attack(first: int) -> None:
+        for i in range(first, flood, 8):
+            status, headers, body = post(server.url, basic_header("alice", f"guess-{i}"))
+            refused.append((status, headers.get("Retry-After"), body))
+
+    attackers = [threading.Thread(target=attack, args=(i,)) for i in range(8)]
+    for thread in attackers:
+        thread.start()
+    while any(thread.is_alive() for thread in attackers):
+        known.append(post(server.url, right)[0])
+    for thread in attackers:
+        thread.join()
+    statuses = [status for status, _, _ in refused]
+    assert set(statuses) <= {401, 503} and len(statuses) == flood
+    assert statuses.count(503) >= flood // 2, statuses  # most were never checked
+    assert all(
+        (after, body) == ("1", "Too many password checks; try again shortly.\n")
+        for status, after, body in refused
+        if status == 503
+    )
+    assert known and set(known) == {200}  # a remembered answer never waits on the budget
