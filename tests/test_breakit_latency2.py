@@ -23,7 +23,7 @@ import pytest
 import redis
 from hostile import HostileServer
 from matrix import REDIS_SERVERS, ServerBinary
-from servers import RedisServer
+from servers import RedisServer, StartExporter
 from test_analyze import analyze_json, by_alert
 
 LADDER = (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816)
@@ -32,6 +32,7 @@ TOP_MS = LADDER[-1] / 1000
 ISSUE = re.compile(r"^(\S+) takes (\S+) ms per call (at the 99th percentile|on average) ")
 pytestmark = pytest.mark.live
 WITHOUT_HISTOGRAM = [b for b in REDIS_SERVERS if not b.has_latency_histogram]
+WITH_HISTOGRAM = [b for b in REDIS_SERVERS if b.has_latency_histogram]
 
 
 @pytest.fixture
@@ -233,20 +234,52 @@ def test_histograms_turned_off_in_config_judges_on_the_average(
 
 @pytest.mark.parametrize("binary", WITHOUT_HISTOGRAM, ids=lambda b: b.id)
 def test_redis_6_2_judges_on_the_average_without_error_replies(
-    binary: ServerBinary, servers: list[RedisServer]
+    binary: ServerBinary, servers: list[RedisServer], every_command: Path
 ) -> None:
     servers.append(RedisServer(binary=binary.require()))
-    server = servers[0]
-    worker = server.client()
+    worker = servers[0].client()
     script = "local n = 0 for i = 1, 3000000 do n = n + i end return n"
     errors = int(worker.info("stats")["total_error_replies"])
     thread = during(0.3, lambda: [worker.eval(script, 0) for _ in range(8)])
-    _, report = analyze_json("--interval", "2s", server.uri)
+    _, report = analyze_json("--thresholds", str(every_command), "--interval", "2s", servers[0].uri)
     thread.join()
     assert int(worker.info("stats")["total_error_replies"]) == errors
     found = latency(report)
-    if found is not None:
-        assert found[0] == "eval" and found[2] == "on average", found
+    assert found is not None and found[0] == "eval" and found[2] == "on average", found
+    assert found[1] > 1, found
+
+
+@pytest.mark.parametrize("binary", WITH_HISTOGRAM, ids=lambda b: b.id)
+def test_every_server_with_a_histogram_is_judged_on_the_p99(
+    binary: ServerBinary, servers: list[RedisServer], every_command: Path
+) -> None:
+    """Redis 7.0 / 8.2 and Valkey 8.1: 3 slow calls in 100, p99 = histogram_quantile."""
+    args = (*binary.module_args, "--enable-debug-command", "yes")
+    servers.append(RedisServer(*args, binary=binary.require()))
+    worker = servers[0].client()
+    work = lambda: sleeps(worker, *(0.0,) * 97, 0.03, 0.03, 0.03)  # noqa: E731
+    found, expected = analyze_debug(servers[0], every_command, work)
+    assert found is not None and found[2] == "at the 99th percentile", found
+    assert found[0] == "debug", found
+    assert found[1] == pytest.approx(expected, rel=0.01, abs=0.05), (found, expected)
+
+
+@pytest.mark.parametrize("binary", WITH_HISTOGRAM, ids=lambda b: b.id)
+def test_exported_buckets_are_latency_histogram_across_many_buckets(
+    binary: ServerBinary, servers: list[RedisServer], start_exporter: StartExporter
+) -> None:
+    """Calls spread from microseconds to 20 ms: every bucket is the server's, to the call."""
+    args = (*binary.module_args, "--enable-debug-command", "yes")
+    servers.append(RedisServer(*args, binary=binary.require()))
+    client = servers[0].client()
+    sleeps(client, *(0.0,) * 50, *(0.0003,) * 10, *(0.002,) * 5, 0.02)
+    exporter = start_exporter("--target", servers[0].uri)
+    exported = {
+        (math.inf if labels["le"] == "+Inf" else float(labels["le"])): value
+        for name, labels, value in exporter.metrics().samples
+        if name == "redis_commands_latencies_usec_bucket" and labels.get("cmd") == "debug"
+    }
+    assert exported == histogram(client, "debug")
 
 
 # -- a fake Redis 7 whose two readings are hostile ----------------------------------------
