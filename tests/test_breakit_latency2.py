@@ -24,7 +24,7 @@ import redis
 from hostile import HostileServer
 from matrix import REDIS_SERVERS, ServerBinary
 from servers import RedisServer, StartExporter
-from test_analyze import analyze_json, by_alert
+from test_analyze import analyze, analyze_json, by_alert
 
 LADDER = (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816)
 LADDER += (67633, 135266, 270532, 541065, 1073741)
@@ -359,6 +359,8 @@ def test_hostile_readings_give_no_nonsense_p99(
     found = latency(report)
     if found is not None:
         assert not math.isnan(found[1]) and 0 <= found[1] <= TOP_MS, found
+    code, text = analyze("--thresholds", str(every_command), fakes[0].address)  # the table
+    assert code in (0, 2, 3) and "Traceback" not in text and "nan" not in text.lower(), text
 
 
 def test_thousands_of_commands_are_bounded(fakes: list[HostileServer], every_command: Path) -> None:
