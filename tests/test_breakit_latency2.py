@@ -4,7 +4,7 @@
 judges a command on the p99 of the calls made between the readings (the buckets' growth),
 else on its average. Real servers and a fake Redis 7 whose readings are hostile. Each p99 is
 compared with what Prometheus' histogram_quantile gives for the same two readings. Tests
-marked `# BROKEN:` fail on purpose: each shows a promise not kept.
+marked `# Broke:` failed before their fix: each showed a promise not kept.
 """
 
 from __future__ import annotations
@@ -381,7 +381,7 @@ def test_thousands_of_commands_are_bounded(fakes: list[HostileServer], every_com
 # -- breaks -------------------------------------------------------------------------------
 
 
-# BROKEN: with `latency_histograms_every: 5` on the target (the histogram is on, the exporter
+# Broke: with `latency_histograms_every: 5` on the target (the histogram is on, the exporter
 # exports it and RedisCommandLatencyHigh judges its p99), analyze's second reading reuses the
 # first one's buckets, sees no growth, and judges the command on its average instead: two slow
 # calls in a hundred (p99 ~50 ms) average 1 ms and analyze reports nothing.
@@ -419,7 +419,7 @@ def test_every_1_in_config_judges_on_the_p99(servers: list[RedisServer], tmp_pat
     assert found[2] == "at the 99th percentile", found
 
 
-# BROKEN: a restart between analyze's readings, then only calls of 50 ms: the counters went
+# Broke: a restart between analyze's readings, then only calls of 50 ms: the counters went
 # back, and analyze drops the command from RedisCommandLatencyHigh altogether (neither p99 nor
 # average; it reports RedisRestarted and RedisSlowlogGrowing). Prometheus' rate() reads a
 # counter that went back as a reset and counts the new process' calls from zero, so the

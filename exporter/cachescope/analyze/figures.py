@@ -226,8 +226,8 @@ def _add_latency(figures: Figures, samples: Samples, now: float) -> None:
     buckets_before, buckets_after = _buckets_by_cmd(first), _buckets_by_cmd(last)
     for labels, calls in last.series("redis_commands_total"):
         cmd = labels.get("cmd", "")
-        delta = calls - calls_before.get(cmd, 0.0)
-        seconds = time_after.get(cmd, 0.0) - time_before.get(cmd, 0.0)
+        delta = increase(calls_before.get(cmd, 0.0), calls)
+        seconds = increase(time_before.get(cmd, 0.0), time_after.get(cmd, 0.0))
         if delta > 0 and samples.seconds > 0:
             usec = quantile(0.99, _delta(buckets_before.get(cmd), buckets_after.get(cmd)))
             p99 = None if usec is None else usec / 1e6
@@ -259,17 +259,22 @@ def _buckets_by_cmd(reading: Reading) -> dict[str, _Buckets]:
     return found
 
 
-def _delta(before: _Buckets | None, after: _Buckets | None) -> list[tuple[float, float]]:
-    """The interval's (bound, cumulative count) pairs, rising: `after` less `before`.
+def increase(before: float, after: float) -> float:
+    """A counter's growth between two readings; after a reset (a restart), all of `after`.
 
-    A bucket that went down (a restart, a reset) gives nothing: its counts are not the
-    interval's.
+    As Prometheus' rate() reads a counter that went back: counted again from zero.
     """
+    return after - before if after >= before else after
+
+
+def _delta(before: _Buckets | None, after: _Buckets | None) -> list[tuple[float, float]]:
+    """The interval's (bound, cumulative count) pairs, rising: each bucket's increase."""
     if not after:
         return []
     before = before or {}
-    pairs = [(bound, count - before.get(bound, 0.0)) for bound, count in sorted(after.items())]
-    return [] if any(count < 0 for _, count in pairs) else pairs
+    return [
+        (bound, increase(before.get(bound, 0.0), count)) for bound, count in sorted(after.items())
+    ]
 
 
 def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError, scrub, scrubbed, scrubber_for
@@ -76,7 +76,14 @@ class Samples:
 
 
 def sample(target: TargetConfig, interval: float) -> Samples:
-    """Collect the target twice, `interval` apart; raise ScrapeError if it cannot be read."""
+    """Collect the target twice, `interval` apart; raise ScrapeError if it cannot be read.
+
+    Both readings ask LATENCY HISTOGRAM whatever the target's `latency_histograms_every`:
+    the p99 of the interval is the growth of its buckets, and a reading that repeated
+    the first one's would show none.
+    """
+    if target.redis.latency_histograms_every != 1:
+        target = replace(target, redis=replace(target.redis, latency_histograms_every=1))
     collector = make_collector(target)
     try:
         start = time.monotonic()
