@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from cachescope.analyze.figures import quantile
+from cachescope.analyze.latency import quantile
 from servers import RedisServer
 from test_analyze import analyze_json, background, by_alert
 from test_latency_live import FAST, SLOW, calibrate

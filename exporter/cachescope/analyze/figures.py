@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from cachescope.analyze.latency import buckets_by_cmd, growth, increase, quantile
 from cachescope.analyze.sampling import Reading, Samples
 from cachescope.analyze.search import SearchIndex, search_indexes
 
@@ -223,13 +224,13 @@ def _add_latency(figures: Figures, samples: Samples, now: float) -> None:
     calls_before = _by_cmd(first, "redis_commands_total")
     time_before = _by_cmd(first, "redis_commands_duration_seconds_total")
     time_after = _by_cmd(last, "redis_commands_duration_seconds_total")
-    buckets_before, buckets_after = _buckets_by_cmd(first), _buckets_by_cmd(last)
+    buckets_before, buckets_after = buckets_by_cmd(first), buckets_by_cmd(last)
     for labels, calls in last.series("redis_commands_total"):
         cmd = labels.get("cmd", "")
         delta = increase(calls_before.get(cmd, 0.0), calls)
         seconds = increase(time_before.get(cmd, 0.0), time_after.get(cmd, 0.0))
         if delta > 0 and samples.seconds > 0:
-            usec = quantile(0.99, _delta(buckets_before.get(cmd), buckets_after.get(cmd)))
+            usec = quantile(0.99, growth(buckets_before.get(cmd), buckets_after.get(cmd)))
             p99 = None if usec is None else usec / 1e6
             figures.commands.append(Command(cmd, delta / samples.seconds, seconds / delta, p99))
     new = _rate(samples, "redis_slowlog_last_id")
@@ -242,64 +243,6 @@ def _add_latency(figures: Figures, samples: Samples, now: float) -> None:
 
 def _by_cmd(reading: Reading, name: str) -> dict[str, float]:
     return {labels.get("cmd", ""): value for labels, value in reading.series(name)}
-
-
-_Buckets = dict[float, float]  # cumulative count by upper bound (inf for +Inf)
-
-
-def _buckets_by_cmd(reading: Reading) -> dict[str, _Buckets]:
-    """LATENCY HISTOGRAM's buckets per command, in one pass over the series."""
-    found: dict[str, _Buckets] = {}
-    for labels, value in reading.series("redis_commands_latencies_usec_bucket"):
-        try:
-            bound = float(labels.get("le", ""))
-        except ValueError:
-            continue
-        found.setdefault(labels.get("cmd", ""), {})[bound] = value
-    return found
-
-
-def increase(before: float, after: float) -> float:
-    """A counter's growth between two readings; after a reset (a restart), all of `after`.
-
-    As Prometheus' rate() reads a counter that went back: counted again from zero.
-    """
-    return after - before if after >= before else after
-
-
-def _delta(before: _Buckets | None, after: _Buckets | None) -> list[tuple[float, float]]:
-    """The interval's (bound, cumulative count) pairs, rising: each bucket's increase."""
-    if not after:
-        return []
-    before = before or {}
-    return [
-        (bound, increase(before.get(bound, 0.0), count)) for bound, count in sorted(after.items())
-    ]
-
-
-def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
-    """The q-quantile of a cumulative histogram, as Prometheus' histogram_quantile reads it.
-
-    Linear within the bucket the rank falls in, from the bound below (0 under the
-    first); in the +Inf bucket, the highest finite bound. None without a +Inf bucket
-    or without counts.
-    """
-    if len(buckets) < 2 or buckets[-1][0] != float("inf") or buckets[-1][1] <= 0:
-        return None
-    rank = q * buckets[-1][1]
-    below_bound = below_count = 0.0
-    for bound, count in buckets:
-        count = max(count, below_count)  # monotonic, as histogram_quantile makes it
-        if count >= rank:
-            if bound == float("inf"):
-                return below_bound
-            if count == below_count:
-                return bound
-            return below_bound + (bound - below_bound) * (rank - below_count) / (
-                count - below_count
-            )
-        below_bound, below_count = bound, count
-    return None
 
 
 def _add_replication(figures: Figures, samples: Samples) -> None:
