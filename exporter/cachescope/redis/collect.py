@@ -18,7 +18,7 @@ import time
 from cachescope.config.records import TargetConfig
 from cachescope.errors import ScrapeError
 from cachescope.exposition.families import MetricSet
-from cachescope.exposition.textformat import GAUGE, Labels
+from cachescope.exposition.textformat import Labels
 from cachescope.logs import fields
 from cachescope.redis import (
     capabilities,
@@ -29,15 +29,10 @@ from cachescope.redis import (
     search,
     sections,
     sentinel,
+    slowlog,
 )
 from cachescope.redis.client import RedisConnection, ReplyError
-from cachescope.redis.parse import (
-    SlowlogEntry,
-    parse_config_get,
-    parse_info,
-    parse_latency_latest,
-    parse_slowlog_entry,
-)
+from cachescope.redis.parse import parse_config_get, parse_info
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +53,6 @@ LATENCY_LATEST: Command = ("LATENCY", "LATEST")
 LATENCY_HISTOGRAM: Command = ("LATENCY", "HISTOGRAM")
 # Last in the pipeline when --redis.client-breakdown is on: the largest reply we ask for.
 CLIENT_LIST: Command = ("CLIENT", "LIST")
-# Valkey 8.1's command log: slow commands (what SLOWLOG shows) and large requests
-# and replies; named as redis_exporter names them.
-COMMANDLOG = {
-    ("COMMANDLOG", "LEN", kind): f"redis_commandlog_{kind.replace('-', '_')}_length"
-    for kind in ("slow", "large-request", "large-reply")
-}
 # Settings redis_exporter exports as redis_config_*; `databases` sizes the
 # zero-filled redis_db_keys series. Redis before 7.0 takes one name per
 # CONFIG GET, so there we send one call per name, in the same round trip.
@@ -127,7 +116,7 @@ class RedisCollector:
             if self._histograms_wanted():
                 commands.append(LATENCY_HISTOGRAM)
         if self.connection.commandlog and "COMMANDLOG" not in refused:
-            commands += list(COMMANDLOG)
+            commands += list(slowlog.COMMANDLOG)
         if mode == "cluster" and "CLUSTER" not in refused:
             commands += [CLUSTER_INFO, CLUSTER_NODES]
         if self.search is not None:
@@ -229,14 +218,11 @@ class RedisCollector:
         self._add_clients(metrics, replies.get(CLIENT_LIST))
         if self.search is not None:
             self.search.add(metrics, replies)
-        _add_slowlog(metrics, replies)
-        _add_latency(metrics, replies.get(LATENCY_LATEST))
+        slowlog.add_slowlog(metrics, replies.get(SLOWLOG_LEN), replies.get(SLOWLOG_GET))
+        slowlog.add_latency_spikes(metrics, replies.get(LATENCY_LATEST))
         if self.target.redis.latency_histograms and conn.version >= (7,):
             self.histograms.add(metrics, replies.get(LATENCY_HISTOGRAM), fields)
-        for command, name in COMMANDLOG.items():
-            length = replies.get(command)
-            if isinstance(length, int):
-                metrics.add(name, GAUGE, f"Entries in the {command[2]} command log.", length)
+        slowlog.add_commandlog(metrics, replies)
         if conn.mode == "cluster":
             info, nodes = replies.get(CLUSTER_INFO), replies.get(CLUSTER_NODES)
             cluster.add_cluster(
@@ -336,40 +322,6 @@ def _sentinel_masters(fields: dict[str, str]) -> list[str]:
         for key, value in fields.items()
         if key.startswith("master") and key[6:].isdecimal() and value.startswith("name=")
     ]
-
-
-def _add_slowlog(metrics: MetricSet, replies: dict[Command, object]) -> None:
-    length = replies.get(SLOWLOG_LEN)
-    if not isinstance(length, int):
-        return
-    metrics.add("redis_slowlog_length", GAUGE, "Entries in the slow log.", length)
-    entry = parse_slowlog_entry(replies.get(SLOWLOG_GET)) or SlowlogEntry(0.0, 0.0)
-    metrics.add("redis_slowlog_last_id", GAUGE, "Id of the newest slow log entry.", entry.id)
-    metrics.add(
-        "redis_last_slow_execution_duration_seconds",
-        GAUGE,
-        "Duration of the newest slow log entry.",
-        entry.duration,
-    )
-
-
-def _add_latency(metrics: MetricSet, reply: object) -> None:
-    for spike in parse_latency_latest(reply):
-        labels = (("event_name", spike.event),)
-        metrics.add(
-            "redis_latency_spike_last",
-            GAUGE,
-            "Unix time of the latest latency spike.",
-            spike.when,
-            labels,
-        )
-        metrics.add(
-            "redis_latency_spike_duration_seconds",
-            GAUGE,
-            "Duration of the latest latency spike.",
-            spike.duration,
-            labels,
-        )
 
 
 def _db_count(config: dict[str, str], fields: dict[str, str]) -> int:
