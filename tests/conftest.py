@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hostile import HostileServer
 from livecheck import forbid_live, is_live
 from matrix import DEBIAN_REDIS, MEMCACHED, REDIS_SERVERS, ServerBinary
 from servers import (
@@ -19,6 +20,24 @@ from servers import (
     require_binary,
     wait_for_link_up,
 )
+
+
+@pytest.fixture
+def servers() -> Iterator[list[RedisServer]]:
+    """Redis servers a test starts itself (with its own binary or flags), stopped after it."""
+    started: list[RedisServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def fakes() -> Iterator[list[HostileServer]]:
+    """Fake servers (tests/hostile.py) a test starts itself, stopped after it."""
+    started: list[HostileServer] = []
+    yield started
+    for server in started:
+        server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 
 import hostile
 import pytest
@@ -27,22 +26,6 @@ WITHOUT_HISTOGRAM = [binary for binary in REDIS_SERVERS if not binary.has_latenc
 
 def start(binary: ServerBinary, *extra: str) -> RedisServer:
     return RedisServer(*binary.module_args, *extra, binary=binary.require())
-
-
-@pytest.fixture
-def servers() -> Iterator[list[RedisServer]]:
-    started: list[RedisServer] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[list[HostileServer]]:
-    started: list[HostileServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def buckets(metrics: Exposition, cmd: str, instance: str | None = None) -> dict[str, float]:

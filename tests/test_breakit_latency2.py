@@ -15,7 +15,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +23,17 @@ import hiredis
 import hostile
 import pytest
 import redis
+from cachescope.redis.latency_histogram import LADDER
 from hostile import HostileServer
 from matrix import REDIS_SERVERS, ServerBinary
 from servers import RedisServer, StartExporter
 from test_analyze import analyze, analyze_json, by_alert
 
-LADDER = (1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816)
-LADDER += (67633, 135266, 270532, 541065, 1073741)
 TOP_MS = LADDER[-1] / 1000
 ISSUE = re.compile(r"^(\S+) takes (\S+) ms per call (at the 99th percentile|on average) ")
 pytestmark = pytest.mark.live
 WITHOUT_HISTOGRAM = [b for b in REDIS_SERVERS if not b.has_latency_histogram]
 WITH_HISTOGRAM = [b for b in REDIS_SERVERS if b.has_latency_histogram]
-
-
-@pytest.fixture
-def servers() -> Iterator[list[RedisServer]]:
-    started: list[RedisServer] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def fakes() -> Iterator[list[HostileServer]]:
-    started: list[HostileServer] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 @pytest.fixture

@@ -195,14 +195,6 @@ def fake_redis_7(histogram_reply: bytes, asked: list[bytes] | None = None) -> Ho
     return HostileServer(hostile.redis_like(answer))
 
 
-@pytest.fixture
-def fakes() -> Iterator[list[HostileServer]]:
-    started: list[HostileServer] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
 def test_thousands_of_commands_are_capped_and_counted(
     fakes: list[HostileServer], start_exporter: StartExporter
 ) -> None:
